@@ -1,0 +1,72 @@
+// The Boost.Asio runtime: a thread pool for database work, a strand and throttle per experiment that
+// coalesces "numbers changed" signals into few snapshots, the periodic tick, and outage retries.
+// Each snapshot is computed and serialized once; its bytes go to every subscriber.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "expstream/ready_queue.hpp"
+#include "expstream/registry.hpp"
+
+namespace expstream {
+
+class Store;
+
+struct Delivery {
+    enum class Kind { Snapshot, NotFound, Unavailable };
+    Kind kind = Kind::Snapshot;
+    std::string experiment_id;
+    ConnectionId target = 0;  // 0: every subscriber of the experiment
+    std::int64_t seq = 0;
+    std::string payload;  // the JSON text to send
+};
+
+struct RuntimeOptions {
+    std::size_t threads = 4;
+    std::chrono::milliseconds tick_interval{30000};
+    // Pushes for one experiment are at least this far apart; a burst of changes becomes one push.
+    std::chrono::milliseconds min_push_interval{200};
+    std::chrono::milliseconds retry_initial{250};
+    std::chrono::milliseconds retry_max{5000};
+    double alpha = 0.05;
+};
+
+class Runtime {
+public:
+    Runtime(std::shared_ptr<Store> store, std::shared_ptr<Registry> registry, RuntimeOptions options);
+    ~Runtime();
+    Runtime(const Runtime&) = delete;
+    Runtime& operator=(const Runtime&) = delete;
+
+    // The experiment's numbers or status changed: push a new snapshot to its subscribers soon.
+    void mark_changed(const std::string& experiment_id);
+    // Compute a snapshot now and deliver it to one connection (initial snapshot, refresh).
+    void request_snapshot(const std::string& experiment_id, ConnectionId target);
+    // Reads, analyses and serializes one snapshot on the calling thread; never throws.
+    Delivery compute_snapshot(const std::string& experiment_id, ConnectionId target = 0);
+    // Run any job on the pool (the binding's async store calls).
+    void post(std::function<void()> job);
+
+    Notifier& notifier() { return notifier_; }
+    std::vector<Delivery> take_deliveries() { return deliveries_.take(); }
+    std::uint64_t snapshots_computed() const { return snapshots_computed_.load(); }
+
+    // Stops timers and joins the pool; idempotent.
+    void stop();
+
+private:
+    struct Impl;
+    Notifier notifier_;
+    ReadyQueue<Delivery> deliveries_{notifier_};
+    std::atomic<std::uint64_t> snapshots_computed_{0};
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace expstream

@@ -1,0 +1,214 @@
+#include "expstream/runtime.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+
+#include "expstream/snapshot.hpp"
+#include "expstream/stats.hpp"
+#include "expstream/store.hpp"
+
+namespace expstream {
+
+namespace net = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+struct Runtime::Impl {
+    using Strand = net::strand<net::thread_pool::executor_type>;
+
+    // Everything here is touched only on the experiment's strand.
+    struct ExperimentState {
+        explicit ExperimentState(const net::thread_pool::executor_type& ex) : strand(net::make_strand(ex)), timer(strand) {}
+        Strand strand;
+        net::steady_timer timer;
+        bool scheduled = false;    // timer armed for a push or a retry
+        bool computing = false;
+        bool dirty = false;        // changed again while computing
+        bool unavailable = false;  // subscribers were told the database is down
+        Clock::time_point last_push{};
+        std::chrono::milliseconds retry_delay{0};
+    };
+    using StatePtr = std::shared_ptr<ExperimentState>;
+
+    Impl(Runtime& owner, std::shared_ptr<Store> store, std::shared_ptr<Registry> registry, RuntimeOptions options)
+        : owner(owner),
+          store(std::move(store)),
+          registry(std::move(registry)),
+          options(options),
+          pool(std::max<std::size_t>(1, options.threads)),
+          tick_timer(pool.get_executor()) {
+        if (options.tick_interval.count() > 0) {
+            tick_timer.expires_after(options.tick_interval);
+            tick_timer.async_wait([this](const boost::system::error_code& ec) { on_tick(ec); });
+        }
+    }
+
+    Runtime& owner;
+    std::shared_ptr<Store> store;
+    std::shared_ptr<Registry> registry;
+    RuntimeOptions options;
+    net::thread_pool pool;
+    net::steady_timer tick_timer;
+    std::mutex states_mutex;
+    std::unordered_map<std::string, StatePtr> states;
+    std::once_flag stopped;
+
+    StatePtr state_for(const std::string& id) {
+        std::lock_guard<std::mutex> lock(states_mutex);
+        auto& slot = states[id];
+        if (!slot) slot = std::make_shared<ExperimentState>(pool.get_executor());
+        return slot;
+    }
+
+    void forget_if_idle(const std::string& id, const StatePtr& s) {
+        if (s->scheduled || s->computing || s->dirty || registry->subscriber_count(id) > 0) return;
+        std::lock_guard<std::mutex> lock(states_mutex);
+        auto it = states.find(id);
+        if (it != states.end() && it->second == s) states.erase(it);
+    }
+
+    Delivery compute(const std::string& id, ConnectionId target) {
+        Delivery d;
+        d.experiment_id = id;
+        d.target = target;
+        try {
+            std::optional<SnapshotData> data = store->read_snapshot_data(id);
+            if (!data) {
+                d.kind = Delivery::Kind::NotFound;
+                d.payload = error_json("experiment_not_found", id, "experiment not found");
+                return d;
+            }
+            Snapshot snap;
+            snap.experiment_id = id;
+            snap.timestamp = utc_now_iso8601();
+            snap.status = data->status;
+            snap.analysis = analyze(data->variants, options.alpha);
+            snap.days_running = data->days_running;
+            snap.seq = data->seq;
+            d.kind = Delivery::Kind::Snapshot;
+            d.seq = snap.seq;
+            d.payload = to_json(snap);
+            owner.snapshots_computed_.fetch_add(1);
+        } catch (const std::exception& e) {
+            d.kind = Delivery::Kind::Unavailable;
+            d.payload = error_json("results_unavailable", id, "results are temporarily unavailable; retrying");
+        }
+        return d;
+    }
+
+    // On the strand: push now, or as soon as the throttle allows.
+    void schedule(const StatePtr& s, const std::string& id, bool immediate) {
+        if (s->computing) {
+            s->dirty = true;
+            return;
+        }
+        if (s->scheduled) return;
+        const auto now = Clock::now();
+        const auto due = immediate ? now : std::max(now, s->last_push + options.min_push_interval);
+        if (due <= now) {
+            compute_broadcast(s, id);
+            return;
+        }
+        arm(s, id, due);
+    }
+
+    void arm(const StatePtr& s, const std::string& id, Clock::time_point due) {
+        s->scheduled = true;
+        s->timer.expires_at(due);
+        s->timer.async_wait(net::bind_executor(s->strand, [this, s, id](const boost::system::error_code& ec) {
+            s->scheduled = false;
+            if (ec) return;
+            compute_broadcast(s, id);
+        }));
+    }
+
+    // On the strand. The database call blocks one pool thread, which is what the pool is for.
+    void compute_broadcast(const StatePtr& s, const std::string& id) {
+        if (registry->subscriber_count(id) == 0) {
+            s->dirty = false;
+            forget_if_idle(id, s);
+            return;
+        }
+        s->computing = true;
+        Delivery d = compute(id, 0);
+        s->computing = false;
+        s->last_push = Clock::now();
+        if (d.kind == Delivery::Kind::Unavailable) {
+            if (!s->unavailable) owner.deliveries_.push(std::move(d));
+            s->unavailable = true;
+            s->dirty = false;
+            s->retry_delay = s->retry_delay.count() == 0 ? options.retry_initial
+                                                         : std::min(s->retry_delay * 2, options.retry_max);
+            arm(s, id, Clock::now() + s->retry_delay);
+            return;
+        }
+        s->unavailable = false;
+        s->retry_delay = std::chrono::milliseconds{0};
+        owner.deliveries_.push(std::move(d));
+        if (s->dirty) {
+            s->dirty = false;
+            schedule(s, id, false);
+        }
+    }
+
+    void on_tick(const boost::system::error_code& ec) {
+        if (ec) return;
+        for (const auto& [id, count] : registry->active_experiments()) {
+            (void)count;
+            StatePtr s = state_for(id);
+            net::post(s->strand, [this, s, id = id] { schedule(s, id, true); });
+        }
+        tick_timer.expires_at(tick_timer.expiry() + options.tick_interval);  // drift-free
+        tick_timer.async_wait([this](const boost::system::error_code& e) { on_tick(e); });
+    }
+};
+
+Runtime::Runtime(std::shared_ptr<Store> store, std::shared_ptr<Registry> registry, RuntimeOptions options)
+    : impl_(std::make_unique<Impl>(*this, std::move(store), std::move(registry), options)) {}
+
+Runtime::~Runtime() { stop(); }
+
+void Runtime::mark_changed(const std::string& experiment_id) {
+    if (impl_->registry->subscriber_count(experiment_id) == 0) return;  // nobody watching: no work
+    auto s = impl_->state_for(experiment_id);
+    net::post(s->strand, [impl = impl_.get(), s, experiment_id] { impl->schedule(s, experiment_id, false); });
+}
+
+void Runtime::request_snapshot(const std::string& experiment_id, ConnectionId target) {
+    net::post(impl_->pool, [impl = impl_.get(), experiment_id, target] {
+        Delivery d = impl->compute(experiment_id, target);
+        const bool unavailable = d.kind == Delivery::Kind::Unavailable;
+        impl->owner.deliveries_.push(std::move(d));
+        if (unavailable) {
+            // Let the experiment's retry loop bring everyone a snapshot once the database is back.
+            auto s = impl->state_for(experiment_id);
+            net::post(s->strand, [impl, s, experiment_id] {
+                if (!s->scheduled && !s->computing) {
+                    s->retry_delay = impl->options.retry_initial;
+                    impl->arm(s, experiment_id, Clock::now() + s->retry_delay);
+                }
+            });
+        }
+    });
+}
+
+Delivery Runtime::compute_snapshot(const std::string& experiment_id, ConnectionId target) {
+    return impl_->compute(experiment_id, target);
+}
+
+void Runtime::post(std::function<void()> job) { net::post(impl_->pool, std::move(job)); }
+
+void Runtime::stop() {
+    std::call_once(impl_->stopped, [this] {
+        impl_->pool.stop();  // abandons queued handlers and pending timers
+        impl_->pool.join();
+    });
+}
+
+}  // namespace expstream

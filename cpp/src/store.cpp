@@ -1,0 +1,422 @@
+#include "expstream/store.hpp"
+
+#include <pqxx/pqxx>
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <utility>
+
+#include "expstream/snapshot.hpp"
+
+namespace expstream {
+namespace {
+
+// Migrations run in order, once each, under an advisory lock so that several processes starting
+// together do not race. Append new steps; never edit a released one.
+const char* const kMigrations[] = {
+    R"SQL(
+    CREATE TABLE experiments (
+        id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        name         text NOT NULL,
+        status       text NOT NULL DEFAULT 'draft'
+                     CHECK (status IN ('draft', 'active', 'paused', 'completed')),
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        activated_at timestamptz,
+        seq          bigint NOT NULL DEFAULT 1
+    );
+    CREATE TABLE variants (
+        id            bigserial PRIMARY KEY,
+        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        position      integer NOT NULL,
+        key           text NOT NULL,
+        name          text NOT NULL,
+        is_control    boolean NOT NULL,
+        UNIQUE (experiment_id, key)
+    );
+    CREATE TABLE assignments (
+        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        user_id       text NOT NULL,
+        variant_id    bigint NOT NULL REFERENCES variants (id),
+        assigned_at   timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (experiment_id, user_id)
+    );
+    CREATE TABLE events (
+        id            bigserial PRIMARY KEY,
+        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        user_id       text NOT NULL,
+        type          text NOT NULL,
+        event_id      text,
+        created_at    timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE UNIQUE INDEX events_event_id ON events (experiment_id, event_id) WHERE event_id IS NOT NULL;
+    CREATE INDEX events_conversions ON events (experiment_id, user_id) WHERE type = 'conversion';
+    )SQL",
+};
+
+const char* const kIsoTime = R"(to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))";
+
+std::string iso(const char* column) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, kIsoTime, column);
+    return buf;
+}
+
+const std::string kExperimentColumns = "e.id::text, e.name, e.status, " + iso("e.created_at") + ", " +
+                                       iso("e.activated_at") + ", e.seq";
+
+// SQLSTATE classes that mean "the server went away", not "the query was wrong".
+bool is_unavailable(const pqxx::sql_error& e) {
+    const std::string& state = e.sqlstate();
+    return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state == "53300";
+}
+
+bool status_change_allowed(const std::string& from, const std::string& to) {
+    if (from == to) return true;
+    if (from == "completed") return false;  // final
+    if (to == "draft") return false;        // data may exist; going back would mislabel it
+    return true;
+}
+
+Experiment experiment_from(const pqxx::row& r) {
+    Experiment e;
+    e.id = r[0].as<std::string>();
+    e.name = r[1].as<std::string>();
+    e.status = r[2].as<std::string>();
+    e.created_at = r[3].as<std::string>();
+    if (!r[4].is_null()) e.activated_at = r[4].as<std::string>();
+    e.seq = r[5].as<std::int64_t>();
+    return e;
+}
+
+void load_variants(pqxx::transaction_base& tx, std::vector<Experiment>& experiments) {
+    if (experiments.empty()) return;
+    std::string ids = "{";
+    for (std::size_t i = 0; i < experiments.size(); ++i) {
+        if (i) ids += ',';
+        ids += experiments[i].id;  // uuids: no quoting needed inside an array literal
+    }
+    ids += '}';
+    const pqxx::result rows = tx.exec_params(
+        "SELECT experiment_id::text, key, name, is_control FROM variants "
+        "WHERE experiment_id = ANY($1::uuid[]) ORDER BY experiment_id, position",
+        ids);
+    for (auto& experiment : experiments) {
+        for (const auto& r : rows) {
+            if (r[0].as<std::string>() != experiment.id) continue;
+            experiment.variants.push_back(
+                VariantSpec{r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<bool>()});
+        }
+    }
+}
+
+// Locks the experiment row for the rest of the transaction: ingest and status changes of one
+// experiment are serialized, so seq and "first assignment wins" stay exact.
+std::string lock_experiment(pqxx::transaction_base& tx, const std::string& id) {
+    const pqxx::result r = tx.exec_params("SELECT status FROM experiments WHERE id = $1::uuid FOR UPDATE", id);
+    if (r.empty()) throw NotFound("experiment " + id + " not found");
+    return r[0][0].as<std::string>();
+}
+
+void ensure_accepts_data(const std::string& status) {
+    if (status == "completed") throw Conflict("experiment is completed and accepts no more data");
+}
+
+}  // namespace
+
+// Connections are opened lazily, at most `size` at once; a broken one is dropped, not reused.
+struct Store::Pool {
+    Pool(std::string url, std::size_t size) : url(std::move(url)), size(size ? size : 1) {}
+
+    std::unique_ptr<pqxx::connection> acquire() {
+        {
+            std::unique_lock<std::mutex> lock(mutex);
+            available.wait(lock, [this] { return !idle.empty() || open < size; });
+            if (!idle.empty()) {
+                auto conn = std::move(idle.back());
+                idle.pop_back();
+                return conn;
+            }
+            ++open;
+        }
+        try {
+            return std::make_unique<pqxx::connection>(url);
+        } catch (const std::exception& e) {
+            release(nullptr, false);
+            throw DatabaseUnavailable(std::string("cannot connect to PostgreSQL: ") + e.what());
+        }
+    }
+
+    void release(std::unique_ptr<pqxx::connection> conn, bool healthy) {
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (conn && healthy && conn->is_open())
+                idle.push_back(std::move(conn));
+            else
+                --open;
+        }
+        available.notify_one();
+    }
+
+    const std::string url;
+    const std::size_t size;
+    std::mutex mutex;
+    std::condition_variable available;
+    std::vector<std::unique_ptr<pqxx::connection>> idle;
+    std::size_t open = 0;
+};
+
+Store::Store(std::string url, std::size_t pool_size) : pool_(std::make_unique<Pool>(std::move(url), pool_size)) {}
+
+Store::~Store() = default;
+
+template <class F>
+auto Store::with_connection(F&& f) {
+    for (int attempt = 0;; ++attempt) {
+        auto conn = pool_->acquire();
+        try {
+            if constexpr (std::is_void_v<decltype(f(*conn))>) {
+                f(*conn);
+                pool_->release(std::move(conn), true);
+                return;
+            } else {
+                auto result = f(*conn);
+                pool_->release(std::move(conn), true);
+                return result;
+            }
+        } catch (const pqxx::in_doubt_error& e) {
+            pool_->release(std::move(conn), false);
+            throw DatabaseUnavailable(std::string("commit outcome unknown: ") + e.what());
+        } catch (const pqxx::broken_connection& e) {
+            pool_->release(std::move(conn), false);
+            // A pooled connection may have died while idle (server restart): one fresh try.
+            if (attempt == 0) continue;
+            throw DatabaseUnavailable(e.what());
+        } catch (const pqxx::sql_error& e) {
+            const bool unavailable = is_unavailable(e);
+            pool_->release(std::move(conn), !unavailable);
+            if (unavailable) {
+                if (attempt == 0) continue;
+                throw DatabaseUnavailable(e.what());
+            }
+            throw;
+        } catch (...) {
+            pool_->release(std::move(conn), true);
+            throw;
+        }
+    }
+}
+
+void Store::migrate() {
+    with_connection([](pqxx::connection& c) {
+        pqxx::work tx(c);
+        tx.exec("SELECT pg_advisory_xact_lock(7265730001)");
+        tx.exec("CREATE TABLE IF NOT EXISTS expstream_migrations (version integer PRIMARY KEY)");
+        const int applied = tx.exec1("SELECT coalesce(max(version), 0) FROM expstream_migrations")[0].as<int>();
+        const int total = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
+        for (int v = applied; v < total; ++v) {
+            tx.exec(kMigrations[v]);
+            tx.exec_params("INSERT INTO expstream_migrations (version) VALUES ($1)", v + 1);
+        }
+        tx.commit();
+    });
+}
+
+bool Store::ping() {
+    try {
+        with_connection([](pqxx::connection& c) {
+            pqxx::nontransaction tx(c);
+            tx.exec("SELECT 1");
+        });
+        return true;
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+Experiment Store::create_experiment(const std::string& name, const std::vector<VariantSpec>& variants) {
+    return with_connection([&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        Experiment e = experiment_from(tx.exec_params1(
+            "WITH e AS (INSERT INTO experiments (name) VALUES ($1) RETURNING *) SELECT " + kExperimentColumns +
+                " FROM e",
+            name));
+        int position = 0;
+        for (const auto& v : variants) {
+            tx.exec_params(
+                "INSERT INTO variants (experiment_id, position, key, name, is_control) VALUES ($1::uuid, $2, $3, $4, "
+                "$5)",
+                e.id, position++, v.key, v.name, v.is_control);
+        }
+        tx.commit();
+        e.variants = variants;
+        return e;
+    });
+}
+
+std::vector<Experiment> Store::list_experiments() {
+    return with_connection([&](pqxx::connection& c) {
+        pqxx::read_transaction tx(c);
+        std::vector<Experiment> out;
+        for (const auto& r : tx.exec("SELECT " + kExperimentColumns + " FROM experiments e ORDER BY e.created_at DESC, e.id"))
+            out.push_back(experiment_from(r));
+        load_variants(tx, out);
+        return out;
+    });
+}
+
+std::optional<Experiment> Store::get_experiment(const std::string& id) {
+    return with_connection([&](pqxx::connection& c) -> std::optional<Experiment> {
+        pqxx::read_transaction tx(c);
+        const pqxx::result r = tx.exec_params("SELECT " + kExperimentColumns + " FROM experiments e WHERE e.id = $1::uuid", id);
+        if (r.empty()) return std::nullopt;
+        std::vector<Experiment> one{experiment_from(r[0])};
+        load_variants(tx, one);
+        return std::move(one[0]);
+    });
+}
+
+Experiment Store::set_status(const std::string& id, const std::string& status) {
+    return with_connection([&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        const std::string current = lock_experiment(tx, id);
+        if (!status_change_allowed(current, status))
+            throw Conflict("cannot change status from " + current + " to " + status);
+        if (current != status) {
+            tx.exec_params(
+                "UPDATE experiments SET status = $2, seq = seq + 1, "
+                "activated_at = CASE WHEN $2 = 'active' THEN coalesce(activated_at, now()) ELSE activated_at END "
+                "WHERE id = $1::uuid",
+                id, status);
+        }
+        std::vector<Experiment> one{
+            experiment_from(tx.exec_params1("SELECT " + kExperimentColumns + " FROM experiments e WHERE e.id = $1::uuid", id))};
+        load_variants(tx, one);
+        tx.commit();
+        return std::move(one[0]);
+    });
+}
+
+IngestResult Store::add_assignments(const std::string& experiment_id, const std::vector<Assignment>& batch) {
+    // The batch travels as one JSON parameter: one round trip, set-based SQL, no per-row statements.
+    std::string json = "[";
+    json.reserve(batch.size() * 48 + 2);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (i) json += ',';
+        json += "{\"u\":";
+        append_json_string(json, batch[i].user_id);
+        json += ",\"k\":";
+        append_json_string(json, batch[i].variant_key);
+        json += ",\"o\":" + std::to_string(i) + '}';
+    }
+    json += ']';
+    const auto total = static_cast<std::int64_t>(batch.size());
+    return with_connection([&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        ensure_accepts_data(lock_experiment(tx, experiment_id));
+        const pqxx::result unknown = tx.exec_params(
+            "SELECT x.k FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
+            "LEFT JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
+            "WHERE v.id IS NULL ORDER BY x.o LIMIT 1",
+            experiment_id, json);
+        if (!unknown.empty())
+            throw InvalidInput("unknown variant key '" + unknown[0][0].as<std::string>("") + "'");
+        const pqxx::result inserted = tx.exec_params(
+            "INSERT INTO assignments (experiment_id, user_id, variant_id) "
+            "SELECT DISTINCT ON (x.u) $1::uuid, x.u, v.id "
+            "FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
+            "JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
+            "ORDER BY x.u, x.o "
+            "ON CONFLICT (experiment_id, user_id) DO NOTHING",
+            experiment_id, json);
+        IngestResult result;
+        result.accepted = inserted.affected_rows();
+        result.duplicates = total - result.accepted;
+        result.changed = result.accepted > 0;
+        if (result.changed) tx.exec_params("UPDATE experiments SET seq = seq + 1 WHERE id = $1::uuid", experiment_id);
+        tx.commit();
+        return result;
+    });
+}
+
+IngestResult Store::add_conversions(const std::string& experiment_id, const std::vector<Conversion>& batch) {
+    std::string json = "[";
+    json.reserve(batch.size() * 64 + 2);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (i) json += ',';
+        json += "{\"u\":";
+        append_json_string(json, batch[i].user_id);
+        json += ",\"e\":";
+        if (batch[i].event_id)
+            append_json_string(json, *batch[i].event_id);
+        else
+            json += "null";
+        json += ",\"o\":" + std::to_string(i) + '}';
+    }
+    json += ']';
+    const auto total = static_cast<std::int64_t>(batch.size());
+    return with_connection([&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        ensure_accepts_data(lock_experiment(tx, experiment_id));
+        // The outer query sees the table as it was before this INSERT, so "no earlier conversion"
+        // means this batch brings the user's first one: only then do the numbers move.
+        const pqxx::row r = tx.exec_params1(
+            "WITH ins AS ("
+            "  INSERT INTO events (experiment_id, user_id, type, event_id) "
+            "  SELECT $1::uuid, x.u, 'conversion', x.e "
+            "  FROM json_to_recordset($2::json) AS x(u text, e text, o bigint) ORDER BY x.o "
+            "  ON CONFLICT (experiment_id, event_id) WHERE event_id IS NOT NULL DO NOTHING "
+            "  RETURNING user_id) "
+            "SELECT (SELECT count(*) FROM ins), "
+            "  EXISTS (SELECT 1 FROM ins JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = ins.user_id "
+            "          WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.experiment_id = $1::uuid "
+            "                            AND e.user_id = ins.user_id AND e.type = 'conversion'))",
+            experiment_id, json);
+        IngestResult result;
+        result.accepted = r[0].as<std::int64_t>();
+        result.duplicates = total - result.accepted;
+        result.changed = r[1].as<bool>();
+        if (result.changed) tx.exec_params("UPDATE experiments SET seq = seq + 1 WHERE id = $1::uuid", experiment_id);
+        tx.commit();
+        return result;
+    });
+}
+
+std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experiment_id) {
+    return with_connection([&](pqxx::connection& c) -> std::optional<SnapshotData> {
+        // One snapshot of the database: seq, status and counts agree with each other.
+        pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c);
+        const pqxx::result head = tx.exec_params(
+            "SELECT status, seq, "
+            "coalesce(floor(extract(epoch FROM now() - activated_at) / 86400), 0)::bigint "
+            "FROM experiments WHERE id = $1::uuid",
+            experiment_id);
+        if (head.empty()) return std::nullopt;
+        SnapshotData data;
+        data.experiment_id = experiment_id;
+        data.status = head[0][0].as<std::string>();
+        data.seq = head[0][1].as<std::int64_t>();
+        data.days_running = head[0][2].as<std::int64_t>();
+        const pqxx::result rows = tx.exec_params(
+            "SELECT v.key, v.name, v.is_control, count(a.user_id), count(a.user_id) FILTER (WHERE c.user_id IS NOT NULL) "
+            "FROM variants v "
+            "LEFT JOIN assignments a ON a.experiment_id = v.experiment_id AND a.variant_id = v.id "
+            "LEFT JOIN (SELECT DISTINCT user_id FROM events WHERE experiment_id = $1::uuid AND type = 'conversion') c "
+            "  ON c.user_id = a.user_id "
+            "WHERE v.experiment_id = $1::uuid "
+            "GROUP BY v.id ORDER BY v.position",
+            experiment_id);
+        for (const auto& r : rows) {
+            VariantCounts v;
+            v.key = r[0].as<std::string>();
+            v.name = r[1].as<std::string>();
+            v.is_control = r[2].as<bool>();
+            v.participants = r[3].as<std::int64_t>();
+            v.conversions = r[4].as<std::int64_t>();
+            data.variants.push_back(std::move(v));
+        }
+        return data;
+    });
+}
+
+}  // namespace expstream
