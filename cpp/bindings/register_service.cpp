@@ -1,0 +1,240 @@
+// The Service: store + registry + runtime behind one object, with an async bridge for Python.
+// Store calls run on the runtime's pool; their results come back through the same eventfd as
+// snapshots, and are turned into Python objects only on the event-loop thread, under the GIL.
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "expstream/registry.hpp"
+#include "expstream/runtime.hpp"
+#include "expstream/store.hpp"
+#include "register.hpp"
+
+namespace py = pybind11;
+
+namespace expstream::bindings {
+namespace {
+
+py::dict experiment_dict(const Experiment& e) {
+    py::list variants;
+    for (const auto& v : e.variants) {
+        py::dict d;
+        d["key"] = v.key;
+        d["name"] = v.name;
+        d["is_control"] = v.is_control;
+        variants.append(d);
+    }
+    py::dict d;
+    d["id"] = e.id;
+    d["name"] = e.name;
+    d["status"] = e.status;
+    d["created_at"] = e.created_at;
+    d["activated_at"] = e.activated_at ? py::object(py::str(*e.activated_at)) : py::object(py::none());
+    d["seq"] = e.seq;
+    d["variants"] = variants;
+    return d;
+}
+
+py::object to_python(const Experiment& e) { return experiment_dict(e); }
+py::object to_python(const std::optional<Experiment>& e) { return e ? py::object(experiment_dict(*e)) : py::none(); }
+py::object to_python(const std::vector<Experiment>& list) {
+    py::list out;
+    for (const auto& e : list) out.append(experiment_dict(e));
+    return out;
+}
+py::object to_python(const IngestResult& r) {
+    py::dict d;
+    d["accepted"] = r.accepted;
+    d["duplicates"] = r.duplicates;
+    d["changed"] = r.changed;
+    return d;
+}
+py::object to_python(bool b) { return py::bool_(b); }
+py::object to_python(const std::string& json) { return py::str(json); }
+
+// A finished store call: token, then either a value-maker or an error kind and message.
+struct Completion {
+    std::uint64_t token = 0;
+    std::function<py::object()> make_value;  // captures only C++ values: safe to destroy anywhere
+    std::string error_kind;
+    std::string message;
+};
+
+class Service {
+public:
+    Service(const std::string& database_url, std::size_t threads, double tick_seconds, double min_push_seconds,
+            double alpha)
+        : store_(std::make_shared<Store>(database_url, threads)),
+          registry_(std::make_shared<Registry>()),
+          runtime_(store_, registry_, options(threads, tick_seconds, min_push_seconds, alpha)) {}
+
+    // Workers may still push completions: stop them before completions_ goes away.
+    ~Service() {
+        const py::gil_scoped_release release;
+        runtime_.stop();
+    }
+
+    void migrate() {
+        const py::gil_scoped_release release;  // blocks on the database
+        store_->migrate();
+    }
+    bool ping() {
+        const py::gil_scoped_release release;  // blocks on the database
+        return store_->ping();
+    }
+    void stop() {
+        const py::gil_scoped_release release;  // joins worker threads
+        runtime_.stop();
+    }
+
+    int ready_fd() { return runtime_.notifier().fd(); }
+
+    // Called by the event loop when ready_fd is readable.
+    py::tuple drain() {
+        runtime_.notifier().clear();
+        py::list deliveries;
+        for (auto& d : runtime_.take_deliveries()) {
+            deliveries.append(py::make_tuple(static_cast<int>(d.kind), d.experiment_id, d.target, d.seq,
+                                             py::str(d.payload)));
+        }
+        py::list completions;
+        for (auto& c : completions_.take()) {
+            if (c.error_kind.empty())
+                completions.append(py::make_tuple(c.token, py::none(), c.make_value()));
+            else
+                completions.append(py::make_tuple(c.token, c.error_kind, c.message));
+        }
+        return py::make_tuple(deliveries, completions);
+    }
+
+    template <class F>
+    void submit(std::uint64_t token, F job) {
+        runtime_.post([this, token, job = std::move(job)]() mutable {
+            Completion c;
+            c.token = token;
+            try {
+                auto value = job();
+                c.make_value = [value = std::move(value)]() { return to_python(value); };
+            } catch (const DatabaseUnavailable& e) {
+                c.error_kind = "unavailable";
+                c.message = e.what();
+            } catch (const NotFound& e) {
+                c.error_kind = "not_found";
+                c.message = e.what();
+            } catch (const InvalidInput& e) {
+                c.error_kind = "invalid";
+                c.message = e.what();
+            } catch (const Conflict& e) {
+                c.error_kind = "conflict";
+                c.message = e.what();
+            } catch (const std::exception& e) {
+                c.error_kind = "internal";
+                c.message = e.what();
+            }
+            completions_.push(std::move(c));
+        });
+    }
+
+    std::shared_ptr<Store> store() { return store_; }
+    Registry& registry() { return *registry_; }
+    Runtime& runtime() { return runtime_; }
+
+private:
+    static RuntimeOptions options(std::size_t threads, double tick_seconds, double min_push_seconds, double alpha) {
+        RuntimeOptions o;
+        o.threads = threads;
+        o.tick_interval = std::chrono::milliseconds(static_cast<long long>(tick_seconds * 1000));
+        o.min_push_interval = std::chrono::milliseconds(static_cast<long long>(min_push_seconds * 1000));
+        o.alpha = alpha;
+        return o;
+    }
+
+    std::shared_ptr<Store> store_;
+    std::shared_ptr<Registry> registry_;
+    Runtime runtime_;
+    ReadyQueue<Completion> completions_{runtime_.notifier()};
+};
+
+}  // namespace
+
+void register_service(py::module_& m) {
+    py::register_exception<DatabaseUnavailable>(m, "DatabaseUnavailable", PyExc_ConnectionError);
+    py::class_<Service>(m, "Service")
+        .def(py::init<const std::string&, std::size_t, double, double, double>(), py::arg("database_url"),
+             py::arg("threads") = 4, py::arg("tick_seconds") = 30.0, py::arg("min_push_seconds") = 0.2,
+             py::arg("alpha") = 0.05)
+        .def("migrate", &Service::migrate)
+        .def("ping", &Service::ping)
+        .def("stop", &Service::stop)
+        .def_property_readonly("ready_fd", &Service::ready_fd)
+        .def("drain", &Service::drain)
+        .def_property_readonly("snapshots_computed", [](Service& s) { return s.runtime().snapshots_computed(); })
+        // Streaming
+        .def("mark_changed", [](Service& s, const std::string& id) { s.runtime().mark_changed(id); })
+        .def("request_snapshot",
+             [](Service& s, const std::string& id, ConnectionId target) { s.runtime().request_snapshot(id, target); })
+        .def("subscribe", [](Service& s, const std::string& id, ConnectionId c) { return s.registry().connect(id, c); })
+        .def("unsubscribe",
+             [](Service& s, const std::string& id, ConnectionId c) { return s.registry().disconnect(id, c); })
+        .def("subscribers", [](Service& s, const std::string& id) { return s.registry().subscribers(id); })
+        .def("subscriber_count", [](Service& s, const std::string& id) { return s.registry().subscriber_count(id); })
+        .def("total_subscribers", [](Service& s) { return s.registry().total(); })
+        .def("active_experiments", [](Service& s) { return s.registry().active_experiments(); })
+        // Store calls, resolved through drain()
+        .def("submit_ping", [](Service& s, std::uint64_t token) {
+            s.submit(token, [store = s.store()] { return store->ping(); });
+        })
+        .def("submit_snapshot", [](Service& s, std::uint64_t token, const std::string& id) {
+            s.submit(token, [&runtime = s.runtime(), id] {
+                Delivery d = runtime.compute_snapshot(id);
+                if (d.kind == Delivery::Kind::NotFound) throw NotFound("experiment " + id + " not found");
+                if (d.kind == Delivery::Kind::Unavailable) throw DatabaseUnavailable("results are temporarily unavailable");
+                return d.payload;
+            });
+        })
+        .def("submit_create_experiment",
+             [](Service& s, std::uint64_t token, const std::string& name,
+                const std::vector<std::tuple<std::string, std::string, bool>>& variants) {
+                 std::vector<VariantSpec> specs;
+                 for (const auto& [key, vname, control] : variants) specs.push_back(VariantSpec{key, vname, control});
+                 s.submit(token, [store = s.store(), name, specs = std::move(specs)] {
+                     return store->create_experiment(name, specs);
+                 });
+             })
+        .def("submit_list_experiments", [](Service& s, std::uint64_t token) {
+            s.submit(token, [store = s.store()] { return store->list_experiments(); });
+        })
+        .def("submit_get_experiment", [](Service& s, std::uint64_t token, const std::string& id) {
+            s.submit(token, [store = s.store(), id] { return store->get_experiment(id); });
+        })
+        .def("submit_set_status",
+             [](Service& s, std::uint64_t token, const std::string& id, const std::string& status) {
+                 s.submit(token, [store = s.store(), id, status] { return store->set_status(id, status); });
+             })
+        .def("submit_add_assignments",
+             [](Service& s, std::uint64_t token, const std::string& id,
+                const std::vector<std::pair<std::string, std::string>>& rows) {
+                 std::vector<Assignment> batch;
+                 batch.reserve(rows.size());
+                 for (const auto& [user, key] : rows) batch.push_back(Assignment{user, key});
+                 s.submit(token, [store = s.store(), id, batch = std::move(batch)] {
+                     return store->add_assignments(id, batch);
+                 });
+             })
+        .def("submit_add_conversions",
+             [](Service& s, std::uint64_t token, const std::string& id,
+                const std::vector<std::pair<std::string, std::optional<std::string>>>& rows) {
+                 std::vector<Conversion> batch;
+                 batch.reserve(rows.size());
+                 for (const auto& [user, event_id] : rows) batch.push_back(Conversion{user, event_id});
+                 s.submit(token, [store = s.store(), id, batch = std::move(batch)] {
+                     return store->add_conversions(id, batch);
+                 });
+             });
+}
+
+}  // namespace expstream::bindings

@@ -1,0 +1,73 @@
+// Pure functions: statistics, snapshot JSON and client-message parsing.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "expstream/protocol.hpp"
+#include "expstream/snapshot.hpp"
+#include "expstream/stats.hpp"
+#include "register.hpp"
+
+namespace py = pybind11;
+
+namespace expstream::bindings {
+
+namespace {
+std::vector<VariantCounts> to_counts(const std::vector<py::tuple>& rows) {
+    std::vector<VariantCounts> out;
+    out.reserve(rows.size());
+    for (const auto& r : rows) {
+        if (r.size() != 5) throw py::value_error("variant tuple must be (key, name, is_control, participants, conversions)");
+        out.push_back(VariantCounts{r[0].cast<std::string>(), r[1].cast<std::string>(), r[2].cast<bool>(),
+                                    r[3].cast<std::int64_t>(), r[4].cast<std::int64_t>()});
+    }
+    return out;
+}
+}  // namespace
+
+void register_stats(py::module_& m) {
+    m.def("normal_sf", &normal_sf, py::arg("z"));
+    m.def("two_proportion_p_value", &two_proportion_p_value, py::arg("n_control"), py::arg("c_control"),
+          py::arg("n_variant"), py::arg("c_variant"));
+
+    // Builds a snapshot from plain counts: what the runtime does after its database read.
+    m.def(
+        "snapshot_json",
+        [](const std::string& experiment_id, const std::string& status, const std::vector<py::tuple>& variants,
+           std::int64_t days_running, std::int64_t seq, double alpha, const std::string& timestamp) {
+            Snapshot s;
+            s.experiment_id = experiment_id;
+            s.status = status;
+            s.days_running = days_running;
+            s.seq = seq;
+            s.timestamp = timestamp.empty() ? utc_now_iso8601() : timestamp;
+            auto counts = to_counts(variants);
+            std::string json;
+            {
+                const py::gil_scoped_release release;  // pure C++ from here on
+                s.analysis = analyze(counts, alpha);
+                json = to_json(s);
+            }
+            return json;
+        },
+        py::arg("experiment_id"), py::arg("status"), py::arg("variants"), py::arg("days_running") = 0,
+        py::arg("seq") = 0, py::arg("alpha") = 0.05, py::arg("timestamp") = "");
+
+    m.def("error_json", &error_json, py::arg("code"), py::arg("experiment_id"), py::arg("message"));
+    m.def("pong_json", []() { return pong_json(); });
+
+    py::enum_<ClientAction>(m, "ClientAction")
+        .value("PING", ClientAction::Ping)
+        .value("REFRESH", ClientAction::Refresh)
+        .value("IGNORED", ClientAction::Ignored);
+    // Returns (action, reason it was ignored or "").
+    m.def(
+        "parse_client_message",
+        [](std::string_view text) {
+            ClientMessage msg = parse_client_message(text);
+            return py::make_tuple(msg.action, msg.error);
+        },
+        py::arg("text"));
+    m.attr("MAX_CLIENT_MESSAGE_BYTES") = kMaxClientMessageBytes;
+}
+
+}  // namespace expstream::bindings
