@@ -1,0 +1,97 @@
+"""create_app(): the FastAPI application; `app` is what `uvicorn expstream.app:app` serves."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from expstream import _core
+from expstream.embedded_db import EmbeddedPostgres
+from expstream.hub import Hub
+from expstream.routes import experiments, health, stream
+from expstream.service import (
+    ConflictError,
+    CoreService,
+    DatabaseUnavailableError,
+    ExperimentNotFoundError,
+    InvalidInputError,
+    StoreError,
+)
+from expstream.settings import Settings, get_settings
+from expstream.web import mount_dashboard
+
+log = logging.getLogger("expstream")
+
+CLOSE_GOING_AWAY = 1001
+
+_STORE_ERROR_STATUS: dict[type[StoreError], int] = {
+    ExperimentNotFoundError: status.HTTP_404_NOT_FOUND,
+    InvalidInputError: 422,
+    ConflictError: status.HTTP_409_CONFLICT,
+    DatabaseUnavailableError: status.HTTP_503_SERVICE_UNAVAILABLE,
+}
+
+
+async def _store_error(_request: Request, exc: Exception) -> JSONResponse:
+    code = _STORE_ERROR_STATUS.get(type(exc), status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return JSONResponse({"detail": str(exc)}, status_code=code)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    embedded: EmbeddedPostgres | None = None
+    database_url = settings.database_url
+    if database_url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        database_url = await asyncio.to_thread(embedded.start)
+    core = _core.Service(
+        database_url,
+        threads=settings.core_threads,
+        tick_seconds=settings.stream_interval_seconds,
+        min_push_seconds=settings.push_min_interval_seconds,
+        alpha=settings.significance_level,
+    )
+    try:
+        await asyncio.to_thread(core.migrate)
+        hub = Hub(core)
+        service = CoreService(core, hub.deliver)
+        app.state.hub, app.state.service = hub, service
+        background = [asyncio.create_task(task(service)) for task in app.state.background_tasks]
+        try:
+            yield
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
+            service.close()
+    finally:
+        core.stop()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = FastAPI(
+        title="expstream",
+        summary="Live A/B-experiment results streamed over WebSocket",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings or get_settings()
+    app.state.background_tasks = []  # coroutine functions taking the CoreService, run while serving
+    app.add_exception_handler(StoreError, _store_error)
+    app.include_router(experiments.router)
+    app.include_router(stream.router)
+    app.include_router(health.router)
+    mount_dashboard(app, app.state.settings.web_dir)
+    return app
+
+
+app = create_app()

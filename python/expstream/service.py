@@ -1,0 +1,128 @@
+"""Async bridge to the C++ Service: store calls become awaitables, snapshots become deliveries.
+
+The core signals an eventfd when it has results; the event loop reads them in one batch. No C++
+thread ever takes the GIL, and no Python code blocks on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from expstream import _core
+
+
+class StoreError(Exception):
+    """A store call failed; subclasses say why."""
+
+
+class DatabaseUnavailableError(StoreError):
+    pass
+
+
+class ExperimentNotFoundError(StoreError):
+    pass
+
+
+class InvalidInputError(StoreError):
+    pass
+
+
+class ConflictError(StoreError):
+    pass
+
+
+_ERRORS: dict[str, type[StoreError]] = {
+    "unavailable": DatabaseUnavailableError,
+    "not_found": ExperimentNotFoundError,
+    "invalid": InvalidInputError,
+    "conflict": ConflictError,
+}
+
+
+class DeliveryKind(enum.IntEnum):
+    SNAPSHOT = 0
+    NOT_FOUND = 1
+    UNAVAILABLE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    kind: DeliveryKind
+    experiment_id: str
+    target: int  # 0: every subscriber of the experiment
+    seq: int
+    payload: str  # JSON text, shared by every recipient
+
+
+class CoreService:
+    def __init__(self, core: _core.Service, on_delivery: Callable[[Delivery], None]) -> None:
+        self.core = core
+        self._on_delivery = on_delivery
+        self._loop = asyncio.get_running_loop()
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._tokens = itertools.count(1)
+        self._loop.add_reader(core.ready_fd, self._on_ready)
+
+    def _on_ready(self) -> None:
+        deliveries, completions = self.core.drain()
+        for token, error_kind, value in completions:
+            future = self._pending.pop(token, None)
+            if future is None or future.done():
+                continue  # the caller went away
+            if error_kind is None:
+                future.set_result(value)
+            else:
+                future.set_exception(_ERRORS.get(error_kind, StoreError)(value))
+        for kind, experiment_id, target, seq, payload in deliveries:
+            self._on_delivery(Delivery(DeliveryKind(kind), experiment_id, target, seq, payload))
+
+    async def _call(self, submit: Callable[..., None], *args: Any) -> Any:
+        token = next(self._tokens)
+        future: asyncio.Future[Any] = self._loop.create_future()
+        self._pending[token] = future
+        submit(token, *args)
+        return await future
+
+    async def ping(self) -> bool:
+        return bool(await self._call(self.core.submit_ping))
+
+    async def snapshot(self, experiment_id: str) -> str:
+        """The current snapshot's JSON text, exactly as subscribers receive it."""
+        result: str = await self._call(self.core.submit_snapshot, experiment_id)
+        return result
+
+    async def create_experiment(self, name: str, variants: list[tuple[str, str, bool]]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(self.core.submit_create_experiment, name, variants)
+        return result
+
+    async def list_experiments(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self._call(self.core.submit_list_experiments)
+        return result
+
+    async def get_experiment(self, experiment_id: str) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = await self._call(self.core.submit_get_experiment, experiment_id)
+        return result
+
+    async def set_status(self, experiment_id: str, status: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(self.core.submit_set_status, experiment_id, status)
+        return result
+
+    async def add_assignments(self, experiment_id: str, rows: list[tuple[str, str]]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(self.core.submit_add_assignments, experiment_id, rows)
+        return result
+
+    async def add_conversions(self, experiment_id: str, rows: list[tuple[str, str | None]]) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(self.core.submit_add_conversions, experiment_id, rows)
+        return result
+
+    def close(self) -> None:
+        self._loop.remove_reader(self.core.ready_fd)
+        self.core.stop()
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
