@@ -1,0 +1,36 @@
+# Two commands for a new user:  `make demo`  and  `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: demo test bootstrap frontend install test-cpp test-frontend test-python clean
+
+demo: install
+	$(VENV)/bin/expstream demo
+
+test: install test-cpp test-frontend test-python
+
+bootstrap:
+	./scripts/bootstrap.sh
+
+# The dashboard is built first so that `pip install .` bundles it into the package.
+frontend: bootstrap
+	cd frontend && npm run build
+
+install: frontend
+	$(PY) -m pip install -q '.[test]'
+
+test-cpp: bootstrap
+	cmake -S . -B build/cpp -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build/cpp -j2
+	ctest --test-dir build/cpp --output-on-failure
+
+test-frontend: bootstrap
+	cd frontend && npm run typecheck && npm test
+
+test-python: install
+	./scripts/ensure-test-postgres.sh
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf build frontend/out frontend/.next

@@ -1,0 +1,101 @@
+"""Test helpers: a real server process, and short API calls."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from expstream.embedded_db import free_port
+
+
+class RunningServer:
+    """`expstream serve` in its own process (its own GIL, as in production), on a free port."""
+
+    def __init__(self, process: subprocess.Popen[str], port: int, log: list[str]) -> None:
+        self.process = process
+        self.port = port
+        self.log = log
+        self.http = f"http://127.0.0.1:{port}"
+        self.ws = f"ws://127.0.0.1:{port}"
+
+
+READY_LINE = "Application startup complete"
+
+
+@contextmanager
+def run_server(env: dict[str, str | None], port: int | None = None) -> Iterator[RunningServer]:
+    port = port or free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={k: v for k, v in {**os.environ, **env}.items() if v is not None},  # None unsets
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    log: list[str] = []
+    # Block on the server's own "ready" line rather than polling the port.
+    for line in process.stderr:
+        log.append(line)
+        if READY_LINE in line:
+            break
+    else:
+        process.wait(timeout=30)
+        raise RuntimeError("server exited before it was ready:\n" + "".join(log))
+    drain = threading.Thread(target=lambda: log.extend(process.stderr or []), daemon=True)
+    drain.start()
+    try:
+        yield RunningServer(process, port, log)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        drain.join(timeout=5)
+        process.stderr.close()
+
+
+def new_experiment(client: httpx.Client, name: str = "checkout", variants: int = 2) -> dict[str, Any]:
+    body = {
+        "name": name,
+        "variants": [{"key": "control", "name": "Control", "is_control": True}]
+        + [{"key": f"v{i}", "name": f"Variant {i}"} for i in range(1, variants)],
+    }
+    response = client.post("/api/v1/experiments", json=body)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def assign(client: httpx.Client, experiment_id: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    response = client.post(
+        f"/api/v1/experiments/{experiment_id}/assignments",
+        json={"assignments": [{"user_id": u, "variant_key": k} for u, k in pairs]},
+    )
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def convert(client: httpx.Client, experiment_id: str, users: list[str], event_ids: bool = False) -> dict[str, Any]:
+    events = [{"user_id": u, "type": "conversion"} | ({"event_id": f"e-{u}"} if event_ids else {}) for u in users]
+    response = client.post(f"/api/v1/experiments/{experiment_id}/events", json={"events": events})
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def random_id() -> str:
+    return str(uuid.uuid4())

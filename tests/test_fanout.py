@@ -1,0 +1,115 @@
+"""Broadcast to many clients, and a client that never reads must not delay the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import websockets
+from helpers import RunningServer, new_experiment, run_server
+
+
+@pytest.fixture(scope="module")
+def fast_server(server_env: dict[str, str]) -> Iterator[RunningServer]:
+    """No push throttle: every ingest becomes its own snapshot, the harshest case for a slow reader."""
+    with run_server({**server_env, "RESULTS_PUSH_MIN_INTERVAL_SECONDS": "0"}) as running:
+        yield running
+
+
+def test_200_concurrent_clients_all_receive_the_broadcast(server: RunningServer, client: httpx.Client) -> None:
+    eid = new_experiment(client)["id"]
+    url = f"{server.ws}/api/v1/ws/experiments/{eid}/results"
+
+    async def watcher(connected: asyncio.Barrier) -> int:
+        async with websockets.connect(url, open_timeout=30, ping_interval=None) as ws:
+            json.loads(await ws.recv())  # initial snapshot
+            await connected.wait()
+            while True:
+                message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if message.get("event") == "results_update" and message["total_participants"] == 1:
+                    return int(message["seq"])
+
+    async def main() -> list[int]:
+        connected = asyncio.Barrier(201)
+        tasks = [asyncio.create_task(watcher(connected)) for _ in range(200)]
+        await connected.wait()  # all 200 hold their initial snapshot
+        async with httpx.AsyncClient(base_url=server.http) as http:
+            response = await http.post(
+                f"/api/v1/experiments/{eid}/assignments",
+                json={"assignments": [{"user_id": "u1", "variant_key": "control"}]},
+            )
+            assert response.status_code == 200
+        return await asyncio.gather(*tasks)
+
+    seqs = asyncio.run(main())
+    assert len(seqs) == 200
+    assert len(set(seqs)) == 1  # one snapshot, the same for everyone
+
+
+def _stalled_client(port: int, path: str) -> socket.socket:
+    """Completes the handshake, then never reads again, with a tiny receive buffer."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock
+
+
+def test_a_client_that_never_reads_does_not_delay_the_others(fast_server: RunningServer) -> None:
+    server = fast_server
+    client = httpx.Client(base_url=server.http, timeout=30)
+    # Large snapshots (many variants with long names) fill the stalled client's buffers quickly.
+    body = {
+        "name": "wide",
+        "variants": [{"key": "control", "name": "C" * 200, "is_control": True}]
+        + [{"key": f"v{i}", "name": f"{i:02d}" * 100} for i in range(60)],
+    }
+    eid = client.post("/api/v1/experiments", json=body).json()["id"]
+    path = f"/api/v1/ws/experiments/{eid}/results"
+    stalled = _stalled_client(server.port, path)
+    rounds = 200
+
+    async def main() -> list[int]:
+        async with websockets.connect(f"{server.ws}{path}", ping_interval=None, max_size=None) as a, \
+                websockets.connect(f"{server.ws}{path}", ping_interval=None, max_size=None) as b:
+            await a.recv()
+            await b.recv()
+            seen = []
+            async with httpx.AsyncClient(base_url=server.http) as http:
+                for i in range(rounds):
+                    response = await http.post(
+                        f"/api/v1/experiments/{eid}/assignments",
+                        json={"assignments": [{"user_id": f"u{i}", "variant_key": "control"}]},
+                    )
+                    assert response.status_code == 200
+                    # Both watchers see this round's numbers, however stuck the stalled one is.
+                    for ws in (a, b):
+                        while True:
+                            snap = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                            if snap.get("total_participants") == i + 1:
+                                break
+                    seen.append(i + 1)
+            return seen
+
+    try:
+        assert asyncio.run(main()) == list(range(1, rounds + 1))
+        # 200 snapshots of ~30 KB were due to the stalled client; its socket holds far less.
+        assert len(json.dumps(client.get(f"/api/v1/experiments/{eid}/results").json())) > 20_000
+    finally:
+        stalled.close()
