@@ -1,0 +1,25 @@
+import type { Metadata } from "next";
+import type { ReactNode } from "react";
+import "./globals.css";
+
+export const metadata: Metadata = {
+  title: "expstream",
+  description: "Live A/B experiment results",
+};
+
+export default function RootLayout({ children }: { children: ReactNode }) {
+  return (
+    <html lang="en">
+      <body>
+        <header className="site-header">
+          <div className="site-header-inner">
+            <a href="/" className="brand">
+              <span className="brand-mark">⚡</span> expstream
+            </a>
+          </div>
+        </header>
+        <main className="page">{children}</main>
+      </body>
+    </html>
+  );
+}

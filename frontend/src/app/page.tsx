@@ -1,0 +1,5 @@
+import { ExperimentList } from "@/components/experiments/ExperimentList";
+
+export default function HomePage() {
+  return <ExperimentList />;
+}

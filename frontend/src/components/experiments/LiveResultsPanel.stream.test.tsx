@@ -1,0 +1,83 @@
+import { act, fireEvent, render, screen } from "@testing-library/react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { installMockWebSocket, makeSnapshot, startMockServer } from "@/test/mockWebSocket";
+import { LiveResultsPanel } from "./LiveResultsPanel";
+
+// The panel wired to the real useExperimentStream and a mock WebSocket server.
+const URL = "ws://localhost:3000/api/v1/ws/experiments/exp-1/results";
+let server: ReturnType<typeof startMockServer>;
+
+async function advance(ms: number) {
+  await act(async () => {
+    await vi.advanceTimersByTimeAsync(ms);
+  });
+}
+
+const status = () => screen.getByTestId("connection-status").getAttribute("data-status");
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.stubEnv("NEXT_PUBLIC_WS_URL", "");
+  installMockWebSocket();
+  server = startMockServer(URL);
+});
+
+afterEach(() => {
+  server.stop();
+  vi.clearAllTimers();
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+  vi.unstubAllEnvs();
+});
+
+describe("LiveResultsPanel with a live stream", () => {
+  it("renders the streamed snapshot and sends refresh when the button is clicked", async () => {
+    render(<LiveResultsPanel experimentId="exp-1" options={{ jitter: false }} />);
+    expect(status()).toBe("connecting");
+    await advance(4);
+    expect(status()).toBe("connected");
+    expect(screen.getByTestId("live-indicator")).toBeInTheDocument();
+
+    act(() => server.send(makeSnapshot()));
+    expect(screen.getAllByTestId("variant-row")).toHaveLength(3);
+    expect(screen.getByTestId("total-participants")).toHaveTextContent("3,693,567");
+
+    fireEvent.click(screen.getByTestId("refresh-button"));
+    await advance(4);
+    expect(server.received).toEqual([{ action: "refresh" }]);
+  });
+
+  it("counts down after the connection drops and reconnects when the countdown ends", async () => {
+    render(<LiveResultsPanel experimentId="exp-1" options={{ jitter: false, initialBackoffMs: 3000 }} />);
+    await advance(4);
+    server.closeClients(1006);
+    await advance(4);
+    expect(status()).toBe("disconnected");
+    expect(screen.getByTestId("reconnect-countdown")).toHaveTextContent("Reconnecting in 3s (attempt 1 of 5)");
+    await advance(1000);
+    expect(screen.getByTestId("reconnect-countdown")).toHaveTextContent("Reconnecting in 2s");
+    await advance(1000);
+    expect(screen.getByTestId("reconnect-countdown")).toHaveTextContent("Reconnecting in 1s");
+    await advance(1000 + 4);
+    expect(status()).toBe("connected");
+    expect(screen.queryByTestId("reconnect-countdown")).not.toBeInTheDocument();
+  });
+
+  it("shows the not-found error with a Reconnect button that connects again", async () => {
+    render(<LiveResultsPanel experimentId="exp-1" options={{ jitter: false }} />);
+    await advance(4);
+    act(() =>
+      server.send({ event: "error", code: "experiment_not_found", experiment_id: "exp-1", message: "No such experiment" }),
+    );
+    server.closeClients(4404);
+    await advance(4);
+    expect(status()).toBe("error");
+    expect(screen.getByTestId("error-banner")).toHaveTextContent("No such experiment");
+
+    fireEvent.click(screen.getByTestId("reconnect-button"));
+    expect(status()).toBe("connecting");
+    expect(screen.queryByTestId("error-banner")).not.toBeInTheDocument();
+    await advance(4);
+    expect(status()).toBe("connected");
+  });
+});

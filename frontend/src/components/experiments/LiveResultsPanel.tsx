@@ -1,0 +1,126 @@
+"use client";
+
+import { useExperimentStream, type UseExperimentStreamOptions } from "@/hooks/useExperimentStream";
+import { formatDateTime, formatDays, formatInteger, formatTime } from "@/lib/format";
+import { ConnectionBadge, LiveIndicator } from "./ConnectionBadge";
+import { ExperimentStatusBadge } from "./ExperimentStatusBadge";
+import styles from "./LiveResults.module.css";
+import { VariantTable } from "./VariantTable";
+
+export interface LiveResultsPanelProps {
+  experimentId: string;
+  options?: UseExperimentStreamOptions;
+}
+
+/** Live A/B results of one experiment, streamed over WebSocket. */
+export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProps) {
+  const { snapshot, status, error, refresh, reconnect, reconnectIn, attempt, maxReconnectAttempts } =
+    useExperimentStream(experimentId, options);
+
+  return (
+    <section className={styles.panel} aria-label="Live results" data-testid="live-results-panel">
+      <div className={`card ${styles.toolbar}`}>
+        <ConnectionBadge status={status} />
+        {status === "connected" && <LiveIndicator />}
+        <span className={styles.spacer} />
+        <span className={styles.lastUpdated} data-testid="last-updated">
+          Last updated{" "}
+          {snapshot ? (
+            <time dateTime={snapshot.timestamp} title={formatDateTime(snapshot.timestamp)}>
+              {formatTime(snapshot.timestamp)}
+            </time>
+          ) : (
+            "—"
+          )}
+        </span>
+        <button
+          type="button"
+          className="btn"
+          data-testid="refresh-button"
+          onClick={() => refresh()}
+          disabled={status !== "connected"}
+        >
+          ↻ Refresh
+        </button>
+      </div>
+
+      {status === "disconnected" && reconnectIn !== null && (
+        <div className={`${styles.banner} ${styles.infoBanner}`} data-testid="reconnect-countdown" role="status">
+          <span>
+            Connection lost. Reconnecting in {reconnectIn}s (attempt {attempt} of {maxReconnectAttempts})
+          </span>
+          <button type="button" className="btn" data-testid="reconnect-now-button" onClick={reconnect}>
+            Reconnect now
+          </button>
+        </div>
+      )}
+
+      {status === "connecting" && attempt > 0 && (
+        <div className={`${styles.banner} ${styles.infoBanner}`} data-testid="reconnecting-notice" role="status">
+          <span>
+            Reconnecting… (attempt {attempt} of {maxReconnectAttempts})
+          </span>
+        </div>
+      )}
+
+      {status === "disconnected" && reconnectIn === null && !error && (
+        <div className={`${styles.banner} ${styles.infoBanner}`} data-testid="paused-notice" role="status">
+          <span>Live updates are paused.</span>
+          <button type="button" className="btn" data-testid="resume-button" onClick={reconnect}>
+            Resume
+          </button>
+        </div>
+      )}
+
+      {error && (
+        <div className={`${styles.banner} ${styles.errorBanner}`} data-testid="error-banner" role="alert">
+          <span>{error}</span>
+          <button type="button" className="btn btn-primary" data-testid="reconnect-button" onClick={reconnect}>
+            Reconnect
+          </button>
+        </div>
+      )}
+
+      {snapshot ? (
+        <>
+          <div className={styles.stats}>
+            <div className={`card ${styles.stat}`}>
+              <div className={styles.statLabel}>Status</div>
+              <div className={styles.statValue}>
+                <ExperimentStatusBadge status={snapshot.status} testId="experiment-status" />
+              </div>
+            </div>
+            <div className={`card ${styles.stat}`}>
+              <div className={styles.statLabel}>Participants</div>
+              <div className={styles.statValue} data-testid="total-participants">
+                {formatInteger(snapshot.total_participants)}
+              </div>
+            </div>
+            <div className={`card ${styles.stat}`}>
+              <div className={styles.statLabel}>Running</div>
+              <div className={styles.statValue} data-testid="days-running">
+                {formatDays(snapshot.days_running)}
+              </div>
+            </div>
+            <div className={`card ${styles.stat}`}>
+              <div className={styles.statLabel}>Result</div>
+              <div
+                className={`${styles.statValue} ${snapshot.is_significant ? styles.positive : ""}`}
+                data-testid="overall-significance"
+              >
+                {snapshot.is_significant ? "Significant" : "Not yet significant"}
+              </div>
+            </div>
+          </div>
+          <VariantTable variants={snapshot.variants} />
+        </>
+      ) : (
+        !error && (
+          <div className="card notice" data-testid="waiting-for-results">
+            Waiting for the first results…
+          </div>
+        )
+      )}
+    </section>
+  );
+}

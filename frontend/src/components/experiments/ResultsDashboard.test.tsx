@@ -1,0 +1,71 @@
+import { fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { makeExperiment } from "@/test/experiments";
+import { stubFetch } from "@/test/fetchMock";
+import { ResultsDashboard } from "./ResultsDashboard";
+
+vi.mock("./LiveResultsPanel", () => ({
+  LiveResultsPanel: ({ experimentId }: { experimentId: string }) => (
+    <div data-testid="live-results-panel">live panel for {experimentId}</div>
+  ),
+}));
+
+beforeEach(() => {
+  vi.stubEnv("NEXT_PUBLIC_API_URL", "");
+});
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.unstubAllEnvs();
+});
+
+describe("ResultsDashboard", () => {
+  it("selects the Live tab first and shows the live panel for the experiment", () => {
+    stubFetch({ "/api/v1/experiments/exp-1": { body: makeExperiment() } });
+    render(<ResultsDashboard experimentId="exp-1" />);
+    const tabs = screen.getAllByRole("tab");
+    expect(tabs.map((tab) => tab.textContent)).toEqual(["⚡ Live", "Details"]);
+    expect(tabs[0]).toHaveAttribute("aria-selected", "true");
+    expect(screen.getByTestId("live-results-panel")).toHaveTextContent("live panel for exp-1");
+    expect(screen.getByTestId("live-results-panel")).toBeVisible();
+  });
+
+  it("shows the fetched experiment name in the header with a link back to the list", async () => {
+    stubFetch({ "/api/v1/experiments/exp-1": { body: makeExperiment() } });
+    render(<ResultsDashboard experimentId="exp-1" />);
+    expect(await screen.findByText("Checkout button colour")).toBeInTheDocument();
+    expect(screen.getByTestId("back-link")).toHaveAttribute("href", "/");
+  });
+
+  it("shows name, status and variants on the Details tab and keeps the live panel mounted", async () => {
+    stubFetch({ "/api/v1/experiments/exp-1": { body: makeExperiment({ status: "paused" }) } });
+    render(<ResultsDashboard experimentId="exp-1" />);
+    fireEvent.click(screen.getByTestId("tab-details"));
+    expect(screen.getByTestId("tab-details")).toHaveAttribute("aria-selected", "true");
+    expect(await screen.findByTestId("details-name")).toHaveTextContent("Checkout button colour");
+    expect(screen.getByTestId("details-status")).toHaveTextContent("paused");
+    expect(screen.getAllByTestId("details-variant").map((r) => r.textContent)).toEqual([
+      "ControlcontrolControl",
+      "Green buttongreenTreatment",
+    ]);
+    expect(screen.getByTestId("live-results-panel")).not.toBeVisible();
+  });
+
+  it("says the experiment is unknown when the API answers 404", async () => {
+    stubFetch({});
+    render(<ResultsDashboard experimentId="nope" />);
+    await waitFor(() => expect(screen.getByTestId("experiment-name")).toHaveTextContent("Unknown experiment"));
+    fireEvent.click(screen.getByTestId("tab-details"));
+    expect(screen.getByTestId("details-error")).toHaveTextContent("This experiment does not exist.");
+  });
+
+  it("moves between tabs with the arrow keys", () => {
+    stubFetch({ "/api/v1/experiments/exp-1": { body: makeExperiment() } });
+    render(<ResultsDashboard experimentId="exp-1" />);
+    fireEvent.keyDown(screen.getByTestId("tab-live"), { key: "ArrowRight" });
+    expect(screen.getByTestId("tab-details")).toHaveAttribute("aria-selected", "true");
+    expect(screen.getByTestId("tab-details")).toHaveFocus();
+    fireEvent.keyDown(screen.getByTestId("tab-details"), { key: "ArrowRight" });
+    expect(screen.getByTestId("tab-live")).toHaveAttribute("aria-selected", "true");
+  });
+});

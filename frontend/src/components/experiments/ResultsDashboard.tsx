@@ -1,0 +1,87 @@
+"use client";
+
+import { useId, useState, type KeyboardEvent } from "react";
+import type { UseExperimentStreamOptions } from "@/hooks/useExperimentStream";
+import { useExperiment } from "@/hooks/useExperiments";
+import { ApiError } from "@/lib/api";
+import styles from "./Dashboard.module.css";
+import { ExperimentDetails } from "./ExperimentDetails";
+import { ExperimentStatusBadge } from "./ExperimentStatusBadge";
+import { LiveResultsPanel } from "./LiveResultsPanel";
+
+const TABS = [
+  { id: "live", label: "⚡ Live" },
+  { id: "details", label: "Details" },
+] as const;
+
+type TabId = (typeof TABS)[number]["id"];
+
+export interface ResultsDashboardProps {
+  experimentId: string;
+  streamOptions?: UseExperimentStreamOptions;
+}
+
+/** Results page body: header with the experiment's name, and tabs (Live first, then Details). */
+export function ResultsDashboard({ experimentId, streamOptions }: ResultsDashboardProps) {
+  const [selected, setSelected] = useState<TabId>("live");
+  const experiment = useExperiment(experimentId);
+  const baseId = useId();
+  const tabId = (tab: TabId) => `${baseId}-tab-${tab}`;
+  const panelId = (tab: TabId) => `${baseId}-panel-${tab}`;
+
+  const notFound = experiment.error instanceof ApiError && experiment.error.status === 404;
+  const title = experiment.data?.name ?? (notFound ? "Unknown experiment" : experiment.loading ? "Loading…" : "Experiment");
+
+  function onTabKeyDown(event: KeyboardEvent<HTMLDivElement>) {
+    if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+    const index = TABS.findIndex((tab) => tab.id === selected);
+    const step = event.key === "ArrowRight" ? 1 : -1;
+    const next = TABS[(index + step + TABS.length) % TABS.length].id;
+    setSelected(next);
+    document.getElementById(tabId(next))?.focus();
+  }
+
+  return (
+    <div data-testid="results-dashboard">
+      <header className={styles.header}>
+        <a href="/" className={styles.back} data-testid="back-link">
+          ← All experiments
+        </a>
+        <h1 className={styles.title} data-testid="experiment-name">
+          {title}
+          {experiment.data && <ExperimentStatusBadge status={experiment.data.status} />}
+        </h1>
+        <span className={styles.subtitle}>
+          <code>{experimentId}</code>
+        </span>
+      </header>
+
+      <div role="tablist" aria-label="Experiment views" className={styles.tabs} onKeyDown={onTabKeyDown}>
+        {TABS.map((tab) => (
+          <button
+            key={tab.id}
+            type="button"
+            role="tab"
+            id={tabId(tab.id)}
+            aria-controls={panelId(tab.id)}
+            aria-selected={selected === tab.id}
+            tabIndex={selected === tab.id ? 0 : -1}
+            className={styles.tab}
+            data-testid={`tab-${tab.id}`}
+            onClick={() => setSelected(tab.id)}
+          >
+            {tab.label}
+          </button>
+        ))}
+      </div>
+
+      {/* The live panel stays mounted while hidden so the stream keeps running. */}
+      <div role="tabpanel" id={panelId("live")} aria-labelledby={tabId("live")} hidden={selected !== "live"}>
+        <LiveResultsPanel experimentId={experimentId} options={streamOptions} />
+      </div>
+      <div role="tabpanel" id={panelId("details")} aria-labelledby={tabId("details")} hidden={selected !== "details"}>
+        {selected === "details" && <ExperimentDetails resource={experiment} />}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,30 @@
+"use client";
+
+import { useLocationPathname } from "@/hooks/useLocationPathname";
+import { experimentIdFromPath } from "@/lib/resultsPath";
+import { ResultsDashboard } from "./ResultsDashboard";
+
+/**
+ * Client entry of /results/<id>/. The static export has a single placeholder
+ * page (id "_"), so the id comes from window.location.pathname, not params.
+ */
+export function ResultsPage() {
+  const pathname = useLocationPathname();
+  if (pathname === null) {
+    return (
+      <div className="card notice" data-testid="results-loading">
+        Loading…
+      </div>
+    );
+  }
+  const experimentId = experimentIdFromPath(pathname);
+  if (!experimentId) {
+    return (
+      <div className="card notice" data-testid="results-no-id">
+        <p>No experiment selected.</p>
+        <a href="/">← Back to all experiments</a>
+      </div>
+    );
+  }
+  return <ResultsDashboard experimentId={experimentId} />;
+}
