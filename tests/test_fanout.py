@@ -73,7 +73,11 @@ def _stalled_client(port: int, path: str) -> socket.socket:
 
 def test_a_client_that_never_reads_does_not_delay_the_others(fast_server: RunningServer) -> None:
     server = fast_server
-    client = httpx.Client(base_url=server.http, timeout=30)
+    with httpx.Client(base_url=server.http, timeout=30) as client:
+        _never_reading_client_scenario(server, client)
+
+
+def _never_reading_client_scenario(server: RunningServer, client: httpx.Client) -> None:
     # Large snapshots (many variants with long names) fill the stalled client's buffers quickly.
     body = {
         "name": "wide",

@@ -36,7 +36,11 @@ def outage_server(owned_postgres: EmbeddedPostgres) -> Iterator[RunningServer]:
 def test_database_outage_sends_an_error_then_snapshots_resume_without_reconnecting(
     owned_postgres: EmbeddedPostgres, outage_server: RunningServer
 ) -> None:
-    client = httpx.Client(base_url=outage_server.http, timeout=30)
+    with httpx.Client(base_url=outage_server.http, timeout=30) as client:
+        _outage_scenario(owned_postgres, outage_server, client)
+
+
+def _outage_scenario(owned_postgres: EmbeddedPostgres, outage_server: RunningServer, client: httpx.Client) -> None:
     eid = new_experiment(client)["id"]
     assign(client, eid, [("u1", "control")])
     with open_stream(outage_server.ws, eid) as ws:
