@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
+import { TokenCapture } from "@/components/TokenCapture";
 import "./globals.css";
 
 export const metadata: Metadata = {
@@ -11,6 +12,7 @@ export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
       <body>
+        <TokenCapture />
         <header className="site-header">
           <div className="site-header-inner">
             <a href="/" className="brand">

@@ -1,5 +1,7 @@
 import { act, renderHook } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FORBIDDEN_MESSAGE, UNAUTHORIZED_MESSAGE } from "@/lib/authMessages";
+import { clearToken, storeToken } from "@/lib/token";
 import { createdSockets, installMockWebSocket, makeSnapshot, startMockServer } from "@/test/mockWebSocket";
 import { useExperimentStream, type UseExperimentStreamOptions } from "./useExperimentStream";
 
@@ -41,6 +43,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  clearToken();
   for (const server of servers) server.stop();
   servers = [];
   vi.clearAllTimers();
@@ -280,10 +283,10 @@ describe("useExperimentStream", () => {
       expect(createdSockets).toHaveLength(3);
     });
 
-    it("gives up with status error after maxReconnectAttempts failed reconnects", async () => {
+    it("gives up with status error after maxReconnectAttempts failed reconnects when fallbacks are off", async () => {
       const server = serve(URL_1);
       server.dropEveryConnection(1006);
-      const { result } = renderStream("exp-1", { ...TEST_OPTIONS, maxReconnectAttempts: 3 });
+      const { result } = renderStream("exp-1", { ...TEST_OPTIONS, maxReconnectAttempts: 3, fallback: false });
 
       await advance(1000 + 2000 + 4000 + 10 * MOCK_DELAY_MS);
       expect(createdSockets).toHaveLength(4); // first connection + 3 reconnects
@@ -363,7 +366,7 @@ describe("useExperimentStream", () => {
     it("reconnects immediately with a fresh attempt count when reconnect() is called", async () => {
       const server = serve(URL_1);
       server.dropEveryConnection(1006);
-      const { result } = renderStream("exp-1", { ...TEST_OPTIONS, maxReconnectAttempts: 1 });
+      const { result } = renderStream("exp-1", { ...TEST_OPTIONS, maxReconnectAttempts: 1, fallback: false });
       await advance(1000 + 4 * MOCK_DELAY_MS);
       expect(result.current.status).toBe("error");
       expect(createdSockets).toHaveLength(2);
@@ -448,6 +451,222 @@ describe("useExperimentStream", () => {
       await vi.advanceTimersByTimeAsync(60_000);
       expect(createdSockets).toHaveLength(1);
       expect(vi.getTimerCount()).toBe(0);
+    });
+  });
+
+  describe("authentication", () => {
+    it("passes the page's token to the WebSocket as a URL-encoded token query parameter", async () => {
+      serve(URL_1);
+      storeToken("a.b+c/d");
+      renderStream();
+      await flush();
+      expect(createdSockets.map((s) => s.url)).toEqual([`${URL_1}?token=a.b%2Bc%2Fd`]);
+    });
+
+    it("prefers the token option and sends none when it is null", async () => {
+      serve(URL_1);
+      storeToken("from-cookie");
+      const { rerender } = renderStream("exp-1", { ...TEST_OPTIONS, token: "explicit" });
+      await flush();
+      rerender({ id: "exp-2", options: { ...TEST_OPTIONS, token: null } });
+      await flush();
+      expect(createdSockets.map((s) => s.url)).toEqual([`${URL_1}?token=explicit`, URL_2]);
+    });
+  });
+
+  describe("close codes", () => {
+    it.each([
+      [4401, UNAUTHORIZED_MESSAGE],
+      [4403, FORBIDDEN_MESSAGE],
+      [1008, "The server refused the live results connection."],
+      [1009, "The live results connection was closed: a message was too big."],
+    ])("turns close %i into status error with its message and never reconnects", async (code, message) => {
+      const server = serve(URL_1);
+      const { result } = renderStream();
+      await flush();
+      server.closeClients(code);
+      await flush();
+      expect(result.current.status).toBe("error");
+      expect(result.current.error).toBe(message);
+      expect(result.current.transport).toBeNull();
+      await advance(120_000);
+      expect(createdSockets).toHaveLength(1);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it("shows the sign-in message after close 4401 even when the server sent its own error text first", async () => {
+      const server = serve(URL_1);
+      const { result } = renderStream();
+      await flush();
+      act(() => server.send({ event: "error", code: "unauthorized", experiment_id: "exp-1", message: "jwt expired" }));
+      expect(result.current.error).toBe(UNAUTHORIZED_MESSAGE);
+      server.closeClients(4401);
+      await flush();
+      expect(result.current.error).toBe(UNAUTHORIZED_MESSAGE);
+    });
+
+    it("keeps the server's rate-limit text after close 1008", async () => {
+      const server = serve(URL_1);
+      const { result } = renderStream();
+      await flush();
+      act(() => server.send({ event: "error", code: "rate_limited", experiment_id: "exp-1", message: "Rate limit exceeded" }));
+      server.closeClients(1008);
+      await flush();
+      expect(result.current.status).toBe("error");
+      expect(result.current.error).toBe("Rate limit exceeded");
+    });
+
+    it.each([1001, 1006, 1011, 1013])(
+      "reconnects with backoff after close %i",
+      async (code) => {
+        const server = serve(URL_1);
+        const { result } = renderStream();
+        await flush();
+        server.closeClients(code);
+        await flush();
+        expect(result.current.status).toBe("disconnected");
+        expect(result.current.attempt).toBe(1);
+        expect(result.current.reconnectIn).toBe(1);
+        expect(result.current.transport).toBe("websocket");
+        await advance(1000 + MOCK_DELAY_MS);
+        expect(createdSockets).toHaveLength(2);
+        expect(result.current.status).toBe("connected");
+      },
+    );
+  });
+
+  describe("resuming without gaps or repeats", () => {
+    it("reconnects with since_seq of the last applied snapshot and the token", async () => {
+      const server = serve(URL_1);
+      storeToken("tok");
+      renderStream();
+      await flush();
+      act(() => server.send(makeSnapshot({ seq: 41 })));
+      act(() => server.send(makeSnapshot({ seq: 42 })));
+      server.closeClients(1001);
+      await flush();
+      await advance(1000 + MOCK_DELAY_MS);
+      expect(createdSockets.map((s) => s.url)).toEqual([`${URL_1}?token=tok`, `${URL_1}?token=tok&since_seq=42`]);
+    });
+
+    it("opens the first connection without since_seq", async () => {
+      serve(URL_1);
+      renderStream();
+      await flush();
+      expect(createdSockets[0].url).toBe(URL_1);
+    });
+
+    it("ignores a snapshot whose seq is lower than the last applied one", async () => {
+      const server = serve(URL_1);
+      const onMessage = vi.fn();
+      const { result } = renderStream("exp-1", { ...TEST_OPTIONS, onMessage });
+      await flush();
+      act(() => server.send(makeSnapshot({ seq: 9, total_participants: 900 })));
+      const shown = result.current.snapshot;
+      act(() => server.send(makeSnapshot({ seq: 8, total_participants: 800 })));
+      expect(result.current.snapshot).toBe(shown);
+      expect(result.current.snapshot?.total_participants).toBe(900);
+      expect(onMessage).toHaveBeenCalledTimes(1);
+    });
+
+    it("applies a snapshot with an equal seq, as periodic refreshes repeat the seq with a newer timestamp", async () => {
+      const server = serve(URL_1);
+      const { result } = renderStream();
+      await flush();
+      act(() => server.send(makeSnapshot({ seq: 9, timestamp: "2024-05-01T12:00:00+00:00" })));
+      act(() => server.send(makeSnapshot({ seq: 9, timestamp: "2024-05-01T12:00:30+00:00" })));
+      expect(result.current.snapshot?.timestamp).toBe("2024-05-01T12:00:30+00:00");
+    });
+
+    it("forgets the last seq when the experiment changes", async () => {
+      const first = serve(URL_1);
+      const second = serve(URL_2);
+      const { result, rerender } = renderStream("exp-1");
+      await flush();
+      act(() => first.send(makeSnapshot({ seq: 50 })));
+      rerender({ id: "exp-2", options: TEST_OPTIONS });
+      await flush();
+      expect(createdSockets[1].url).toBe(URL_2);
+      act(() => second.send(makeSnapshot({ experiment_id: "exp-2", seq: 2 })));
+      expect(result.current.snapshot?.seq).toBe(2);
+    });
+  });
+
+  describe("lifecycle events", () => {
+    const envelope = (id: string, status: string) => ({
+      topic: `experiment:${id}`,
+      event: "STATUS_CHANGED",
+      data: { entity_id: id, payload: { status, previous_status: "active" }, timestamp: "2024-05-01T12:00:05+00:00" },
+      trace_id: "trace-1",
+    });
+
+    it("updates the shown experiment status at once when a STATUS_CHANGED envelope arrives", async () => {
+      const server = serve(URL_1);
+      const { result } = renderStream();
+      await flush();
+      act(() => server.send(makeSnapshot({ status: "active", seq: 3 })));
+      act(() => server.send(envelope("exp-1", "paused")));
+      expect(result.current.snapshot?.status).toBe("paused");
+      expect(result.current.snapshot?.seq).toBe(3);
+      act(() => server.send(makeSnapshot({ status: "paused", seq: 4 })));
+      expect(result.current.snapshot?.status).toBe("paused");
+    });
+
+    it("ignores a STATUS_CHANGED envelope for another experiment, and connected/subscription_confirmed notices", async () => {
+      const server = serve(URL_1);
+      const { result } = renderStream();
+      await flush();
+      act(() => server.send(makeSnapshot({ status: "active" })));
+      const shown = result.current.snapshot;
+      act(() => {
+        server.send(envelope("exp-2", "completed"));
+        server.send({ event: "connected", connection_id: "c-1" });
+        server.send({ event: "subscription_confirmed", experiment_id: "exp-1" });
+      });
+      expect(result.current.snapshot).toBe(shown);
+      expect(result.current.status).toBe("connected");
+    });
+  });
+  describe("anomalies", () => {
+    const srm = (id: string, pValue = 0.00001) => ({
+      event: "anomaly",
+      type: "sample_ratio_mismatch",
+      experiment_id: id,
+      p_value: pValue,
+      message: "Traffic is not split as configured",
+      timestamp: "2024-05-01T12:00:05+00:00",
+    });
+
+    it("exposes the latest anomaly event and keeps the snapshot", async () => {
+      const server = serve(URL_1);
+      const { result } = renderStream();
+      await flush();
+      expect(result.current.anomaly).toBeNull();
+      act(() => server.send(makeSnapshot({ seq: 3 })));
+      act(() => server.send(srm("exp-1", 0.0004)));
+      expect(result.current.anomaly).toEqual(srm("exp-1", 0.0004));
+      expect(result.current.snapshot?.seq).toBe(3);
+      act(() => server.send(srm("exp-1", 0.00001)));
+      expect(result.current.anomaly?.p_value).toBe(0.00001);
+    });
+
+    it("ignores an anomaly for another experiment", async () => {
+      const server = serve(URL_1);
+      const { result } = renderStream();
+      await flush();
+      act(() => server.send(srm("exp-2")));
+      expect(result.current.anomaly).toBeNull();
+    });
+
+    it("forgets the anomaly when the experiment id changes", async () => {
+      const first = serve(URL_1);
+      serve(URL_2);
+      const { result, rerender } = renderStream("exp-1");
+      await flush();
+      act(() => first.send(srm("exp-1")));
+      expect(result.current.anomaly).not.toBeNull();
+      rerender({ id: "exp-2", options: TEST_OPTIONS });
+      expect(result.current.anomaly).toBeNull();
     });
   });
 });

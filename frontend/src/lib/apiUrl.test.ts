@@ -1,5 +1,13 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { buildApiUrl, experimentUrl, experimentsListUrl, resolveApiBase } from "./apiUrl";
+import {
+  buildApiUrl,
+  experimentUrl,
+  experimentsListUrl,
+  resolveApiBase,
+  resultsHistoryUrl,
+  resultsStreamUrl,
+  resultsUrl,
+} from "./apiUrl";
 
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -25,5 +33,14 @@ describe("API URLs", () => {
   it("accept paths with or without a leading slash", () => {
     expect(buildApiUrl("experiments", "")).toBe("/api/v1/experiments");
     expect(buildApiUrl("/experiments", "http://h")).toBe("http://h/api/v1/experiments");
+  });
+
+  it("build the results and results-stream URLs of an experiment", () => {
+    expect(resultsUrl("a b", "")).toBe("/api/v1/experiments/a%20b/results");
+    expect(resultsStreamUrl("x", "http://h")).toBe("http://h/api/v1/experiments/x/results/stream");
+  });
+
+  it("build the results-history URL of an experiment", () => {
+    expect(resultsHistoryUrl("a b", "")).toBe("/api/v1/experiments/a%20b/results/history");
   });
 });

@@ -18,3 +18,18 @@ export function experimentsListUrl(base?: string): string {
 export function experimentUrl(experimentId: string, base?: string): string {
   return buildApiUrl(`/experiments/${encodeURIComponent(experimentId)}`, base);
 }
+
+/** GET /api/v1/experiments/{id}/results: the current snapshot, or a long poll with after_seq & wait. */
+export function resultsUrl(experimentId: string, base?: string): string {
+  return buildApiUrl(`/experiments/${encodeURIComponent(experimentId)}/results`, base);
+}
+
+/** GET /api/v1/experiments/{id}/results/stream: Server-Sent Events with the same snapshots. */
+export function resultsStreamUrl(experimentId: string, base?: string): string {
+  return buildApiUrl(`/experiments/${encodeURIComponent(experimentId)}/results/stream`, base);
+}
+
+/** GET /api/v1/experiments/{id}/results/history: up to 500 earlier snapshots, oldest first (for the lift chart). */
+export function resultsHistoryUrl(experimentId: string, base?: string): string {
+  return buildApiUrl(`/experiments/${encodeURIComponent(experimentId)}/results/history`, base);
+}

@@ -9,6 +9,12 @@ import {
   formatPValue,
   formatPercent,
   formatTime,
+  formatChance,
+  formatConfidenceLevel,
+  formatLiftInterval,
+  formatPValueRelation,
+  formatTimeTick,
+  timeZoneOffsetMs,
 } from "./format";
 
 describe("formatInteger", () => {
@@ -73,6 +79,101 @@ describe("formatPValue", () => {
 
   it("shows a dash for null", () => {
     expect(formatPValue(null)).toBe("—");
+  });
+});
+
+describe("formatPValueRelation", () => {
+  it("writes p = with three decimals for p-values of 0.001 and more", () => {
+    expect(formatPValueRelation(0.0213)).toBe("p = 0.021");
+    expect(formatPValueRelation(0.001)).toBe("p = 0.001");
+  });
+
+  it("writes p < 0.001 for smaller p-values, like the table's <0.001", () => {
+    expect(formatPValueRelation(0.00001)).toBe("p < 0.001");
+  });
+
+  it("shows a dash for null", () => {
+    expect(formatPValueRelation(null)).toBe("—");
+  });
+});
+
+describe("formatLiftInterval", () => {
+  it("shows both ends as signed percentages joined by an ellipsis", () => {
+    expect(formatLiftInterval([-0.021, 0.31])).toBe("\u22122.1% \u2026 +31.0%");
+    expect(formatLiftInterval([0.001321, 0.269866])).toBe("+0.1% \u2026 +27.0%");
+    expect(formatLiftInterval([-0.144303, -0.02])).toBe("\u221214.4% \u2026 \u22122.0%");
+  });
+
+  it("shows a dash for a missing interval", () => {
+    expect(formatLiftInterval(null)).toBe("—");
+    expect(formatLiftInterval(undefined)).toBe("—");
+  });
+});
+
+describe("formatChance", () => {
+  it("shows a probability as a percentage with one decimal", () => {
+    expect(formatChance(0.873)).toBe("87.3%");
+    expect(formatChance(0.2568)).toBe("25.7%");
+    expect(formatChance(0.5)).toBe("50.0%");
+  });
+
+  it("never rounds to a certain 0% or 100%", () => {
+    expect(formatChance(0.99995)).toBe(">99.9%");
+    expect(formatChance(1)).toBe(">99.9%");
+    expect(formatChance(0.0001)).toBe("<0.1%");
+    expect(formatChance(0)).toBe("<0.1%");
+    expect(formatChance(0.9993)).toBe("99.9%");
+  });
+
+  it("shows a dash for null, as for the control", () => {
+    expect(formatChance(null)).toBe("—");
+    expect(formatChance(undefined)).toBe("—");
+  });
+});
+
+describe("formatConfidenceLevel", () => {
+  it("turns the significance level into a confidence percentage", () => {
+    expect(formatConfidenceLevel(0.05)).toBe("95%");
+    expect(formatConfidenceLevel(0.1)).toBe("90%");
+    expect(formatConfidenceLevel(0.01)).toBe("99%");
+    expect(formatConfidenceLevel(0.025)).toBe("97.5%");
+  });
+
+  it("shows a dash for a level outside (0, 1)", () => {
+    expect(formatConfidenceLevel(0)).toBe("—");
+    expect(formatConfidenceLevel(1.5)).toBe("—");
+    expect(formatConfidenceLevel(null)).toBe("—");
+  });
+});
+
+describe("formatTimeTick", () => {
+  const at = Date.parse("2024-05-01T14:03:25Z");
+  const MINUTE = 60_000;
+  const HOUR = 60 * MINUTE;
+
+  it("shows seconds when the ticks are seconds apart", () => {
+    expect(formatTimeTick(at, 15_000, 2 * MINUTE, "UTC")).toBe("14:03:25");
+  });
+
+  it("shows hours and minutes when the ticks are minutes or hours apart", () => {
+    expect(formatTimeTick(at, HOUR, 6 * HOUR, "UTC")).toBe("14:03");
+  });
+
+  it("adds the date to hourly ticks that span more than a day", () => {
+    expect(formatTimeTick(at, 12 * HOUR, 40 * HOUR, "UTC")).toBe("May 1, 14:03");
+  });
+
+  it("shows only the date when the ticks are days apart", () => {
+    expect(formatTimeTick(at, 24 * HOUR, 5 * 24 * HOUR, "UTC")).toBe("May 1");
+  });
+});
+
+describe("timeZoneOffsetMs", () => {
+  it("gives the offset of a time zone from UTC at an instant, daylight saving included", () => {
+    expect(timeZoneOffsetMs(Date.parse("2024-05-01T12:00:00Z"), "UTC")).toBe(0);
+    expect(timeZoneOffsetMs(Date.parse("2024-05-01T12:00:00Z"), "Europe/Berlin")).toBe(2 * 3_600_000);
+    expect(timeZoneOffsetMs(Date.parse("2024-01-15T12:00:00Z"), "Europe/Berlin")).toBe(3_600_000);
+    expect(timeZoneOffsetMs(Date.parse("2024-01-15T12:00:00Z"), "Asia/Kolkata")).toBe(5.5 * 3_600_000);
   });
 });
 

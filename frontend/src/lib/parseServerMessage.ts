@@ -1,5 +1,15 @@
-import type { ServerErrorMessage, ServerMessage } from "@/types/messages";
-import { EXPERIMENT_STATUSES, type ExperimentSnapshot, type VariantResult } from "@/types/snapshot";
+import type { AnomalyEvent, ServerErrorMessage, ServerMessage, StatusChangedMessage } from "@/types/messages";
+import {
+  ANALYSIS_METHODS,
+  CORRECTIONS,
+  EXPERIMENT_STATUSES,
+  type AnalysisInfo,
+  type ExperimentSnapshot,
+  type ExperimentStatus,
+  type Interval,
+  type SrmInfo,
+  type VariantResult,
+} from "@/types/snapshot";
 
 type Json = Record<string, unknown>;
 
@@ -15,57 +25,176 @@ function isNumberOrNull(value: unknown): value is number | null {
   return value === null || isNumber(value);
 }
 
-export function isVariantResult(value: unknown): value is VariantResult {
+function isInterval(value: unknown): value is Interval {
+  return Array.isArray(value) && value.length === 2 && isNumber(value[0]) && isNumber(value[1]) && value[0] <= value[1];
+}
+
+function isIntervalOrNull(value: unknown): value is Interval | null {
+  return value === null || isInterval(value);
+}
+
+function isOneOf<T extends string>(options: readonly T[], value: unknown): value is T {
+  return (options as readonly unknown[]).includes(value);
+}
+
+/** `{ [key]: value }` when `value` passes `check`, else `{}`: spread it to keep only valid optional fields. */
+function optional<K extends string, T>(key: K, value: unknown, check: (v: unknown) => v is T): { [P in K]?: T } {
+  return (check(value) ? { [key]: value } : {}) as { [P in K]?: T };
+}
+
+function isAnalysis(value: unknown): value is AnalysisInfo {
   return (
     isObject(value) &&
-    typeof value.key === "string" &&
-    typeof value.name === "string" &&
-    isNumber(value.participant_count) &&
-    isNumber(value.conversion_count) &&
-    isNumber(value.conversion_rate) &&
-    isNumberOrNull(value.relative_lift) &&
-    isNumberOrNull(value.p_value) &&
-    typeof value.is_control === "boolean"
+    isOneOf(ANALYSIS_METHODS, value.method) &&
+    isNumber(value.alpha) &&
+    value.alpha > 0 &&
+    value.alpha < 1 &&
+    isNumberOrNull(value.sequential_tuning) &&
+    isOneOf(CORRECTIONS, value.correction)
   );
 }
 
+function isSrm(value: unknown): value is SrmInfo {
+  return isObject(value) && isNumberOrNull(value.p_value) && typeof value.mismatch === "boolean";
+}
+
+const isBoolean = (value: unknown): value is boolean => typeof value === "boolean";
+
+/**
+ * A variant with its required fields valid, or null. The statistics fields
+ * (weight … is_significant) are kept when valid and dropped otherwise, so one
+ * malformed statistic does not hide the whole snapshot.
+ */
+export function parseVariantResult(value: unknown): VariantResult | null {
+  if (
+    !isObject(value) ||
+    typeof value.key !== "string" ||
+    typeof value.name !== "string" ||
+    !isNumber(value.participant_count) ||
+    !isNumber(value.conversion_count) ||
+    !isNumber(value.conversion_rate) ||
+    !isNumberOrNull(value.relative_lift) ||
+    !isNumberOrNull(value.p_value) ||
+    typeof value.is_control !== "boolean"
+  ) {
+    return null;
+  }
+  return {
+    key: value.key,
+    name: value.name,
+    participant_count: value.participant_count,
+    conversion_count: value.conversion_count,
+    conversion_rate: value.conversion_rate,
+    relative_lift: value.relative_lift,
+    p_value: value.p_value,
+    is_control: value.is_control,
+    ...optional("weight", value.weight, isNumber),
+    ...optional("lift_ci", value.lift_ci, isIntervalOrNull),
+    ...optional("difference_ci", value.difference_ci, isIntervalOrNull),
+    ...optional("p_value_adjusted", value.p_value_adjusted, isNumberOrNull),
+    ...optional("chance_to_win", value.chance_to_win, isNumberOrNull),
+    ...optional("is_significant", value.is_significant, isBoolean),
+  };
+}
+
+export function isVariantResult(value: unknown): value is VariantResult {
+  return parseVariantResult(value) !== null;
+}
+
+/**
+ * A snapshot with its required fields valid (as a new object, keys in wire
+ * order), or null. `analysis` and `srm` and the variants' statistics fields are
+ * kept when valid and dropped otherwise; the UI treats them as absent.
+ */
+export function parseExperimentSnapshot(value: unknown): ExperimentSnapshot | null {
+  if (
+    !isObject(value) ||
+    value.event !== "results_update" ||
+    typeof value.experiment_id !== "string" ||
+    typeof value.timestamp !== "string" ||
+    !isOneOf(EXPERIMENT_STATUSES, value.status) ||
+    !Array.isArray(value.variants) ||
+    !isNumber(value.total_participants) ||
+    !isNumber(value.days_running) ||
+    typeof value.is_significant !== "boolean" ||
+    !isNumber(value.seq)
+  ) {
+    return null;
+  }
+  const variants: VariantResult[] = [];
+  for (const raw of value.variants) {
+    const variant = parseVariantResult(raw);
+    if (!variant) return null;
+    variants.push(variant);
+  }
+  return {
+    event: "results_update",
+    experiment_id: value.experiment_id,
+    timestamp: value.timestamp,
+    status: value.status,
+    variants,
+    total_participants: value.total_participants,
+    days_running: value.days_running,
+    is_significant: value.is_significant,
+    seq: value.seq,
+    ...optional("analysis", value.analysis, isAnalysis),
+    ...optional("srm", value.srm, isSrm),
+  };
+}
+
+/** True when the required fields of a snapshot are valid (see parseExperimentSnapshot). */
 export function isExperimentSnapshot(value: unknown): value is ExperimentSnapshot {
-  return (
-    isObject(value) &&
-    value.event === "results_update" &&
-    typeof value.experiment_id === "string" &&
-    typeof value.timestamp === "string" &&
-    (EXPERIMENT_STATUSES as readonly unknown[]).includes(value.status) &&
-    Array.isArray(value.variants) &&
-    value.variants.every(isVariantResult) &&
-    isNumber(value.total_participants) &&
-    isNumber(value.days_running) &&
-    typeof value.is_significant === "boolean" &&
-    isNumber(value.seq)
-  );
+  return parseExperimentSnapshot(value) !== null;
+}
+
+function parseAnomaly(value: Json): AnomalyEvent | null {
+  if (typeof value.type !== "string" || !value.type) return null;
+  return {
+    event: "anomaly",
+    type: value.type,
+    experiment_id: typeof value.experiment_id === "string" ? value.experiment_id : "",
+    p_value: isNumber(value.p_value) ? value.p_value : null,
+    message: typeof value.message === "string" ? value.message : "",
+    timestamp: typeof value.timestamp === "string" ? value.timestamp : null,
+  };
 }
 
 function isServerError(value: Json): value is Json & ServerErrorMessage {
   return value.event === "error" && typeof value.code === "string";
 }
 
+function isStatus(value: unknown): value is ExperimentStatus {
+  return isOneOf(EXPERIMENT_STATUSES, value);
+}
+
+const TOPIC_PREFIX = "experiment:";
+
+function parseStatusChanged(value: Json): StatusChangedMessage | null {
+  const data = value.data;
+  if (!isObject(data) || !isObject(data.payload) || !isStatus(data.payload.status)) return null;
+  const fromTopic =
+    typeof value.topic === "string" && value.topic.startsWith(TOPIC_PREFIX) ? value.topic.slice(TOPIC_PREFIX.length) : "";
+  return {
+    event: "STATUS_CHANGED",
+    experiment_id: typeof data.entity_id === "string" && data.entity_id ? data.entity_id : fromTopic,
+    status: data.payload.status,
+    previous_status: isStatus(data.payload.previous_status) ? data.payload.previous_status : null,
+    timestamp: typeof data.timestamp === "string" ? data.timestamp : null,
+  };
+}
+
 /**
- * Parses one WebSocket frame. Returns null for anything the client does not
- * understand (non-JSON, non-object, unknown event, malformed payload), so the
- * caller can ignore it without touching its state.
+ * Validates one already-decoded server message (a WebSocket frame, an SSE data
+ * field or a polled HTTP body). Returns null for anything the client does not
+ * understand (non-object, unknown event such as "connected" or
+ * "subscription_confirmed", malformed payload), so the caller can ignore it.
+ * Snapshots come back as validated copies (see parseExperimentSnapshot).
  */
-export function parseServerMessage(data: unknown): ServerMessage | null {
-  if (typeof data !== "string") return null;
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch {
-    return null;
-  }
+export function parseServerPayload(value: unknown): ServerMessage | null {
   if (!isObject(value)) return null;
   switch (value.event) {
     case "results_update":
-      return isExperimentSnapshot(value) ? value : null;
+      return parseExperimentSnapshot(value);
     case "error":
       if (!isServerError(value)) return null;
       return {
@@ -76,7 +205,23 @@ export function parseServerMessage(data: unknown): ServerMessage | null {
       };
     case "pong":
       return { event: "pong" };
+    case "STATUS_CHANGED":
+      return parseStatusChanged(value);
+    case "anomaly":
+      return parseAnomaly(value);
     default:
       return null;
   }
+}
+
+/** Parses one text frame (JSON); null for non-strings, non-JSON and whatever parseServerPayload rejects. */
+export function parseServerMessage(data: unknown): ServerMessage | null {
+  if (typeof data !== "string") return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  return parseServerPayload(value);
 }

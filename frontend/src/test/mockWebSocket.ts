@@ -49,6 +49,7 @@ export function startMockServer(url: string) {
   };
 }
 
+/** A snapshot with three variants (control, green, red) under fixed-horizon analysis without correction. */
 export function makeSnapshot(overrides: Partial<ExperimentSnapshot> = {}): ExperimentSnapshot {
   return {
     event: "results_update",
@@ -65,6 +66,12 @@ export function makeSnapshot(overrides: Partial<ExperimentSnapshot> = {}): Exper
         relative_lift: null,
         p_value: null,
         is_control: true,
+        weight: 1,
+        lift_ci: null,
+        difference_ci: null,
+        p_value_adjusted: null,
+        chance_to_win: null,
+        is_significant: false,
       },
       {
         key: "green",
@@ -75,6 +82,12 @@ export function makeSnapshot(overrides: Partial<ExperimentSnapshot> = {}): Exper
         relative_lift: 0.3,
         p_value: 0.031,
         is_control: false,
+        weight: 1,
+        lift_ci: [0.021, 0.579],
+        difference_ci: [0.0026, 0.0716],
+        p_value_adjusted: 0.031,
+        chance_to_win: 0.9843,
+        is_significant: true,
       },
       {
         key: "red",
@@ -85,12 +98,20 @@ export function makeSnapshot(overrides: Partial<ExperimentSnapshot> = {}): Exper
         relative_lift: -0.052,
         p_value: 0.137,
         is_control: false,
+        weight: 1,
+        lift_ci: [-0.118, 0.017],
+        difference_ci: [-0.0146, 0.0021],
+        p_value_adjusted: 0.137,
+        chance_to_win: 0.0685,
+        is_significant: false,
       },
     ],
     total_participants: 3693567,
     days_running: 12,
     is_significant: true,
     seq: 7,
+    analysis: { method: "fixed", alpha: 0.05, sequential_tuning: null, correction: "none" },
+    srm: { p_value: 0.91, mismatch: false },
     ...overrides,
   };
 }

@@ -1,8 +1,8 @@
-import type { ExperimentSnapshot } from "./snapshot";
+import type { ExperimentSnapshot, ExperimentStatus } from "./snapshot";
 
-export type ServerErrorCode = "experiment_not_found" | "results_unavailable";
+export type ServerErrorCode = "experiment_not_found" | "results_unavailable" | "forbidden" | "unauthorized";
 
-/** {"event":"error",...} sent by the server over the results WebSocket. */
+/** {"event":"error",...} sent by the server over the results WebSocket (or as SSE data). */
 export interface ServerErrorMessage {
   event: "error";
   /** Known codes are listed in ServerErrorCode; others are passed through. */
@@ -15,8 +15,44 @@ export interface PongMessage {
   event: "pong";
 }
 
+/**
+ * The lifecycle envelope, flattened:
+ * {"topic":"experiment:<id>","event":"STATUS_CHANGED",
+ *  "data":{"entity_id":"<id>","payload":{"status":"paused","previous_status":"active"},"timestamp":"…"},
+ *  "trace_id":"…"}
+ */
+export interface StatusChangedMessage {
+  event: "STATUS_CHANGED";
+  experiment_id: string;
+  status: ExperimentStatus;
+  previous_status: ExperimentStatus | null;
+  timestamp: string | null;
+}
+
+/** Known anomaly types; others are passed through. */
+export type AnomalyType = "sample_ratio_mismatch";
+
+/**
+ * {"event":"anomaly","type":"sample_ratio_mismatch","experiment_id":"…","p_value":0.00001,
+ *  "message":"…","timestamp":"…"}: the server noticed something that makes the results untrustworthy.
+ */
+export interface AnomalyEvent {
+  event: "anomaly";
+  type: AnomalyType | (string & {});
+  experiment_id: string;
+  /** p-value of the check that fired (for SRM: the chi-square test), or null. */
+  p_value: number | null;
+  message: string;
+  timestamp: string | null;
+}
+
 /** Every server message the client understands. */
-export type ServerMessage = ExperimentSnapshot | ServerErrorMessage | PongMessage;
+export type ServerMessage =
+  | ExperimentSnapshot
+  | ServerErrorMessage
+  | PongMessage
+  | StatusChangedMessage
+  | AnomalyEvent;
 
 /** Messages the client sends. */
 export type ClientMessage = { action: "ping" } | { action: "refresh" };

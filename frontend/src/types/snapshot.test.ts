@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { isExperimentSnapshot } from "@/lib/parseServerMessage";
-import { SNAPSHOT_FIELDS, VARIANT_FIELDS, type ExperimentSnapshot } from "./snapshot";
+import { isExperimentSnapshot, parseExperimentSnapshot } from "@/lib/parseServerMessage";
+import { ANALYSIS_FIELDS, SNAPSHOT_FIELDS, SRM_FIELDS, VARIANT_FIELDS, type ExperimentSnapshot } from "./snapshot";
 
 // Shared with the backend, whose tests generate/verify the same file.
 // (frontend/src/types -> repo root)/tests/fixtures/snapshot_schema.json
@@ -12,7 +12,13 @@ const FIXTURE_PATH = path.resolve(
   "../../../tests/fixtures/snapshot_schema.json",
 );
 
-function loadFixture(): Record<string, unknown> & { variants: Record<string, unknown>[] } {
+type Fixture = Record<string, unknown> & {
+  variants: Record<string, unknown>[];
+  analysis: Record<string, unknown>;
+  srm: Record<string, unknown>;
+};
+
+function loadFixture(): Fixture {
   return JSON.parse(readFileSync(FIXTURE_PATH, "utf8"));
 }
 
@@ -29,11 +35,27 @@ describe("snapshot wire format", () => {
     }
   });
 
+  it("lists the analysis fields in the same order as the shared fixture", () => {
+    expect([...ANALYSIS_FIELDS]).toEqual(Object.keys(loadFixture().analysis));
+  });
+
+  it("lists the sample-ratio-mismatch fields in the same order as the shared fixture", () => {
+    expect([...SRM_FIELDS]).toEqual(Object.keys(loadFixture().srm));
+  });
+
   it("accepts the shared fixture as a valid ExperimentSnapshot", () => {
     const fixture: unknown = loadFixture();
     expect(isExperimentSnapshot(fixture)).toBe(true);
     const snapshot = fixture as ExperimentSnapshot;
     expect(snapshot.event).toBe("results_update");
     expect(snapshot.variants.some((v) => v.is_control)).toBe(true);
+  });
+
+  it("keeps every field of the shared fixture when parsing it, so no statistic is rejected as malformed", () => {
+    const fixture = loadFixture();
+    const parsed = parseExperimentSnapshot(fixture);
+    expect(parsed).toStrictEqual(fixture);
+    expect(Object.keys(parsed ?? {})).toEqual(Object.keys(fixture));
+    expect(Object.keys(parsed?.variants[1] ?? {})).toEqual([...VARIANT_FIELDS]);
   });
 });

@@ -1,4 +1,5 @@
 import type { ConnectionStatus } from "@/hooks/useExperimentStream";
+import { describeTransport, isFallback, type Transport } from "@/lib/transportState";
 import styles from "./LiveResults.module.css";
 
 export const CONNECTION_LABELS: Record<ConnectionStatus, string> = {
@@ -24,6 +25,19 @@ export function LiveIndicator() {
     <span className={styles.live} data-testid="live-indicator" title="Receiving live updates">
       <span className={styles.livePulse} aria-hidden="true" />
       LIVE
+    </span>
+  );
+}
+
+/** "via WebSocket", "via Server-Sent Events (fallback)", "via polling every 10 s (fallback)". */
+export function TransportNote({ transport }: { transport: Transport }) {
+  return (
+    <span
+      className={isFallback(transport) ? `${styles.transport} ${styles.transportFallback}` : styles.transport}
+      data-testid="transport"
+      data-transport={transport}
+    >
+      {describeTransport(transport)}
     </span>
   );
 }

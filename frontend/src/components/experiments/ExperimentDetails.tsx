@@ -1,5 +1,5 @@
 import type { AsyncResource } from "@/hooks/useAsyncResource";
-import { ApiError } from "@/lib/api";
+import { ApiError, apiRefusalMessage } from "@/lib/api";
 import { formatDateTime } from "@/lib/format";
 import type { Experiment } from "@/types/experiment";
 import styles from "./Dashboard.module.css";
@@ -11,10 +11,15 @@ export function ExperimentDetails({ resource }: { resource: AsyncResource<Experi
 
   if (error) {
     const notFound = error instanceof ApiError && error.status === 404;
+    const refusal = apiRefusalMessage(error);
     return (
       <div className="card notice" data-testid="details-error" role="alert">
-        <p>{notFound ? "This experiment does not exist." : `Could not load the experiment: ${error.message}`}</p>
-        {!notFound && (
+        <p>
+          {notFound
+            ? "This experiment does not exist."
+            : (refusal ?? `Could not load the experiment: ${error.message}`)}
+        </p>
+        {!notFound && !refusal && (
           <button type="button" className="btn" onClick={reload}>
             Try again
           </button>

@@ -1,5 +1,6 @@
 import { fireEvent, render, screen, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FORBIDDEN_MESSAGE, UNAUTHORIZED_MESSAGE } from "@/lib/authMessages";
 import { makeExperiment } from "@/test/experiments";
 import { stubFetch } from "@/test/fetchMock";
 import { ExperimentList } from "./ExperimentList";
@@ -56,5 +57,14 @@ describe("ExperimentList", () => {
     expect(error).toHaveTextContent("HTTP 500");
     fireEvent.click(within(error).getByRole("button", { name: "Try again" }));
     expect(await screen.findAllByTestId("experiment-row")).toHaveLength(1);
+  });
+
+  it.each([
+    [401, UNAUTHORIZED_MESSAGE],
+    [403, FORBIDDEN_MESSAGE],
+  ])("tells the user what to do when the list answers HTTP %i", async (status, message) => {
+    stubFetch({ "/api/v1/experiments": { status } });
+    render(<ExperimentList />);
+    expect(await screen.findByTestId("experiments-error")).toHaveTextContent(message);
   });
 });

@@ -1,6 +1,7 @@
 "use client";
 
 import { useExperiments } from "@/hooks/useExperiments";
+import { apiRefusalMessage } from "@/lib/api";
 import { formatDate } from "@/lib/format";
 import { resultsPathFor } from "@/lib/resultsPath";
 import styles from "./Dashboard.module.css";
@@ -17,7 +18,7 @@ export function ExperimentList() {
       </h1>
       {error ? (
         <div className="card notice" role="alert" data-testid="experiments-error">
-          <p>Could not load experiments: {error.message}</p>
+          <p>{apiRefusalMessage(error) ?? `Could not load experiments: ${error.message}`}</p>
           <button type="button" className="btn" onClick={reload}>
             Try again
           </button>

@@ -1,5 +1,6 @@
 import { act, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { installFakeEventSource, FakeEventSource } from "@/test/fakeEventSource";
 import { installMockWebSocket, makeSnapshot, startMockServer } from "@/test/mockWebSocket";
 import { LiveResultsPanel } from "./LiveResultsPanel";
 
@@ -19,6 +20,8 @@ beforeEach(() => {
   vi.useFakeTimers();
   vi.stubEnv("NEXT_PUBLIC_WS_URL", "");
   installMockWebSocket();
+  // The lift chart's history request stays pending (covered by useLiftHistory.test.ts).
+  vi.stubGlobal("fetch", vi.fn(() => new Promise<Response>(() => {})));
   server = startMockServer(URL);
 });
 
@@ -37,6 +40,7 @@ describe("LiveResultsPanel with a live stream", () => {
     await advance(4);
     expect(status()).toBe("connected");
     expect(screen.getByTestId("live-indicator")).toBeInTheDocument();
+    expect(screen.getByTestId("transport")).toHaveTextContent("via WebSocket");
 
     act(() => server.send(makeSnapshot()));
     expect(screen.getAllByTestId("variant-row")).toHaveLength(3);
@@ -79,5 +83,24 @@ describe("LiveResultsPanel with a live stream", () => {
     expect(screen.queryByTestId("error-banner")).not.toBeInTheDocument();
     await advance(4);
     expect(status()).toBe("connected");
+  });
+
+  it("says it streams via Server-Sent Events after falling back, and shows the SSE snapshots", async () => {
+    installFakeEventSource();
+    server.server.on("connection", (socket) => socket.close({ code: 1006, reason: "", wasClean: false }));
+    render(<LiveResultsPanel experimentId="exp-1" options={{ jitter: false, maxReconnectAttempts: 0, token: null }} />);
+    await advance(8);
+    const source = FakeEventSource.instances[0];
+    expect(source.url).toBe("/api/v1/experiments/exp-1/results/stream");
+    act(() => {
+      source.open();
+      source.emit(makeSnapshot({ total_participants: 42 }));
+    });
+    expect(status()).toBe("connected");
+    expect(screen.getByTestId("live-indicator")).toBeInTheDocument();
+    const transport = screen.getByTestId("transport");
+    expect(transport).toHaveAttribute("data-transport", "sse");
+    expect(transport).toHaveTextContent("via Server-Sent Events (fallback)");
+    expect(screen.getByTestId("total-participants")).toHaveTextContent("42");
   });
 });

@@ -1,8 +1,10 @@
 import { fireEvent, render, screen, within } from "@testing-library/react";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ConnectionStatus, ExperimentStream, UseExperimentStreamOptions } from "@/hooks/useExperimentStream";
 import { formatTime } from "@/lib/format";
+import { stubFetch } from "@/test/fetchMock";
 import { makeSnapshot } from "@/test/mockWebSocket";
+import type { AnomalyEvent } from "@/types/messages";
 import { LiveResultsPanel } from "./LiveResultsPanel";
 
 // The panel is tested against a stubbed hook here; LiveResultsPanel.stream.test.tsx
@@ -22,8 +24,10 @@ vi.mock("@/hooks/useExperimentStream", () => ({
 function streamState(overrides: Partial<ExperimentStream> = {}): ExperimentStream {
   return {
     snapshot: makeSnapshot(),
+    anomaly: null,
     status: "connected",
     error: null,
+    transport: "websocket",
     refresh: vi.fn(() => true),
     disconnect: vi.fn(),
     reconnect: vi.fn(),
@@ -46,9 +50,31 @@ function row(key: string) {
   return within(match);
 }
 
+const SRM_TEXT = "traffic is not split as configured, so these results cannot be trusted.";
+
+function srmAnomaly(pValue: number | null = 0.00001): AnomalyEvent {
+  return {
+    event: "anomaly",
+    type: "sample_ratio_mismatch",
+    experiment_id: "exp-1",
+    p_value: pValue,
+    message: "Sample ratio mismatch",
+    timestamp: "2024-05-01T12:00:00+00:00",
+  };
+}
+
 beforeEach(() => {
   hook.state = null;
   hook.calls = [];
+  vi.stubEnv("NEXT_PUBLIC_API_URL", "");
+  // The lift chart's history request stays pending unless a test answers it
+  // (useLiftHistory.test.ts and LiftChart.test.tsx cover the chart itself).
+  vi.stubGlobal("fetch", vi.fn(() => new Promise<Response>(() => {})));
+});
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.unstubAllEnvs();
 });
 
 describe("LiveResultsPanel", () => {
@@ -79,12 +105,91 @@ describe("LiveResultsPanel", () => {
     );
   });
 
+  describe("transport", () => {
+    it.each([
+      ["websocket", "via WebSocket"],
+      ["sse", "via Server-Sent Events (fallback)"],
+      ["polling", "via polling every 10 s (fallback)"],
+    ] as const)("names the %s transport next to the connection badge", (transport, text) => {
+      renderPanel({ transport });
+      const note = screen.getByTestId("transport");
+      expect(note).toHaveAttribute("data-transport", transport);
+      expect(note).toHaveTextContent(text);
+    });
+
+    it("names no transport when none is running", () => {
+      renderPanel({ transport: null, status: "disconnected" });
+      expect(screen.queryByTestId("transport")).not.toBeInTheDocument();
+    });
+  });
+
   describe("variant table", () => {
     it("renders one row per variant with the column headers in order", () => {
       renderPanel();
       expect(screen.getAllByTestId("variant-row")).toHaveLength(3);
       const headers = screen.getAllByRole("columnheader").map((th) => th.textContent);
-      expect(headers).toEqual(["Name", "Participants", "Conversions", "Rate", "Lift", "P-value", "Status"]);
+      expect(headers).toEqual([
+        "Name",
+        "Participants",
+        "Conversions",
+        "Rate",
+        "Lift",
+        "Lift CI",
+        "P-value",
+        "Chance to win",
+        "Status",
+      ]);
+    });
+
+    it("shows the lift interval and the chance to win formatted for people", () => {
+      renderPanel();
+      expect(row("green").getByTestId("variant-lift-ci")).toHaveTextContent("+2.1% \u2026 +57.9%");
+      expect(row("green").getByTestId("variant-chance-to-win")).toHaveTextContent("98.4%");
+      expect(row("red").getByTestId("variant-lift-ci")).toHaveTextContent("\u221211.8% \u2026 +1.7%");
+      expect(row("red").getByTestId("variant-chance-to-win")).toHaveTextContent("6.9%");
+    });
+
+    it("shows a dash for the control's interval and chance to win, and for intervals the server has not computed", () => {
+      const snapshot = makeSnapshot();
+      snapshot.variants[2].lift_ci = null;
+      snapshot.variants[2].chance_to_win = null;
+      renderPanel({ snapshot });
+      expect(row("control").getByTestId("variant-lift-ci")).toHaveTextContent(/^—$/);
+      expect(row("control").getByTestId("variant-chance-to-win")).toHaveTextContent(/^—$/);
+      expect(row("red").getByTestId("variant-lift-ci")).toHaveTextContent(/^—$/);
+      expect(row("red").getByTestId("variant-chance-to-win")).toHaveTextContent(/^—$/);
+    });
+
+    it("takes the Status from each variant's is_significant rather than from p < 0.05", () => {
+      const snapshot = makeSnapshot();
+      snapshot.variants[1].is_significant = false; // p = 0.031, but not significant under the analysis
+      snapshot.variants[2].is_significant = true; // p = 0.137
+      renderPanel({ snapshot });
+      expect(row("green").getByTestId("variant-verdict")).toHaveTextContent("not significant");
+      expect(row("red").getByTestId("variant-verdict")).toHaveAttribute("data-verdict", "significant");
+    });
+
+    it("shows Holm-adjusted p-values under a P-value (Holm) header with holm-bonferroni and two or more treatments", () => {
+      const snapshot = makeSnapshot({
+        analysis: { method: "fixed", alpha: 0.05, sequential_tuning: null, correction: "holm-bonferroni" },
+      });
+      snapshot.variants[1].p_value_adjusted = 0.062;
+      snapshot.variants[2].p_value_adjusted = 0.137;
+      renderPanel({ snapshot });
+      expect(screen.getByTestId("p-value-header")).toHaveTextContent("P-value (Holm)");
+      expect(row("green").getByTestId("variant-p-value")).toHaveTextContent("0.062");
+      expect(row("red").getByTestId("variant-p-value")).toHaveTextContent("0.137");
+    });
+
+    it("shows raw p-values under a plain P-value header with holm-bonferroni and a single treatment", () => {
+      const snapshot = makeSnapshot({
+        analysis: { method: "fixed", alpha: 0.05, sequential_tuning: null, correction: "holm-bonferroni" },
+      });
+      snapshot.variants = snapshot.variants.slice(0, 2);
+      snapshot.variants[1].p_value_adjusted = 0.5;
+      renderPanel({ snapshot });
+      expect(screen.getByTestId("p-value-header")).toHaveTextContent(/^P-value$/);
+      expect(row("green").getByTestId("variant-p-value")).toHaveTextContent("0.031");
     });
 
     it("formats counts, rates, lifts and p-values for people", () => {
@@ -126,6 +231,89 @@ describe("LiveResultsPanel", () => {
         ["significant", "significant"],
         ["not_significant", "not significant"],
       ]);
+    });
+  });
+
+  describe("analysis method", () => {
+    it("explains a sequential analysis next to the table", () => {
+      renderPanel({
+        snapshot: makeSnapshot({
+          analysis: { method: "sequential", alpha: 0.05, sequential_tuning: 5000, correction: "none" },
+        }),
+      });
+      expect(screen.getByTestId("analysis-method")).toHaveTextContent(
+        "Sequential analysis (always-valid confidence sequences, N* = 5,000) at 95% confidence — safe to check as often as you like.",
+      );
+    });
+
+    it("warns about peeking under a fixed-horizon analysis", () => {
+      renderPanel();
+      expect(screen.getByTestId("analysis-method")).toHaveTextContent(
+        "Fixed-horizon analysis at 95% confidence — valid only when read once at the planned sample size; peeking inflates false positives.",
+      );
+    });
+
+    it("mentions the Holm-Bonferroni correction across the treatments", () => {
+      renderPanel({
+        snapshot: makeSnapshot({
+          analysis: { method: "sequential", alpha: 0.05, sequential_tuning: 5000, correction: "holm-bonferroni" },
+        }),
+      });
+      expect(screen.getByTestId("analysis-method")).toHaveTextContent(
+        "at 95% confidence, Holm-Bonferroni corrected across 2 treatments — safe to check",
+      );
+    });
+
+    it("says nothing about the method when the server sends no analysis block", () => {
+      renderPanel({ snapshot: makeSnapshot({ analysis: undefined }) });
+      expect(screen.queryByTestId("analysis-method")).not.toBeInTheDocument();
+    });
+  });
+
+  describe("sample ratio mismatch", () => {
+    it("shows a red alert when an SRM anomaly event arrived", () => {
+      renderPanel({ anomaly: srmAnomaly(0.00001) });
+      const banner = screen.getByTestId("srm-banner");
+      expect(banner).toHaveAttribute("role", "alert");
+      expect(banner).toHaveTextContent(`Sample ratio mismatch (p < 0.001): ${SRM_TEXT}`);
+    });
+
+    it("shows the alert when the snapshot reports srm.mismatch, with its p-value", () => {
+      renderPanel({ snapshot: makeSnapshot({ srm: { p_value: 0.0042, mismatch: true } }) });
+      expect(screen.getByTestId("srm-banner")).toHaveTextContent(`Sample ratio mismatch (p = 0.004): ${SRM_TEXT}`);
+    });
+
+    it("shows the alert even before the first snapshot", () => {
+      renderPanel({ snapshot: null, status: "connecting", anomaly: srmAnomaly(null) });
+      expect(screen.getByTestId("srm-banner")).toHaveTextContent(`Sample ratio mismatch: ${SRM_TEXT}`);
+    });
+
+    it("shows no alert without a mismatch or anomaly", () => {
+      renderPanel();
+      expect(screen.queryByTestId("srm-banner")).not.toBeInTheDocument();
+    });
+
+    it("shows no SRM alert for anomalies of other types", () => {
+      renderPanel({ anomaly: { ...srmAnomaly(), type: "traffic_drop" } });
+      expect(screen.queryByTestId("srm-banner")).not.toBeInTheDocument();
+    });
+  });
+
+  describe("lift chart", () => {
+    it("shows the lift chart under the table once a snapshot is there", async () => {
+      stubFetch({ "/api/v1/experiments/exp-1/results/history": { body: { experiment_id: "exp-1", points: [] } } });
+      renderPanel();
+      const chart = screen.getByTestId("lift-chart");
+      expect(screen.getByTestId("variant-table").compareDocumentPosition(chart)).toBe(
+        Node.DOCUMENT_POSITION_FOLLOWING,
+      );
+      expect(await within(chart).findByText("Not enough data yet.")).toBeInTheDocument();
+    });
+
+    it("asks for the history of the panel's experiment and says so while it loads", () => {
+      renderPanel();
+      expect(vi.mocked(fetch).mock.calls[0][0]).toBe("/api/v1/experiments/exp-1/results/history");
+      expect(screen.getByTestId("lift-chart-empty")).toHaveTextContent("Loading the lift history…");
     });
   });
 

@@ -1,9 +1,13 @@
 "use client";
 
 import { useExperimentStream, type UseExperimentStreamOptions } from "@/hooks/useExperimentStream";
+import { useLiftHistory } from "@/hooks/useLiftHistory";
+import { countTreatments, describeAnalysis } from "@/lib/analysis";
 import { formatDateTime, formatDays, formatInteger, formatTime } from "@/lib/format";
-import { ConnectionBadge, LiveIndicator } from "./ConnectionBadge";
+import { srmAlert, srmMessage } from "@/lib/srm";
+import { ConnectionBadge, LiveIndicator, TransportNote } from "./ConnectionBadge";
 import { ExperimentStatusBadge } from "./ExperimentStatusBadge";
+import { LiftChart } from "./LiftChart";
 import styles from "./LiveResults.module.css";
 import { VariantTable } from "./VariantTable";
 
@@ -12,15 +16,23 @@ export interface LiveResultsPanelProps {
   options?: UseExperimentStreamOptions;
 }
 
-/** Live A/B results of one experiment, streamed over WebSocket. */
+/**
+ * Live A/B results of one experiment, streamed over WebSocket (or SSE / polling
+ * as fallbacks): summary, SRM warning, variant table with the analysis method,
+ * and the lift-over-time chart (history endpoint plus live snapshots).
+ */
 export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProps) {
-  const { snapshot, status, error, refresh, reconnect, reconnectIn, attempt, maxReconnectAttempts } =
+  const { snapshot, anomaly, status, error, transport, refresh, reconnect, reconnectIn, attempt, maxReconnectAttempts } =
     useExperimentStream(experimentId, options);
+  const history = useLiftHistory(experimentId, snapshot, { token: options?.token });
+  const srm = srmAlert(snapshot, anomaly);
+  const method = snapshot ? describeAnalysis(snapshot.analysis, countTreatments(snapshot.variants)) : null;
 
   return (
     <section className={styles.panel} aria-label="Live results" data-testid="live-results-panel">
       <div className={`card ${styles.toolbar}`}>
         <ConnectionBadge status={status} />
+        {transport && <TransportNote transport={transport} />}
         {status === "connected" && <LiveIndicator />}
         <span className={styles.spacer} />
         <span className={styles.lastUpdated} data-testid="last-updated">
@@ -81,6 +93,12 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
         </div>
       )}
 
+      {srm && (
+        <div className={`${styles.banner} ${styles.errorBanner} ${styles.srmBanner}`} data-testid="srm-banner" role="alert">
+          <span>{srmMessage(srm)}</span>
+        </div>
+      )}
+
       {snapshot ? (
         <>
           <div className={styles.stats}>
@@ -112,7 +130,18 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
               </div>
             </div>
           </div>
-          <VariantTable variants={snapshot.variants} />
+          {method && (
+            <p className={styles.analysisMethod} data-testid="analysis-method">
+              {method}
+            </p>
+          )}
+          <VariantTable variants={snapshot.variants} analysis={snapshot.analysis} />
+          <LiftChart
+            points={history.points}
+            variants={snapshot.variants}
+            loading={history.loading}
+            error={history.error}
+          />
         </>
       ) : (
         !error && (

@@ -1,5 +1,6 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FORBIDDEN_MESSAGE, UNAUTHORIZED_MESSAGE } from "@/lib/authMessages";
 import { makeExperiment } from "@/test/experiments";
 import { stubFetch } from "@/test/fetchMock";
 import { ResultsDashboard } from "./ResultsDashboard";
@@ -67,5 +68,18 @@ describe("ResultsDashboard", () => {
     expect(screen.getByTestId("tab-details")).toHaveFocus();
     fireEvent.keyDown(screen.getByTestId("tab-details"), { key: "ArrowRight" });
     expect(screen.getByTestId("tab-live")).toHaveAttribute("aria-selected", "true");
+  });
+
+  it.each([
+    [401, UNAUTHORIZED_MESSAGE],
+    [403, FORBIDDEN_MESSAGE],
+  ])("explains an HTTP %i in the header and on the Details tab without a retry button", async (status, message) => {
+    stubFetch({ "/api/v1/experiments/exp-1": { status } });
+    render(<ResultsDashboard experimentId="exp-1" />);
+    expect(await screen.findByTestId("access-error")).toHaveTextContent(message);
+    fireEvent.click(screen.getByTestId("tab-details"));
+    const details = screen.getByTestId("details-error");
+    expect(details).toHaveTextContent(message);
+    expect(details.querySelector("button")).toBeNull();
   });
 });

@@ -3,7 +3,7 @@
 import { useId, useState, type KeyboardEvent } from "react";
 import type { UseExperimentStreamOptions } from "@/hooks/useExperimentStream";
 import { useExperiment } from "@/hooks/useExperiments";
-import { ApiError } from "@/lib/api";
+import { ApiError, apiRefusalMessage } from "@/lib/api";
 import styles from "./Dashboard.module.css";
 import { ExperimentDetails } from "./ExperimentDetails";
 import { ExperimentStatusBadge } from "./ExperimentStatusBadge";
@@ -30,6 +30,7 @@ export function ResultsDashboard({ experimentId, streamOptions }: ResultsDashboa
   const panelId = (tab: TabId) => `${baseId}-panel-${tab}`;
 
   const notFound = experiment.error instanceof ApiError && experiment.error.status === 404;
+  const refusal = apiRefusalMessage(experiment.error);
   const title = experiment.data?.name ?? (notFound ? "Unknown experiment" : experiment.loading ? "Loading…" : "Experiment");
 
   function onTabKeyDown(event: KeyboardEvent<HTMLDivElement>) {
@@ -54,6 +55,11 @@ export function ResultsDashboard({ experimentId, streamOptions }: ResultsDashboa
         <span className={styles.subtitle}>
           <code>{experimentId}</code>
         </span>
+        {refusal && (
+          <p className={styles.accessError} role="alert" data-testid="access-error">
+            {refusal}
+          </p>
+        )}
       </header>
 
       <div role="tablist" aria-label="Experiment views" className={styles.tabs} onKeyDown={onTabKeyDown}>

@@ -3,8 +3,10 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { ResultsPage } from "./ResultsPage";
 
 vi.mock("./ResultsDashboard", () => ({
-  ResultsDashboard: ({ experimentId }: { experimentId: string }) => (
-    <div data-testid="results-dashboard">dashboard for {experimentId}</div>
+  ResultsDashboard: ({ experimentId, streamOptions }: { experimentId: string; streamOptions?: object }) => (
+    <div data-testid="results-dashboard" data-stream-options={JSON.stringify(streamOptions ?? null)}>
+      dashboard for {experimentId}
+    </div>
   ),
 }));
 
@@ -26,5 +28,15 @@ describe("ResultsPage", () => {
     render(<ResultsPage />);
     expect(screen.getByTestId("results-no-id")).toHaveTextContent("No experiment selected.");
     expect(screen.queryByTestId("results-dashboard")).not.toBeInTheDocument();
+  });
+
+  it("passes reconnectAttempts, backoffMs and probeMs from the query string to the stream", () => {
+    window.history.replaceState(null, "", "/results/exp-1/?reconnectAttempts=1&backoffMs=200&probeMs=5000");
+    render(<ResultsPage />);
+    expect(JSON.parse(screen.getByTestId("results-dashboard").dataset.streamOptions ?? "null")).toEqual({
+      maxReconnectAttempts: 1,
+      initialBackoffMs: 200,
+      wsProbeIntervalMs: 5000,
+    });
   });
 });

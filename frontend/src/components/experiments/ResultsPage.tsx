@@ -2,11 +2,14 @@
 
 import { useLocationPathname } from "@/hooks/useLocationPathname";
 import { experimentIdFromPath } from "@/lib/resultsPath";
+import { streamOptionsFromSearch } from "@/lib/streamQueryOptions";
 import { ResultsDashboard } from "./ResultsDashboard";
 
 /**
  * Client entry of /results/<id>/. The static export has a single placeholder
  * page (id "_"), so the id comes from window.location.pathname, not params.
+ * Stream tuning (`?reconnectAttempts=&backoffMs=&probeMs=`) comes from the query
+ * string (src/lib/streamQueryOptions.ts).
  */
 export function ResultsPage() {
   const pathname = useLocationPathname();
@@ -26,5 +29,5 @@ export function ResultsPage() {
       </div>
     );
   }
-  return <ResultsDashboard experimentId={experimentId} />;
+  return <ResultsDashboard experimentId={experimentId} streamOptions={streamOptionsFromSearch(window.location.search)} />;
 }

@@ -1,6 +1,7 @@
-import { formatInteger, formatLift, formatPValue, formatPercent } from "@/lib/format";
+import { countTreatments, shownPValue, usesHolmPValues } from "@/lib/analysis";
+import { formatChance, formatInteger, formatLift, formatLiftInterval, formatPValue, formatPercent } from "@/lib/format";
 import { VERDICT_LABELS, variantVerdict } from "@/lib/significance";
-import type { VariantResult } from "@/types/snapshot";
+import type { AnalysisInfo, Interval, VariantResult } from "@/types/snapshot";
 import styles from "./LiveResults.module.css";
 
 function liftClass(lift: number | null): string | undefined {
@@ -8,11 +9,29 @@ function liftClass(lift: number | null): string | undefined {
   return lift > 0 ? styles.positive : styles.negative;
 }
 
-/** Name | Participants | Conversions | Rate | Lift | P-value | Status, one row per variant. */
-export function VariantTable({ variants }: { variants: VariantResult[] }) {
+/** Green when the whole interval is above zero, red when below, plain when it straddles zero. */
+function intervalClass(interval: Interval | null | undefined): string | undefined {
+  if (!interval) return undefined;
+  if (interval[0] > 0) return styles.positive;
+  if (interval[1] < 0) return styles.negative;
+  return undefined;
+}
+
+export interface VariantTableProps {
+  variants: VariantResult[];
+  /** The snapshot's analysis; decides whether the P-value column shows Holm-adjusted values. */
+  analysis?: AnalysisInfo | null;
+}
+
+/**
+ * Name | Participants | Conversions | Rate | Lift | Lift CI | P-value | Chance to win | Status,
+ * one row per variant.
+ */
+export function VariantTable({ variants, analysis }: VariantTableProps) {
+  const holm = usesHolmPValues(analysis, countTreatments(variants));
   return (
     <div className="card table-scroll">
-      <table className="data-table" data-testid="variant-table">
+      <table className={`data-table ${styles.variantTable}`} data-testid="variant-table">
         <thead>
           <tr>
             <th scope="col">Name</th>
@@ -28,8 +47,20 @@ export function VariantTable({ variants }: { variants: VariantResult[] }) {
             <th scope="col" className="num">
               Lift
             </th>
-            <th scope="col" className="num">
-              P-value
+            <th scope="col" className="num" title="Confidence interval of the relative lift">
+              Lift CI
+            </th>
+            <th
+              scope="col"
+              className="num"
+              data-testid="p-value-header"
+              title={holm ? "Holm-Bonferroni adjusted across the treatments" : undefined}
+            >
+              <span className={styles.noWrap}>P-value</span>
+              {holm && " (Holm)"}
+            </th>
+            <th scope="col" className="num" title="Probability that the variant beats the control">
+              Chance to win
             </th>
             <th scope="col">Status</th>
           </tr>
@@ -55,8 +86,14 @@ export function VariantTable({ variants }: { variants: VariantResult[] }) {
                 <td className={`num ${liftClass(variant.relative_lift) ?? ""}`} data-testid="variant-lift">
                   {formatLift(variant.relative_lift)}
                 </td>
+                <td className={`num ${styles.interval} ${intervalClass(variant.lift_ci) ?? ""}`} data-testid="variant-lift-ci">
+                  {formatLiftInterval(variant.lift_ci)}
+                </td>
                 <td className="num" data-testid="variant-p-value">
-                  {formatPValue(variant.p_value)}
+                  {formatPValue(shownPValue(variant, holm))}
+                </td>
+                <td className="num" data-testid="variant-chance-to-win">
+                  {variant.is_control ? formatChance(null) : formatChance(variant.chance_to_win)}
                 </td>
                 <td>
                   <span className={styles.verdict} data-verdict={verdict} data-testid="variant-verdict">
