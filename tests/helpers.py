@@ -8,13 +8,32 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
+from expstream.auth import issue_token
 from expstream.embedded_db import free_port
+
+# Every test server signs tokens with this; tests mint what they need.
+TEST_SECRET = "test-secret-" + uuid.uuid4().hex
+
+
+def token(
+    scope: str = "admin", experiments: list[str] | None = None, tenant: str | None = None, ttl: float = 600,
+    subject: str = "tester",
+) -> str:
+    return issue_token(
+        TEST_SECRET, subject=subject, scope=scope, experiments=experiments or ["*"], ttl_seconds=ttl,  # type: ignore[arg-type]
+        tenant=tenant,
+    )
+
+
+def bearer(scope: str = "admin", **kwargs: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(scope, **kwargs)}"}
 
 
 class RunningServer:
@@ -26,17 +45,50 @@ class RunningServer:
         self.log = log
         self.http = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}"
+        self._log_changed = threading.Condition()
+
+    def follow_log(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self._log_changed:
+                self.log.append(line)
+                self._log_changed.notify_all()
+
+    def wait_for_log(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+        """Blocks until the server logs a JSON line matching predicate (an event, not a sleep)."""
+        seen = 0
+
+        def find() -> dict[str, Any] | None:
+            nonlocal seen
+            for line in self.log[seen:]:
+                seen += 1
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and predicate(entry):
+                    return entry
+            return None
+
+        with self._log_changed:
+            found = self._log_changed.wait_for(find, timeout)
+        if not found:
+            raise AssertionError("no matching log line; last lines:\n" + "".join(self.log[-20:]))
+        return found
 
 
 READY_LINE = "Application startup complete"
 
 
 @contextmanager
-def run_server(env: dict[str, str | None], port: int | None = None) -> Iterator[RunningServer]:
+def run_server(
+    env: dict[str, str | None], port: int | None = None, extra_args: list[str] | None = None
+) -> Iterator[RunningServer]:
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={k: v for k, v in {**os.environ, **env}.items() if v is not None},  # None unsets
+        [sys.executable, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+         *(extra_args or [])],
+        env={k: v for k, v in {**os.environ, "EXPSTREAM_JWT_SECRET": TEST_SECRET, **env}.items() if v is not None},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -51,10 +103,11 @@ def run_server(env: dict[str, str | None], port: int | None = None) -> Iterator[
     else:
         process.wait(timeout=30)
         raise RuntimeError("server exited before it was ready:\n" + "".join(log))
-    drain = threading.Thread(target=lambda: log.extend(process.stderr or []), daemon=True)
+    running = RunningServer(process, port, log)
+    drain = threading.Thread(target=running.follow_log, daemon=True)
     drain.start()
     try:
-        yield RunningServer(process, port, log)
+        yield running
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import websockets
-from helpers import RunningServer, new_experiment, run_server
+from helpers import bearer, token, RunningServer, new_experiment, run_server
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,8 @@ def test_200_concurrent_clients_all_receive_the_broadcast(server: RunningServer,
     url = f"{server.ws}/api/v1/ws/experiments/{eid}/results"
 
     async def watcher(connected: asyncio.Barrier) -> int:
-        async with websockets.connect(url, open_timeout=30, ping_interval=None) as ws:
+        # One token each: a single token may hold only EXPSTREAM_WS_MAX_CONNECTIONS_PER_TOKEN streams.
+        async with websockets.connect(f"{url}?token={token()}", open_timeout=30, ping_interval=None) as ws:
             json.loads(await ws.recv())  # initial snapshot
             await connected.wait()
             while True:
@@ -39,7 +40,7 @@ def test_200_concurrent_clients_all_receive_the_broadcast(server: RunningServer,
         connected = asyncio.Barrier(201)
         tasks = [asyncio.create_task(watcher(connected)) for _ in range(200)]
         await connected.wait()  # all 200 hold their initial snapshot
-        async with httpx.AsyncClient(base_url=server.http) as http:
+        async with httpx.AsyncClient(base_url=server.http, headers=bearer()) as http:
             response = await http.post(
                 f"/api/v1/experiments/{eid}/assignments",
                 json={"assignments": [{"user_id": "u1", "variant_key": "control"}]},
@@ -73,7 +74,7 @@ def _stalled_client(port: int, path: str) -> socket.socket:
 
 def test_a_client_that_never_reads_does_not_delay_the_others(fast_server: RunningServer) -> None:
     server = fast_server
-    with httpx.Client(base_url=server.http, timeout=30) as client:
+    with httpx.Client(base_url=server.http, timeout=30, headers=bearer()) as client:
         _never_reading_client_scenario(server, client)
 
 
@@ -85,7 +86,7 @@ def _never_reading_client_scenario(server: RunningServer, client: httpx.Client) 
         + [{"key": f"v{i}", "name": f"{i:02d}" * 100} for i in range(60)],
     }
     eid = client.post("/api/v1/experiments", json=body).json()["id"]
-    path = f"/api/v1/ws/experiments/{eid}/results"
+    path = f"/api/v1/ws/experiments/{eid}/results?token={token()}"
     stalled = _stalled_client(server.port, path)
     rounds = 200
 
@@ -95,7 +96,7 @@ def _never_reading_client_scenario(server: RunningServer, client: httpx.Client) 
             await a.recv()
             await b.recv()
             seen = []
-            async with httpx.AsyncClient(base_url=server.http) as http:
+            async with httpx.AsyncClient(base_url=server.http, headers=bearer()) as http:
                 for i in range(rounds):
                     response = await http.post(
                         f"/api/v1/experiments/{eid}/assignments",

@@ -35,11 +35,13 @@ py::dict experiment_dict(const Experiment& e) {
     d["created_at"] = e.created_at;
     d["activated_at"] = e.activated_at ? py::object(py::str(*e.activated_at)) : py::object(py::none());
     d["seq"] = e.seq;
+    d["tenant"] = e.tenant ? py::object(py::str(*e.tenant)) : py::object(py::none());
     d["variants"] = variants;
     return d;
 }
 
 py::object to_python(const Experiment& e) { return experiment_dict(e); }
+py::object to_python(const StatusChange& c) { return py::make_tuple(experiment_dict(c.experiment), c.previous_status); }
 py::object to_python(const std::optional<Experiment>& e) { return e ? py::object(experiment_dict(*e)) : py::none(); }
 py::object to_python(const std::vector<Experiment>& list) {
     py::list out;
@@ -173,6 +175,9 @@ void register_service(py::module_& m) {
         .def_property_readonly("ready_fd", &Service::ready_fd)
         .def("drain", &Service::drain)
         .def_property_readonly("snapshots_computed", [](Service& s) { return s.runtime().snapshots_computed(); })
+        .def_property_readonly("snapshot_compute_seconds",
+                               [](Service& s) { return s.runtime().snapshot_compute_nanoseconds() / 1e9; })
+        .def_property_readonly("changes_coalesced", [](Service& s) { return s.runtime().changes_coalesced(); })
         // Streaming
         .def("mark_changed", [](Service& s, const std::string& id) { s.runtime().mark_changed(id); })
         .def("request_snapshot",
@@ -198,11 +203,12 @@ void register_service(py::module_& m) {
         })
         .def("submit_create_experiment",
              [](Service& s, std::uint64_t token, const std::string& name,
-                const std::vector<std::tuple<std::string, std::string, bool>>& variants) {
+                const std::vector<std::tuple<std::string, std::string, bool>>& variants,
+                const std::optional<std::string>& tenant) {
                  std::vector<VariantSpec> specs;
                  for (const auto& [key, vname, control] : variants) specs.push_back(VariantSpec{key, vname, control});
-                 s.submit(token, [store = s.store(), name, specs = std::move(specs)] {
-                     return store->create_experiment(name, specs);
+                 s.submit(token, [store = s.store(), name, specs = std::move(specs), tenant] {
+                     return store->create_experiment(name, specs, tenant);
                  });
              })
         .def("submit_list_experiments", [](Service& s, std::uint64_t token) {

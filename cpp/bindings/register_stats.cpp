@@ -58,13 +58,17 @@ void register_stats(py::module_& m) {
     py::enum_<ClientAction>(m, "ClientAction")
         .value("PING", ClientAction::Ping)
         .value("REFRESH", ClientAction::Refresh)
+        .value("AUTH", ClientAction::Auth)
+        .value("SUBSCRIBE", ClientAction::Subscribe)
+        .value("UNSUBSCRIBE", ClientAction::Unsubscribe)
+        .value("RESUME", ClientAction::Resume)
         .value("IGNORED", ClientAction::Ignored);
-    // Returns (action, reason it was ignored or "").
+    // Returns (action, reason it was ignored or "", experiment_id or "", token or "", seq or None).
     m.def(
         "parse_client_message",
         [](std::string_view text) {
             ClientMessage msg = parse_client_message(text);
-            return py::make_tuple(msg.action, msg.error);
+            return py::make_tuple(msg.action, msg.error, msg.experiment_id, msg.token, msg.seq);
         },
         py::arg("text"));
     m.attr("MAX_CLIENT_MESSAGE_BYTES") = kMaxClientMessageBytes;

@@ -77,6 +77,15 @@ struct Runtime::Impl {
         Delivery d;
         d.experiment_id = id;
         d.target = target;
+        const auto started = Clock::now();
+        struct AddElapsed {  // counts failures' time too: a slow outage is still compute time
+            std::atomic<std::uint64_t>& total;
+            Clock::time_point started;
+            ~AddElapsed() {
+                total.fetch_add(static_cast<std::uint64_t>(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count()));
+            }
+        } add_elapsed{owner.compute_ns_, started};
         try {
             std::optional<SnapshotData> data = store->read_snapshot_data(id);
             if (!data) {
@@ -104,11 +113,11 @@ struct Runtime::Impl {
 
     // On the strand: push now, or as soon as the throttle allows.
     void schedule(const StatePtr& s, const std::string& id, bool immediate) {
-        if (s->computing) {
-            s->dirty = true;
+        if (s->computing || s->scheduled) {
+            if (!immediate) owner.coalesced_.fetch_add(1);
+            s->dirty = s->dirty || s->computing;
             return;
         }
-        if (s->scheduled) return;
         const auto now = Clock::now();
         const auto due = immediate ? now : std::max(now, s->last_push + options.min_push_interval);
         if (due <= now) {

@@ -52,6 +52,11 @@ const char* const kMigrations[] = {
     CREATE UNIQUE INDEX events_event_id ON events (experiment_id, event_id) WHERE event_id IS NOT NULL;
     CREATE INDEX events_conversions ON events (experiment_id, user_id) WHERE type = 'conversion';
     )SQL",
+    // 2: experiments belong to a tenant (NULL: the default tenant).
+    R"SQL(
+    ALTER TABLE experiments ADD COLUMN tenant text;
+    CREATE INDEX experiments_tenant ON experiments (tenant);
+    )SQL",
 };
 
 const char* const kIsoTime = R"(to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))";
@@ -63,7 +68,7 @@ std::string iso(const char* column) {
 }
 
 const std::string kExperimentColumns = "e.id::text, e.name, e.status, " + iso("e.created_at") + ", " +
-                                       iso("e.activated_at") + ", e.seq";
+                                       iso("e.activated_at") + ", e.seq, e.tenant";
 
 // SQLSTATE classes that mean "the server went away", not "the query was wrong".
 bool is_unavailable(const pqxx::sql_error& e) {
@@ -86,6 +91,7 @@ Experiment experiment_from(const pqxx::row& r) {
     e.created_at = r[3].as<std::string>();
     if (!r[4].is_null()) e.activated_at = r[4].as<std::string>();
     e.seq = r[5].as<std::int64_t>();
+    if (!r[6].is_null()) e.tenant = r[6].as<std::string>();
     return e;
 }
 
@@ -234,13 +240,15 @@ bool Store::ping() {
     }
 }
 
-Experiment Store::create_experiment(const std::string& name, const std::vector<VariantSpec>& variants) {
+Experiment Store::create_experiment(const std::string& name, const std::vector<VariantSpec>& variants,
+                                    const std::optional<std::string>& tenant) {
     return with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
+        // libpqxx 6 has no optional parameters: an empty string stands for NULL here.
         Experiment e = experiment_from(tx.exec_params1(
-            "WITH e AS (INSERT INTO experiments (name) VALUES ($1) RETURNING *) SELECT " + kExperimentColumns +
-                " FROM e",
-            name));
+            "WITH e AS (INSERT INTO experiments (name, tenant) VALUES ($1, nullif($2, '')) RETURNING *) SELECT " +
+                kExperimentColumns + " FROM e",
+            name, tenant.value_or("")));
         int position = 0;
         for (const auto& v : variants) {
             tx.exec_params(
@@ -276,7 +284,7 @@ std::optional<Experiment> Store::get_experiment(const std::string& id) {
     });
 }
 
-Experiment Store::set_status(const std::string& id, const std::string& status) {
+StatusChange Store::set_status(const std::string& id, const std::string& status) {
     return with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
         const std::string current = lock_experiment(tx, id);
@@ -293,7 +301,7 @@ Experiment Store::set_status(const std::string& id, const std::string& status) {
             experiment_from(tx.exec_params1("SELECT " + kExperimentColumns + " FROM experiments e WHERE e.id = $1::uuid", id))};
         load_variants(tx, one);
         tx.commit();
-        return std::move(one[0]);
+        return StatusChange{std::move(one[0]), current};
     });
 }
 

@@ -50,6 +50,7 @@ class ExperimentOut(BaseModel):
     created_at: str
     activated_at: str | None
     seq: int
+    tenant: str | None = None
     variants: list[VariantOut]
 
 

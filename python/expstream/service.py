@@ -66,6 +66,7 @@ class CoreService:
         self._loop = asyncio.get_running_loop()
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._tokens = itertools.count(1)
+        self._tenants: dict[str, str | None] = {}  # a tenant never changes: cache it for authorization
         self._loop.add_reader(core.ready_fd, self._on_ready)
 
     def _on_ready(self) -> None:
@@ -96,9 +97,22 @@ class CoreService:
         result: str = await self._call(self.core.submit_snapshot, experiment_id)
         return result
 
-    async def create_experiment(self, name: str, variants: list[tuple[str, str, bool]]) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call(self.core.submit_create_experiment, name, variants)
+    async def create_experiment(
+        self, name: str, variants: list[tuple[str, str, bool]], tenant: str | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(self.core.submit_create_experiment, name, variants, tenant)
+        self._tenants[result["id"]] = tenant
         return result
+
+    async def experiment_tenant(self, experiment_id: str) -> tuple[bool, str | None]:
+        """(exists, tenant) of an experiment, from cache after the first look."""
+        if experiment_id in self._tenants:
+            return True, self._tenants[experiment_id]
+        experiment = await self.get_experiment(experiment_id)
+        if experiment is None:
+            return False, None
+        self._tenants[experiment_id] = experiment["tenant"]
+        return True, experiment["tenant"]
 
     async def list_experiments(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self._call(self.core.submit_list_experiments)
@@ -108,8 +122,9 @@ class CoreService:
         result: dict[str, Any] | None = await self._call(self.core.submit_get_experiment, experiment_id)
         return result
 
-    async def set_status(self, experiment_id: str, status: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call(self.core.submit_set_status, experiment_id, status)
+    async def set_status(self, experiment_id: str, status: str) -> tuple[dict[str, Any], str]:
+        """Returns the experiment and its previous status."""
+        result: tuple[dict[str, Any], str] = await self._call(self.core.submit_set_status, experiment_id, status)
         return result
 
     async def add_assignments(self, experiment_id: str, rows: list[tuple[str, str]]) -> dict[str, Any]:

@@ -57,6 +57,10 @@ public:
     Notifier& notifier() { return notifier_; }
     std::vector<Delivery> take_deliveries() { return deliveries_.take(); }
     std::uint64_t snapshots_computed() const { return snapshots_computed_.load(); }
+    // Total time spent reading + computing + serializing snapshots, for /metrics.
+    std::uint64_t snapshot_compute_nanoseconds() const { return compute_ns_.load(); }
+    // Change signals absorbed into a push already scheduled or running.
+    std::uint64_t changes_coalesced() const { return coalesced_.load(); }
 
     // Stops timers and joins the pool; idempotent.
     void stop();
@@ -66,6 +70,8 @@ private:
     Notifier notifier_;
     ReadyQueue<Delivery> deliveries_{notifier_};
     std::atomic<std::uint64_t> snapshots_computed_{0};
+    std::atomic<std::uint64_t> compute_ns_{0};
+    std::atomic<std::uint64_t> coalesced_{0};
     std::unique_ptr<Impl> impl_;
 };
 

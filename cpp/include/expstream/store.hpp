@@ -44,7 +44,13 @@ struct Experiment {
     std::string created_at;                   // ISO 8601, UTC
     std::optional<std::string> activated_at;  // first time it became active
     std::int64_t seq = 0;                     // bumped whenever numbers or status change
+    std::optional<std::string> tenant;        // the owner's tenant; empty for the default tenant
     std::vector<VariantSpec> variants;
+};
+
+struct StatusChange {
+    Experiment experiment;
+    std::string previous_status;
 };
 
 struct Assignment {
@@ -85,11 +91,12 @@ public:
     bool ping();
 
     // Validation of names and variants is the caller's job; ids are generated here.
-    Experiment create_experiment(const std::string& name, const std::vector<VariantSpec>& variants);
+    Experiment create_experiment(const std::string& name, const std::vector<VariantSpec>& variants,
+                                 const std::optional<std::string>& tenant = std::nullopt);
     std::vector<Experiment> list_experiments();
     std::optional<Experiment> get_experiment(const std::string& id);
     // Throws NotFound, or Conflict for a transition the lifecycle forbids.
-    Experiment set_status(const std::string& id, const std::string& status);
+    StatusChange set_status(const std::string& id, const std::string& status);
 
     // One transaction per batch; a user's first assignment wins. Unknown variant key -> InvalidInput,
     // nothing stored. Unknown experiment -> NotFound.
