@@ -3,12 +3,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test bootstrap frontend install test-cpp test-frontend test-python clean
+.PHONY: demo test bootstrap frontend install test-cpp test-oracles test-frontend test-python clean
 
 demo: install
 	$(VENV)/bin/expstream demo
 
-test: install test-cpp test-frontend test-python
+test: install test-cpp test-oracles test-frontend test-python
 
 bootstrap:
 	./scripts/bootstrap.sh
@@ -24,6 +24,13 @@ test-cpp: bootstrap
 	cmake -S . -B build/cpp -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build/cpp -j2
 	ctest --test-dir build/cpp --output-on-failure
+
+# The C++ statistics' golden values must still be what gbstats / statsmodels / scipy say. gbstats
+# pins numpy<2 and pandas<2, so the oracles get a virtualenv of their own.
+test-oracles:
+	[ -x .venv-oracles/bin/python ] || python3 -m venv .venv-oracles
+	.venv-oracles/bin/python -m pip install -q 'gbstats==0.8.0' statsmodels scipy
+	.venv-oracles/bin/python -W ignore cpp/tests/golden/make_stats_golden.py --check
 
 test-frontend: bootstrap
 	cd frontend && npm run typecheck && npm test

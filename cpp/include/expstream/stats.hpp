@@ -1,4 +1,16 @@
-// Pure statistics for conversion experiments: rates, lift and the pooled two-proportion z-test.
+// Pure statistics for conversion experiments: rates, lift, the pooled two-proportion z-test, and the
+// extended analysis (confidence intervals, always-valid sequential tests, chance to win, Holm-Bonferroni,
+// sample-ratio mismatch). Everything here is a pure function: no I/O, no state, no exceptions except
+// std::invalid_argument for invalid AnalysisOptions.
+//
+// Conventions
+// - Every "undefined" quantity is an empty optional (JSON null), never NaN or Infinity.
+// - "Relative lift" is (rate_variant - rate_control) / rate_control; "difference" is
+//   rate_variant - rate_control. Intervals are on those scales (0.05 == +5 %).
+// - Conversions are Bernoulli: a variant's mean is its rate p and its variance p(1 - p) (population
+//   variance, exactly as gbstats' ProportionStatistic).
+// - The control is the first variant with is_control; any further variant marked is_control is treated
+//   as a treatment. Without a control nothing is compared.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +29,29 @@ struct VariantCounts {
     std::int64_t conversions = 0;
 };
 
+// A closed interval [low, high]; low <= high always.
+struct Interval {
+    double low = 0.0;
+    double high = 0.0;
+    bool contains(double x) const { return low <= x && x <= high; }
+};
+
+// How p-values and intervals are computed.
+//   Fixed:      fixed-horizon tests, valid only when looked at once (the classic t/z tests).
+//   Sequential: asymptotic confidence sequences (Waudby-Smith et al. 2023, as gbstats'
+//               SequentialTwoSidedTTest) — valid under continuous monitoring ("peeking").
+enum class Method { Fixed, Sequential };
+
+// Multiple-comparison correction actually applied to the p-values of an analysis.
+enum class Correction { None, HolmBonferroni };
+
+struct AnalysisOptions {
+    Method method = Method::Sequential;
+    double alpha = 0.05;               // in (0, 1): significance level and 1 - coverage of every interval
+    double sequential_tuning = 5000;   // N* > 0 (Sequential only): total sample size the CS is tightest at
+    bool holm = true;                  // Holm-Bonferroni across treatments (applied only with >= 2 treatments)
+};
+
 // Per-variant figures as shown to users. Empty optionals are written as JSON null.
 struct VariantResult {
     std::string key;
@@ -27,13 +62,42 @@ struct VariantResult {
     double conversion_rate = 0.0;
     std::optional<double> relative_lift;
     std::optional<double> p_value;
+
+    // ---- Filled by analyze(variants, options, previous_min_p) only (see there). The legacy
+    // analyze(variants, alpha) leaves these empty, except is_significant (p_value < alpha there).
+    std::optional<Interval> lift_ci;         // (1 - alpha) interval on the relative lift
+    std::optional<Interval> difference_ci;   // (1 - alpha) interval on the absolute difference of rates
+    std::optional<double> p_value_adjusted;  // Holm-Bonferroni adjusted p; == p_value when no correction
+    std::optional<double> chance_to_win;     // P(variant rate > control rate), Bayesian, flat prior
+    bool is_significant = false;             // see "Significance rule" at analyze(...) below
 };
 
 struct Analysis {
     std::vector<VariantResult> variants;
     std::int64_t total_participants = 0;
-    bool is_significant = false;
+    bool is_significant = false;  // any variant is_significant
+
+    // ---- Filled by analyze(variants, options, previous_min_p) only.
+    std::optional<AnalysisOptions> options;  // the options used (empty for the legacy analyze)
+    Correction correction = Correction::None;  // the correction actually applied
+    // Sequential only: the running minimum of each variant's sequential p-value, aligned with `variants`
+    // (empty optional for the control, for undefined tests, and for every entry under Method::Fixed).
+    // Persist it and pass it back as previous_min_p at the next look.
+    std::vector<std::optional<double>> min_p_values;
 };
+
+// Sample-ratio mismatch check.
+struct SrmResult {
+    std::optional<double> p_value;  // chi-square goodness-of-fit p; empty when the test is undefined
+    bool mismatch = false;          // p_value < threshold (0.001 by default); false when undefined
+};
+
+// "fixed" / "sequential"; "none" / "holm-bonferroni" — the JSON spellings.
+const char* to_string(Method method);
+const char* to_string(Correction correction);
+
+// ---------------------------------------------------------------------------------------------------
+// Legacy (unchanged behaviour)
 
 // Upper tail of the standard normal, P(Z > z), from erfc (no tables).
 double normal_sf(double z);
@@ -48,6 +112,95 @@ std::optional<double> two_proportion_p_value(std::int64_t n_control, std::int64_
 
 // Rates, lifts and p-values of every variant against the control (the first variant with
 // is_control; with none, no lift and no p-value). is_significant = any non-control p < alpha.
+// Also sets each variant's is_significant = (p_value < alpha); the other extended fields stay empty.
 Analysis analyze(const std::vector<VariantCounts>& variants, double alpha);
+
+// ---------------------------------------------------------------------------------------------------
+// Building blocks (control first, then variant; all match gbstats 0.8.0 where gbstats is defined)
+//
+// Domain: the unpooled tests below are defined only when both rates are strictly inside (0, 1) (which
+// implies >= 2 participants per arm); otherwise they return an empty optional — gbstats returns its
+// "uninformative default" there (zero baseline / zero variance). alpha must be in (0, 1).
+
+// Fixed horizon, Welch t: TwoSidedTTest(relative).confidence_interval — delta-method variance
+// vb/(ma^2 nb) + va mb^2/(ma^4 na), Welch-Satterthwaite degrees of freedom, Student t quantile.
+std::optional<Interval> fixed_lift_ci(std::int64_t n_control, std::int64_t c_control, std::int64_t n_variant,
+                                      std::int64_t c_variant, double alpha);
+// Fixed horizon, Welch t: TwoSidedTTest(absolute) — variance va/na + vb/nb, same degrees of freedom.
+std::optional<Interval> fixed_difference_ci(std::int64_t n_control, std::int64_t c_control,
+                                            std::int64_t n_variant, std::int64_t c_variant, double alpha);
+
+// Asymptotic confidence sequence (gbstats SequentialTwoSidedTTest.confidence_interval, eq. 9 of
+// Waudby-Smith et al.) on the relative lift / absolute difference, N = n_control + n_variant,
+// rho = sqrt((-2 ln alpha + ln(1 - 2 ln alpha)) / tuning).
+std::optional<Interval> sequential_lift_ci(std::int64_t n_control, std::int64_t c_control,
+                                           std::int64_t n_variant, std::int64_t c_variant, double alpha,
+                                           double tuning);
+std::optional<Interval> sequential_difference_ci(std::int64_t n_control, std::int64_t c_control,
+                                                 std::int64_t n_variant, std::int64_t c_variant, double alpha,
+                                                 double tuning);
+// Always-valid p-value of the relative lift at this look (gbstats SequentialTwoSidedTTest.p_value,
+// eq. 155: 1 / e-value, capped at 1). Computed in log space, so it underflows to 0 instead of
+// overflowing. Duality: p < alpha  <=>  sequential_lift_ci(alpha) excludes 0 (same alpha and tuning).
+std::optional<double> sequential_p_value(std::int64_t n_control, std::int64_t c_control, std::int64_t n_variant,
+                                         std::int64_t c_variant, double alpha, double tuning);
+
+// P(variant beats control) = Phi(lift / sd(lift)) — gbstats EffectBayesianABTest, relative effect,
+// improper flat prior (posterior = N(lift, delta-method variance)).
+std::optional<double> chance_to_win(std::int64_t n_control, std::int64_t c_control, std::int64_t n_variant,
+                                    std::int64_t c_variant);
+
+// Holm-Bonferroni step-down adjusted p-values (statsmodels multipletests(method="holm")). An empty
+// entry is an untestable hypothesis: it stays in the family (counts in m, sorted as p = 1) so that the
+// family size is fixed by design, and its adjusted value is empty.
+std::vector<std::optional<double>> holm_adjust(const std::vector<std::optional<double>>& p_values);
+
+// Chi-square goodness-of-fit of the observed participants against the expected split
+// (expected_i = weight_i / sum(weights) * total; df = k - 1, k = number of arms with weight > 0);
+// matches gbstats check_srm and scipy.stats.chisquare on ordinary inputs. Defined cases, in order:
+//   sizes differ, a weight negative or not finite, an observed count negative, no participants at all,
+//   or no arm with weight > 0                           -> p_value empty, mismatch false;
+//   an arm with weight 0 but participants               -> p_value 0, mismatch true;
+//   fewer than 2 arms with weight > 0                   -> p_value empty, mismatch false;
+//   arms with weight 0 and no participants are left out of the test (and of df).
+SrmResult srm(const std::vector<std::int64_t>& observed, const std::vector<double>& weights,
+              double threshold = 0.001);
+
+// Empty when valid, otherwise a message: alpha must be in (0, 1), sequential_tuning finite and > 0.
+std::optional<std::string> validate(const AnalysisOptions& options);
+
+// ---------------------------------------------------------------------------------------------------
+// The extended analysis. Throws std::invalid_argument when validate(options) fails.
+//
+// Per treatment (every variant except the control), with c = control:
+//   conversion_rate, relative_lift: as the legacy analyze.
+//   Fixed:      p_value = two_proportion_p_value (the pooled z-test, exactly as today);
+//               lift_ci = fixed_lift_ci; difference_ci = fixed_difference_ci.
+//   Sequential: p_value = min(previous_min_p[i], sequential_p_value) — the running minimum over looks
+//               (the current look's value when there is no history; the history alone when the
+//               current look is undefined); lift_ci / difference_ci = the current look's confidence
+//               sequences (not intersected over looks).
+//   p_value_adjusted: holm_adjust over the treatments' p_values when options.holm and there are >= 2
+//               treatments (correction = HolmBonferroni); otherwise equal to p_value (correction = None).
+//   chance_to_win: chance_to_win(c, variant), for both methods.
+// The control: relative_lift = 0, every other extended field empty, is_significant false.
+// Without a control: no lift, p-value, interval or chance to win for anybody.
+//
+// Significance rule (so that the label never contradicts a number shown next to it):
+//   is_significant  <=>  p_value_adjusted < alpha
+//                        AND lift_ci is defined and excludes 0
+//                        AND difference_ci is defined and excludes 0.
+// Hence a CI that contains 0 (or is undefined) never comes with the label. Under Fixed the pooled p and
+// the unpooled Welch intervals can disagree near the boundary (or when an arm has a rate of 0 or 1, where
+// the intervals are undefined): those cases are labelled not significant. Under Sequential,
+// p < alpha <=> lift CS excludes 0 at the same look, so only the running minimum (an earlier crossing
+// while the current CS covers 0 again), the Holm adjustment, or the difference CS can withhold the label.
+//
+// previous_min_p: aligned with `variants` (index i -> variants[i]); missing entries (a shorter or empty
+// vector), empty optionals and values outside [0, 1] (NaN included) all mean "no history"; entries for
+// the control or beyond variants.size() are ignored. Ignored under Fixed. Reset it whenever the
+// method, alpha or sequential_tuning change, or the experiment restarts.
+Analysis analyze(const std::vector<VariantCounts>& variants, const AnalysisOptions& options,
+                 const std::vector<std::optional<double>>& previous_min_p = {});
 
 }  // namespace expstream
