@@ -26,6 +26,7 @@ py::dict experiment_dict(const Experiment& e) {
         d["key"] = v.key;
         d["name"] = v.name;
         d["is_control"] = v.is_control;
+        d["weight"] = v.weight;
         variants.append(d);
     }
     py::dict d;
@@ -69,10 +70,10 @@ struct Completion {
 class Service {
 public:
     Service(const std::string& database_url, std::size_t threads, double tick_seconds, double min_push_seconds,
-            double alpha)
+            const AnalysisOptions& analysis)
         : store_(std::make_shared<Store>(database_url, threads)),
           registry_(std::make_shared<Registry>()),
-          runtime_(store_, registry_, options(threads, tick_seconds, min_push_seconds, alpha)) {}
+          runtime_(store_, registry_, options(threads, tick_seconds, min_push_seconds, analysis)) {}
 
     // Workers may still push completions: stop them before completions_ goes away.
     ~Service() {
@@ -146,12 +147,13 @@ public:
     Runtime& runtime() { return runtime_; }
 
 private:
-    static RuntimeOptions options(std::size_t threads, double tick_seconds, double min_push_seconds, double alpha) {
+    static RuntimeOptions options(std::size_t threads, double tick_seconds, double min_push_seconds,
+                                  const AnalysisOptions& analysis) {
         RuntimeOptions o;
         o.threads = threads;
         o.tick_interval = std::chrono::milliseconds(static_cast<long long>(tick_seconds * 1000));
         o.min_push_interval = std::chrono::milliseconds(static_cast<long long>(min_push_seconds * 1000));
-        o.alpha = alpha;
+        o.analysis = analysis;
         return o;
     }
 
@@ -166,9 +168,19 @@ private:
 void register_service(py::module_& m) {
     py::register_exception<DatabaseUnavailable>(m, "DatabaseUnavailable", PyExc_ConnectionError);
     py::class_<Service>(m, "Service")
-        .def(py::init<const std::string&, std::size_t, double, double, double>(), py::arg("database_url"),
-             py::arg("threads") = 4, py::arg("tick_seconds") = 30.0, py::arg("min_push_seconds") = 0.2,
-             py::arg("alpha") = 0.05)
+        .def(py::init([](const std::string& url, std::size_t threads, double tick_seconds, double min_push_seconds,
+                         double alpha, const std::string& method, double sequential_tuning, bool holm) {
+                 AnalysisOptions analysis;
+                 analysis.method = method == "fixed" ? Method::Fixed : Method::Sequential;
+                 analysis.alpha = alpha;
+                 analysis.sequential_tuning = sequential_tuning;
+                 analysis.holm = holm;
+                 if (auto problem = validate(analysis)) throw py::value_error(*problem);
+                 return std::make_unique<Service>(url, threads, tick_seconds, min_push_seconds, analysis);
+             }),
+             py::arg("database_url"), py::arg("threads") = 4, py::arg("tick_seconds") = 30.0,
+             py::arg("min_push_seconds") = 0.2, py::arg("alpha") = 0.05, py::arg("method") = "sequential",
+             py::arg("sequential_tuning") = 5000.0, py::arg("holm") = true)
         .def("migrate", &Service::migrate)
         .def("ping", &Service::ping)
         .def("stop", &Service::stop)
@@ -201,12 +213,17 @@ void register_service(py::module_& m) {
                 return d.payload;
             });
         })
+        .def("submit_history",
+             [](Service& s, std::uint64_t token, const std::string& id, std::size_t max_points) {
+                 s.submit(token, [store = s.store(), id, max_points] { return store->history_json(id, max_points); });
+             })
         .def("submit_create_experiment",
              [](Service& s, std::uint64_t token, const std::string& name,
-                const std::vector<std::tuple<std::string, std::string, bool>>& variants,
+                const std::vector<std::tuple<std::string, std::string, bool, double>>& variants,
                 const std::optional<std::string>& tenant) {
                  std::vector<VariantSpec> specs;
-                 for (const auto& [key, vname, control] : variants) specs.push_back(VariantSpec{key, vname, control});
+                 for (const auto& [key, vname, control, weight] : variants)
+                     specs.push_back(VariantSpec{key, vname, control, weight});
                  s.submit(token, [store = s.store(), name, specs = std::move(specs), tenant] {
                      return store->create_experiment(name, specs, tenant);
                  });

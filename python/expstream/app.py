@@ -66,6 +66,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tick_seconds=settings.stream_interval_seconds,
         min_push_seconds=settings.push_min_interval_seconds,
         alpha=settings.significance_level,
+        method=settings.stats_method,
+        sequential_tuning=settings.sequential_tuning,
+        holm=settings.correction == "holm",
     )
     try:
         await asyncio.to_thread(core.migrate)

@@ -187,6 +187,9 @@ class Hub:
         self._core.request_snapshot(experiment_id, sub.id)
 
     def deliver(self, delivery: Delivery) -> None:
+        if delivery.kind is DeliveryKind.CONTROL:
+            self.publish(delivery.experiment_id, delivery.payload)
+            return
         if delivery.target:
             sub = self._subscribers.get(delivery.target)
             targets = [sub] if sub is not None and delivery.experiment_id in sub.experiments else []

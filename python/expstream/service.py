@@ -48,6 +48,7 @@ class DeliveryKind(enum.IntEnum):
     SNAPSHOT = 0
     NOT_FOUND = 1
     UNAVAILABLE = 2
+    CONTROL = 3  # any other message for every subscriber (e.g. an SRM anomaly)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +93,18 @@ class CoreService:
     async def ping(self) -> bool:
         return bool(await self._call(self.core.submit_ping))
 
+    async def history(self, experiment_id: str, max_points: int) -> str:
+        """The results history's JSON text, thinned to at most max_points."""
+        result: str = await self._call(self.core.submit_history, experiment_id, max_points)
+        return result
+
     async def snapshot(self, experiment_id: str) -> str:
         """The current snapshot's JSON text, exactly as subscribers receive it."""
         result: str = await self._call(self.core.submit_snapshot, experiment_id)
         return result
 
     async def create_experiment(
-        self, name: str, variants: list[tuple[str, str, bool]], tenant: str | None = None
+        self, name: str, variants: list[tuple[str, str, bool, float]], tenant: str | None = None
     ) -> dict[str, Any]:
         result: dict[str, Any] = await self._call(self.core.submit_create_experiment, name, variants, tenant)
         self._tenants[result["id"]] = tenant

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -44,6 +44,20 @@ class Settings(BaseSettings):
         lt=1,
         validation_alias="RESULTS_SIGNIFICANCE_LEVEL",
         description="alpha: a variant is significant when its p-value is below it.",
+    )
+    stats_method: Literal["sequential", "fixed"] = Field(
+        default="sequential",
+        validation_alias="RESULTS_STATS_METHOD",
+        description="sequential: safe to watch continuously (confidence sequences); fixed: the classic "
+        "z-test, valid only when read once.",
+    )
+    sequential_tuning: float = Field(
+        default=5000.0, gt=0, validation_alias="RESULTS_SEQUENTIAL_TUNING",
+        description="N*: the total sample size at which the confidence sequence is tightest.",
+    )
+    correction: Literal["holm", "none"] = Field(
+        default="holm", validation_alias="RESULTS_CORRECTION",
+        description="Multiple-comparison correction across treatments (Holm-Bonferroni).",
     )
     push_min_interval_seconds: float = Field(
         default=0.2,

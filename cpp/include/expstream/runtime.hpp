@@ -14,13 +14,15 @@
 
 #include "expstream/ready_queue.hpp"
 #include "expstream/registry.hpp"
+#include "expstream/stats.hpp"
 
 namespace expstream {
 
 class Store;
 
 struct Delivery {
-    enum class Kind { Snapshot, NotFound, Unavailable };
+    // Control: a message for every subscriber that is not a snapshot (e.g. an SRM anomaly).
+    enum class Kind { Snapshot, NotFound, Unavailable, Control };
     Kind kind = Kind::Snapshot;
     std::string experiment_id;
     ConnectionId target = 0;  // 0: every subscriber of the experiment
@@ -35,7 +37,7 @@ struct RuntimeOptions {
     std::chrono::milliseconds min_push_interval{200};
     std::chrono::milliseconds retry_initial{250};
     std::chrono::milliseconds retry_max{5000};
-    double alpha = 0.05;
+    AnalysisOptions analysis;
 };
 
 class Runtime {

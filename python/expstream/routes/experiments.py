@@ -32,7 +32,7 @@ def _check_batch_size(size: int, limit: int) -> None:
 async def create_experiment(body: ExperimentIn, principal: WriterDep, service: ServiceDep) -> dict[str, object]:
     if principal.experiments is not None:
         raise ForbiddenError("creating experiments needs a token for all experiments (experiments: ['*'])")
-    variants = [(v.key, v.name, v.is_control) for v in body.variants]
+    variants = [(v.key, v.name, v.is_control, v.weight) for v in body.variants]
     return await service.create_experiment(body.name, variants, principal.tenant)
 
 

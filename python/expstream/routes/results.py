@@ -51,6 +51,18 @@ async def get_results(
     return Response(await service.snapshot(eid), media_type="application/json")
 
 
+HISTORY_MAX_POINTS = 500
+
+
+@router.get("/{experiment_id}/results/history", response_class=Response)
+async def results_history(experiment_id: uuid.UUID, principal: StreamReaderDep, service: ServiceDep) -> Response:
+    """Each computed snapshot's numbers (seq, time, per variant counts, lift and its interval), oldest first,
+    evenly thinned to at most 500 points (the newest always kept)."""
+    eid = str(experiment_id)
+    await authorize(service, principal, eid)
+    return Response(await service.history(eid, HISTORY_MAX_POINTS), media_type="application/json")
+
+
 @router.get("/{experiment_id}/results/stream")
 async def stream_results(
     experiment_id: uuid.UUID,
