@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import uuid
+import base64
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -152,3 +154,33 @@ def convert(client: httpx.Client, experiment_id: str, users: list[str], event_id
 
 def random_id() -> str:
     return str(uuid.uuid4())
+
+
+def wide_experiment(client: httpx.Client) -> str:
+    """61 variants with 200-character names: ~30 KB snapshots that fill a stalled reader's buffers fast."""
+    body = {
+        "name": "wide",
+        "variants": [{"key": "control", "name": "C" * 200, "is_control": True}]
+        + [{"key": f"v{i}", "name": f"{i:02d}" * 100} for i in range(60)],
+    }
+    response = client.post("/api/v1/experiments", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def raw_upgrade(port: int, path: str, rcvbuf: int | None = None) -> socket.socket:
+    """A client that completes the WebSocket handshake and then neither reads nor answers pings."""
+    sock = socket.socket()
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock

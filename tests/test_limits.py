@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
-import os
-import socket
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from helpers import RunningServer, bearer, new_experiment, run_server, token
+from helpers import RunningServer, bearer, new_experiment, raw_upgrade, run_server, token, wide_experiment
 from websockets.exceptions import ConnectionClosed
 from wsclient import TIMEOUT, open_stream, recv_json
 
@@ -98,24 +95,6 @@ def test_without_any_token_the_first_message_must_authenticate_in_time(
         assert closed_with(ws) == 4401  # said nothing for EXPSTREAM_WS_AUTH_TIMEOUT_SECONDS
 
 
-def raw_upgrade(port: int, path: str, rcvbuf: int | None = None) -> socket.socket:
-    """A client that completes the handshake and then neither reads nor answers pings."""
-    sock = socket.socket()
-    if rcvbuf:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(1)
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return sock
-
-
 def test_a_silent_peer_is_dropped_by_the_heartbeat_and_counts_update(
     strict: RunningServer, strict_client: httpx.Client
 ) -> None:
@@ -138,12 +117,7 @@ def test_a_reader_that_stays_behind_is_closed_with_1013_not_buffered(server_env:
 
 
 def _stalled_reader_scenario(strict: RunningServer, strict_client: httpx.Client) -> None:
-    body = {
-        "name": "wide",
-        "variants": [{"key": "control", "name": "C" * 200, "is_control": True}]
-        + [{"key": f"v{i}", "name": f"{i:02d}" * 100} for i in range(60)],
-    }
-    eid = strict_client.post("/api/v1/experiments", json=body).json()["id"]
+    eid = wide_experiment(strict_client)
     path = f"/api/v1/ws/experiments/{eid}/results?token={token('read', subject='slow')}"
     sock = raw_upgrade(strict.port, path, rcvbuf=4096)
     try:

@@ -170,13 +170,8 @@ void register_service(py::module_& m) {
     py::class_<Service>(m, "Service")
         .def(py::init([](const std::string& url, std::size_t threads, double tick_seconds, double min_push_seconds,
                          double alpha, const std::string& method, double sequential_tuning, bool holm) {
-                 AnalysisOptions analysis;
-                 analysis.method = method == "fixed" ? Method::Fixed : Method::Sequential;
-                 analysis.alpha = alpha;
-                 analysis.sequential_tuning = sequential_tuning;
-                 analysis.holm = holm;
-                 if (auto problem = validate(analysis)) throw py::value_error(*problem);
-                 return std::make_unique<Service>(url, threads, tick_seconds, min_push_seconds, analysis);
+                 return std::make_unique<Service>(url, threads, tick_seconds, min_push_seconds,
+                                                  analysis_options(method, alpha, sequential_tuning, holm));
              }),
              py::arg("database_url"), py::arg("threads") = 4, py::arg("tick_seconds") = 30.0,
              py::arg("min_push_seconds") = 0.2, py::arg("alpha") = 0.05, py::arg("method") = "sequential",

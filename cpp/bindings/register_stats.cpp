@@ -24,6 +24,18 @@ std::vector<VariantCounts> to_counts(const std::vector<py::tuple>& rows) {
 }
 }  // namespace
 
+AnalysisOptions analysis_options(const std::string& method, double alpha, double sequential_tuning, bool holm) {
+    if (method != "fixed" && method != "sequential")
+        throw py::value_error("method must be 'fixed' or 'sequential', not '" + method + "'");
+    AnalysisOptions options;
+    options.method = method == "fixed" ? Method::Fixed : Method::Sequential;
+    options.alpha = alpha;
+    options.sequential_tuning = sequential_tuning;
+    options.holm = holm;
+    if (auto problem = validate(options)) throw py::value_error(*problem);
+    return options;
+}
+
 void register_stats(py::module_& m) {
     m.def("normal_sf", &normal_sf, py::arg("z"));
     m.def("two_proportion_p_value", &two_proportion_p_value, py::arg("n_control"), py::arg("c_control"),
@@ -36,12 +48,7 @@ void register_stats(py::module_& m) {
            std::int64_t days_running, std::int64_t seq, double alpha, const std::string& timestamp,
            const std::string& method, double sequential_tuning, bool holm, const std::vector<double>& weights,
            const std::vector<std::optional<double>>& previous_min_p) {
-            AnalysisOptions options;
-            options.method = method == "fixed" ? Method::Fixed : Method::Sequential;
-            options.alpha = alpha;
-            options.sequential_tuning = sequential_tuning;
-            options.holm = holm;
-            if (auto problem = validate(options)) throw py::value_error(*problem);
+            const AnalysisOptions options = analysis_options(method, alpha, sequential_tuning, holm);
             auto counts = to_counts(variants);
             std::string json;
             {

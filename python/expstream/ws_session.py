@@ -13,7 +13,6 @@ import logging
 import time
 import uuid
 from collections import deque
-from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
