@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from helpers import RunningServer, run_server
+from helpers import RunningServer, bearer, run_server
 
 
 # The server every integration test talks to; .ci/run makes sure one answers here.
@@ -46,5 +46,5 @@ def server(server_env: dict[str, str]) -> Iterator[RunningServer]:
 
 @pytest.fixture()
 def client(server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.http, timeout=30) as c:
+    with httpx.Client(base_url=server.http, timeout=30, headers=bearer("admin")) as c:
         yield c

@@ -4,17 +4,38 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+import base64
+import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
+from expstream.auth import issue_token
 from expstream.embedded_db import free_port
+
+# Every test server signs tokens with this; tests mint what they need.
+TEST_SECRET = "test-secret-" + uuid.uuid4().hex
+
+
+def token(
+    scope: str = "admin", experiments: list[str] | None = None, tenant: str | None = None, ttl: float = 600,
+    subject: str = "tester",
+) -> str:
+    return issue_token(
+        TEST_SECRET, subject=subject, scope=scope, experiments=experiments or ["*"], ttl_seconds=ttl,  # type: ignore[arg-type]
+        tenant=tenant,
+    )
+
+
+def bearer(scope: str = "admin", **kwargs: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(scope, **kwargs)}"}
 
 
 class RunningServer:
@@ -26,17 +47,50 @@ class RunningServer:
         self.log = log
         self.http = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}"
+        self._log_changed = threading.Condition()
+
+    def follow_log(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self._log_changed:
+                self.log.append(line)
+                self._log_changed.notify_all()
+
+    def wait_for_log(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+        """Blocks until the server logs a JSON line matching predicate (an event, not a sleep)."""
+        seen = 0
+
+        def find() -> dict[str, Any] | None:
+            nonlocal seen
+            for line in self.log[seen:]:
+                seen += 1
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and predicate(entry):
+                    return entry
+            return None
+
+        with self._log_changed:
+            found = self._log_changed.wait_for(find, timeout)
+        if not found:
+            raise AssertionError("no matching log line; last lines:\n" + "".join(self.log[-20:]))
+        return found
 
 
 READY_LINE = "Application startup complete"
 
 
 @contextmanager
-def run_server(env: dict[str, str | None], port: int | None = None) -> Iterator[RunningServer]:
+def run_server(
+    env: dict[str, str | None], port: int | None = None, extra_args: list[str] | None = None
+) -> Iterator[RunningServer]:
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={k: v for k, v in {**os.environ, **env}.items() if v is not None},  # None unsets
+        [sys.executable, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+         *(extra_args or [])],
+        env={k: v for k, v in {**os.environ, "EXPSTREAM_JWT_SECRET": TEST_SECRET, **env}.items() if v is not None},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -51,10 +105,11 @@ def run_server(env: dict[str, str | None], port: int | None = None) -> Iterator[
     else:
         process.wait(timeout=30)
         raise RuntimeError("server exited before it was ready:\n" + "".join(log))
-    drain = threading.Thread(target=lambda: log.extend(process.stderr or []), daemon=True)
+    running = RunningServer(process, port, log)
+    drain = threading.Thread(target=running.follow_log, daemon=True)
     drain.start()
     try:
-        yield RunningServer(process, port, log)
+        yield running
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -99,3 +154,33 @@ def convert(client: httpx.Client, experiment_id: str, users: list[str], event_id
 
 def random_id() -> str:
     return str(uuid.uuid4())
+
+
+def wide_experiment(client: httpx.Client) -> str:
+    """61 variants with 200-character names: ~30 KB snapshots that fill a stalled reader's buffers fast."""
+    body = {
+        "name": "wide",
+        "variants": [{"key": "control", "name": "C" * 200, "is_control": True}]
+        + [{"key": f"v{i}", "name": f"{i:02d}" * 100} for i in range(60)],
+    }
+    response = client.post("/api/v1/experiments", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def raw_upgrade(port: int, path: str, rcvbuf: int | None = None) -> socket.socket:
+    """A client that completes the WebSocket handshake and then neither reads nor answers pings."""
+    sock = socket.socket()
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += sock.recv(1)
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock

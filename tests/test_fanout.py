@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import os
-import socket
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import websockets
-from helpers import RunningServer, new_experiment, run_server
+from helpers import RunningServer, bearer, new_experiment, raw_upgrade, run_server, token, wide_experiment
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +24,8 @@ def test_200_concurrent_clients_all_receive_the_broadcast(server: RunningServer,
     url = f"{server.ws}/api/v1/ws/experiments/{eid}/results"
 
     async def watcher(connected: asyncio.Barrier) -> int:
-        async with websockets.connect(url, open_timeout=30, ping_interval=None) as ws:
+        # One token each: a single token may hold only EXPSTREAM_WS_MAX_CONNECTIONS_PER_TOKEN streams.
+        async with websockets.connect(f"{url}?token={token()}", open_timeout=30, ping_interval=None) as ws:
             json.loads(await ws.recv())  # initial snapshot
             await connected.wait()
             while True:
@@ -39,7 +37,7 @@ def test_200_concurrent_clients_all_receive_the_broadcast(server: RunningServer,
         connected = asyncio.Barrier(201)
         tasks = [asyncio.create_task(watcher(connected)) for _ in range(200)]
         await connected.wait()  # all 200 hold their initial snapshot
-        async with httpx.AsyncClient(base_url=server.http) as http:
+        async with httpx.AsyncClient(base_url=server.http, headers=bearer()) as http:
             response = await http.post(
                 f"/api/v1/experiments/{eid}/assignments",
                 json={"assignments": [{"user_id": "u1", "variant_key": "control"}]},
@@ -52,41 +50,16 @@ def test_200_concurrent_clients_all_receive_the_broadcast(server: RunningServer,
     assert len(set(seqs)) == 1  # one snapshot, the same for everyone
 
 
-def _stalled_client(port: int, path: str) -> socket.socket:
-    """Completes the handshake, then never reads again, with a tiny receive buffer."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        (
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    response = b""
-    while b"\r\n\r\n" not in response:
-        response += sock.recv(1)
-    assert response.startswith(b"HTTP/1.1 101"), response
-    return sock
-
-
 def test_a_client_that_never_reads_does_not_delay_the_others(fast_server: RunningServer) -> None:
     server = fast_server
-    with httpx.Client(base_url=server.http, timeout=30) as client:
+    with httpx.Client(base_url=server.http, timeout=30, headers=bearer()) as client:
         _never_reading_client_scenario(server, client)
 
 
 def _never_reading_client_scenario(server: RunningServer, client: httpx.Client) -> None:
-    # Large snapshots (many variants with long names) fill the stalled client's buffers quickly.
-    body = {
-        "name": "wide",
-        "variants": [{"key": "control", "name": "C" * 200, "is_control": True}]
-        + [{"key": f"v{i}", "name": f"{i:02d}" * 100} for i in range(60)],
-    }
-    eid = client.post("/api/v1/experiments", json=body).json()["id"]
-    path = f"/api/v1/ws/experiments/{eid}/results"
-    stalled = _stalled_client(server.port, path)
+    eid = wide_experiment(client)
+    path = f"/api/v1/ws/experiments/{eid}/results?token={token()}"
+    stalled = raw_upgrade(server.port, path, rcvbuf=4096)
     rounds = 200
 
     async def main() -> list[int]:
@@ -95,7 +68,7 @@ def _never_reading_client_scenario(server: RunningServer, client: httpx.Client) 
             await a.recv()
             await b.recv()
             seen = []
-            async with httpx.AsyncClient(base_url=server.http) as http:
+            async with httpx.AsyncClient(base_url=server.http, headers=bearer()) as http:
                 for i in range(rounds):
                     response = await http.post(
                         f"/api/v1/experiments/{eid}/assignments",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import RunningServer, assign, new_experiment, run_server
+from helpers import bearer, RunningServer, assign, new_experiment, run_server
 from wsclient import open_stream, recv_json, recv_until
 
 from expstream.embedded_db import EmbeddedPostgres, free_port
@@ -36,7 +36,7 @@ def outage_server(owned_postgres: EmbeddedPostgres) -> Iterator[RunningServer]:
 def test_database_outage_sends_an_error_then_snapshots_resume_without_reconnecting(
     owned_postgres: EmbeddedPostgres, outage_server: RunningServer
 ) -> None:
-    with httpx.Client(base_url=outage_server.http, timeout=30) as client:
+    with httpx.Client(base_url=outage_server.http, timeout=30, headers=bearer()) as client:
         _outage_scenario(owned_postgres, outage_server, client)
 
 

@@ -38,6 +38,8 @@ def test_snapshot_has_exactly_the_wire_schema_in_order() -> None:
     expected = json.loads(FIXTURE.read_text())
     assert list(snap) == list(expected)
     assert list(snap["variants"][0]) == list(expected["variants"][0])  # type: ignore[index]
+    assert list(snap["analysis"]) == list(expected["analysis"])  # type: ignore[call-overload]
+    assert list(snap["srm"]) == list(expected["srm"])  # type: ignore[call-overload]
     assert snap["event"] == "results_update"
     assert snap["days_running"] == 3 and snap["seq"] == 7
 

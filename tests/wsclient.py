@@ -11,8 +11,15 @@ from websockets.sync.client import ClientConnection, connect
 TIMEOUT = 15.0
 
 
-def open_stream(base: str, experiment_id: str, **kwargs: Any) -> ClientConnection:
-    return connect(f"{base}/api/v1/ws/experiments/{experiment_id}/results", open_timeout=TIMEOUT, **kwargs)
+def open_stream(base: str, experiment_id: str, token: str | None = "", query: str = "", **kwargs: Any) -> ClientConnection:
+    """token "" (default): an admin token for all experiments; None: no token at all."""
+    from helpers import token as make_token
+
+    params = [p for p in (query,) if p]
+    if token is not None:
+        params.append(f"token={token or make_token('admin')}")
+    suffix = ("?" + "&".join(params)) if params else ""
+    return connect(f"{base}/api/v1/ws/experiments/{experiment_id}/results{suffix}", open_timeout=TIMEOUT, **kwargs)
 
 
 def recv_json(ws: ClientConnection, timeout: float = TIMEOUT) -> dict[str, Any]:

@@ -2,7 +2,14 @@
 
 #include <pybind11/pybind11.h>
 
+#include <string>
+
+#include "expstream/stats.hpp"
+
 namespace expstream::bindings {
 void register_stats(pybind11::module_& m);
 void register_service(pybind11::module_& m);
+
+// Options from their Python spellings; raises ValueError for invalid ones.
+AnalysisOptions analysis_options(const std::string& method, double alpha, double sequential_tuning, bool holm);
 }  // namespace expstream::bindings

@@ -26,6 +26,7 @@ py::dict experiment_dict(const Experiment& e) {
         d["key"] = v.key;
         d["name"] = v.name;
         d["is_control"] = v.is_control;
+        d["weight"] = v.weight;
         variants.append(d);
     }
     py::dict d;
@@ -35,11 +36,13 @@ py::dict experiment_dict(const Experiment& e) {
     d["created_at"] = e.created_at;
     d["activated_at"] = e.activated_at ? py::object(py::str(*e.activated_at)) : py::object(py::none());
     d["seq"] = e.seq;
+    d["tenant"] = e.tenant ? py::object(py::str(*e.tenant)) : py::object(py::none());
     d["variants"] = variants;
     return d;
 }
 
 py::object to_python(const Experiment& e) { return experiment_dict(e); }
+py::object to_python(const StatusChange& c) { return py::make_tuple(experiment_dict(c.experiment), c.previous_status); }
 py::object to_python(const std::optional<Experiment>& e) { return e ? py::object(experiment_dict(*e)) : py::none(); }
 py::object to_python(const std::vector<Experiment>& list) {
     py::list out;
@@ -67,10 +70,10 @@ struct Completion {
 class Service {
 public:
     Service(const std::string& database_url, std::size_t threads, double tick_seconds, double min_push_seconds,
-            double alpha)
+            const AnalysisOptions& analysis)
         : store_(std::make_shared<Store>(database_url, threads)),
           registry_(std::make_shared<Registry>()),
-          runtime_(store_, registry_, options(threads, tick_seconds, min_push_seconds, alpha)) {}
+          runtime_(store_, registry_, options(threads, tick_seconds, min_push_seconds, analysis)) {}
 
     // Workers may still push completions: stop them before completions_ goes away.
     ~Service() {
@@ -144,12 +147,13 @@ public:
     Runtime& runtime() { return runtime_; }
 
 private:
-    static RuntimeOptions options(std::size_t threads, double tick_seconds, double min_push_seconds, double alpha) {
+    static RuntimeOptions options(std::size_t threads, double tick_seconds, double min_push_seconds,
+                                  const AnalysisOptions& analysis) {
         RuntimeOptions o;
         o.threads = threads;
         o.tick_interval = std::chrono::milliseconds(static_cast<long long>(tick_seconds * 1000));
         o.min_push_interval = std::chrono::milliseconds(static_cast<long long>(min_push_seconds * 1000));
-        o.alpha = alpha;
+        o.analysis = analysis;
         return o;
     }
 
@@ -164,15 +168,23 @@ private:
 void register_service(py::module_& m) {
     py::register_exception<DatabaseUnavailable>(m, "DatabaseUnavailable", PyExc_ConnectionError);
     py::class_<Service>(m, "Service")
-        .def(py::init<const std::string&, std::size_t, double, double, double>(), py::arg("database_url"),
-             py::arg("threads") = 4, py::arg("tick_seconds") = 30.0, py::arg("min_push_seconds") = 0.2,
-             py::arg("alpha") = 0.05)
+        .def(py::init([](const std::string& url, std::size_t threads, double tick_seconds, double min_push_seconds,
+                         double alpha, const std::string& method, double sequential_tuning, bool holm) {
+                 return std::make_unique<Service>(url, threads, tick_seconds, min_push_seconds,
+                                                  analysis_options(method, alpha, sequential_tuning, holm));
+             }),
+             py::arg("database_url"), py::arg("threads") = 4, py::arg("tick_seconds") = 30.0,
+             py::arg("min_push_seconds") = 0.2, py::arg("alpha") = 0.05, py::arg("method") = "sequential",
+             py::arg("sequential_tuning") = 5000.0, py::arg("holm") = true)
         .def("migrate", &Service::migrate)
         .def("ping", &Service::ping)
         .def("stop", &Service::stop)
         .def_property_readonly("ready_fd", &Service::ready_fd)
         .def("drain", &Service::drain)
         .def_property_readonly("snapshots_computed", [](Service& s) { return s.runtime().snapshots_computed(); })
+        .def_property_readonly("snapshot_compute_seconds",
+                               [](Service& s) { return s.runtime().snapshot_compute_nanoseconds() / 1e9; })
+        .def_property_readonly("changes_coalesced", [](Service& s) { return s.runtime().changes_coalesced(); })
         // Streaming
         .def("mark_changed", [](Service& s, const std::string& id) { s.runtime().mark_changed(id); })
         .def("request_snapshot",
@@ -196,13 +208,19 @@ void register_service(py::module_& m) {
                 return d.payload;
             });
         })
+        .def("submit_history",
+             [](Service& s, std::uint64_t token, const std::string& id, std::size_t max_points) {
+                 s.submit(token, [store = s.store(), id, max_points] { return store->history_json(id, max_points); });
+             })
         .def("submit_create_experiment",
              [](Service& s, std::uint64_t token, const std::string& name,
-                const std::vector<std::tuple<std::string, std::string, bool>>& variants) {
+                const std::vector<std::tuple<std::string, std::string, bool, double>>& variants,
+                const std::optional<std::string>& tenant) {
                  std::vector<VariantSpec> specs;
-                 for (const auto& [key, vname, control] : variants) specs.push_back(VariantSpec{key, vname, control});
-                 s.submit(token, [store = s.store(), name, specs = std::move(specs)] {
-                     return store->create_experiment(name, specs);
+                 for (const auto& [key, vname, control, weight] : variants)
+                     specs.push_back(VariantSpec{key, vname, control, weight});
+                 s.submit(token, [store = s.store(), name, specs = std::move(specs), tenant] {
+                     return store->create_experiment(name, specs, tenant);
                  });
              })
         .def("submit_list_experiments", [](Service& s, std::uint64_t token) {

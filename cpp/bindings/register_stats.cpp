@@ -24,6 +24,18 @@ std::vector<VariantCounts> to_counts(const std::vector<py::tuple>& rows) {
 }
 }  // namespace
 
+AnalysisOptions analysis_options(const std::string& method, double alpha, double sequential_tuning, bool holm) {
+    if (method != "fixed" && method != "sequential")
+        throw py::value_error("method must be 'fixed' or 'sequential', not '" + method + "'");
+    AnalysisOptions options;
+    options.method = method == "fixed" ? Method::Fixed : Method::Sequential;
+    options.alpha = alpha;
+    options.sequential_tuning = sequential_tuning;
+    options.holm = holm;
+    if (auto problem = validate(options)) throw py::value_error(*problem);
+    return options;
+}
+
 void register_stats(py::module_& m) {
     m.def("normal_sf", &normal_sf, py::arg("z"));
     m.def("two_proportion_p_value", &two_proportion_p_value, py::arg("n_control"), py::arg("c_control"),
@@ -33,24 +45,25 @@ void register_stats(py::module_& m) {
     m.def(
         "snapshot_json",
         [](const std::string& experiment_id, const std::string& status, const std::vector<py::tuple>& variants,
-           std::int64_t days_running, std::int64_t seq, double alpha, const std::string& timestamp) {
-            Snapshot s;
-            s.experiment_id = experiment_id;
-            s.status = status;
-            s.days_running = days_running;
-            s.seq = seq;
-            s.timestamp = timestamp.empty() ? utc_now_iso8601() : timestamp;
+           std::int64_t days_running, std::int64_t seq, double alpha, const std::string& timestamp,
+           const std::string& method, double sequential_tuning, bool holm, const std::vector<double>& weights,
+           const std::vector<std::optional<double>>& previous_min_p) {
+            const AnalysisOptions options = analysis_options(method, alpha, sequential_tuning, holm);
             auto counts = to_counts(variants);
             std::string json;
             {
                 const py::gil_scoped_release release;  // pure C++ from here on
-                s.analysis = analyze(counts, alpha);
+                Snapshot s = make_snapshot(experiment_id, status, counts, weights, options, previous_min_p,
+                                           days_running, seq);
+                if (!timestamp.empty()) s.timestamp = timestamp;
                 json = to_json(s);
             }
             return json;
         },
         py::arg("experiment_id"), py::arg("status"), py::arg("variants"), py::arg("days_running") = 0,
-        py::arg("seq") = 0, py::arg("alpha") = 0.05, py::arg("timestamp") = "");
+        py::arg("seq") = 0, py::arg("alpha") = 0.05, py::arg("timestamp") = "", py::arg("method") = "fixed",
+        py::arg("sequential_tuning") = 5000.0, py::arg("holm") = true, py::arg("weights") = std::vector<double>{},
+        py::arg("previous_min_p") = std::vector<std::optional<double>>{});
 
     m.def("error_json", &error_json, py::arg("code"), py::arg("experiment_id"), py::arg("message"));
     m.def("pong_json", []() { return pong_json(); });
@@ -58,13 +71,17 @@ void register_stats(py::module_& m) {
     py::enum_<ClientAction>(m, "ClientAction")
         .value("PING", ClientAction::Ping)
         .value("REFRESH", ClientAction::Refresh)
+        .value("AUTH", ClientAction::Auth)
+        .value("SUBSCRIBE", ClientAction::Subscribe)
+        .value("UNSUBSCRIBE", ClientAction::Unsubscribe)
+        .value("RESUME", ClientAction::Resume)
         .value("IGNORED", ClientAction::Ignored);
-    // Returns (action, reason it was ignored or "").
+    // Returns (action, reason it was ignored or "", experiment_id or "", token or "", seq or None).
     m.def(
         "parse_client_message",
         [](std::string_view text) {
             ClientMessage msg = parse_client_message(text);
-            return py::make_tuple(msg.action, msg.error);
+            return py::make_tuple(msg.action, msg.error, msg.experiment_id, msg.token, msg.seq);
         },
         py::arg("text"));
     m.attr("MAX_CLIENT_MESSAGE_BYTES") = kMaxClientMessageBytes;

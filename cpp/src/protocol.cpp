@@ -8,7 +8,7 @@ namespace expstream {
 
 namespace {
 
-// Every reason below fits std::string's small buffer, so building the result cannot allocate.
+// Every reason below fits std::string's small buffer.
 ClientMessage ignored(const char* why) {
     ClientMessage m;
     m.action = ClientAction::Ignored;
@@ -52,10 +52,35 @@ ClientMessage parse_client_message(std::string_view text) {
         if (action == "ping") {
             return understood(ClientAction::Ping);
         }
+        // Optional on refresh (the per-experiment endpoint knows its experiment), required below.
+        std::string_view experiment_id;
+        const bool has_experiment = obj["experiment_id"].get_string().get(experiment_id) == simdjson::SUCCESS;
         if (action == "refresh") {
-            return understood(ClientAction::Refresh);
+            ClientMessage m = understood(ClientAction::Refresh);
+            if (has_experiment) m.experiment_id = experiment_id;
+            return m;
         }
-        return ignored("unknown_action");
+        if (action == "auth") {
+            std::string_view token;
+            if (obj["token"].get_string().get(token) != simdjson::SUCCESS) return ignored("missing_field");
+            ClientMessage m = understood(ClientAction::Auth);
+            m.token = token;
+            return m;
+        }
+        const ClientAction with_experiment = action == "subscribe"     ? ClientAction::Subscribe
+                                             : action == "unsubscribe" ? ClientAction::Unsubscribe
+                                             : action == "resume"      ? ClientAction::Resume
+                                                                       : ClientAction::Ignored;
+        if (with_experiment == ClientAction::Ignored) return ignored("unknown_action");
+        if (!has_experiment) return ignored("missing_field");
+        ClientMessage m = understood(with_experiment);
+        m.experiment_id = experiment_id;
+        if (with_experiment == ClientAction::Resume) {
+            std::int64_t seq = 0;
+            if (obj["seq"].get_int64().get(seq) != simdjson::SUCCESS) return ignored("missing_field");
+            m.seq = seq;
+        }
+        return m;
     } catch (...) {
         // Only allocation failure can get here; the connection must survive it.
         return ignored("internal");

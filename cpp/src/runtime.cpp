@@ -19,6 +19,14 @@ namespace expstream {
 namespace net = boost::asio;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+// Identifies the analysis a running minimum p belongs to.
+std::string signature_of(const AnalysisOptions& o) {
+    return std::string(to_string(o.method)) + "|" + std::to_string(o.alpha) + "|" + std::to_string(o.sequential_tuning) +
+           "|" + (o.holm ? "holm" : "none");
+}
+}  // namespace
+
 struct Runtime::Impl {
     using Strand = net::strand<net::thread_pool::executor_type>;
 
@@ -41,6 +49,7 @@ struct Runtime::Impl {
           store(std::move(store)),
           registry(std::move(registry)),
           options(options),
+          signature(signature_of(options.analysis)),
           pool(std::max<std::size_t>(1, options.threads)),
           tick_timer(pool.get_executor()) {
         if (options.tick_interval.count() > 0) {
@@ -53,6 +62,7 @@ struct Runtime::Impl {
     std::shared_ptr<Store> store;
     std::shared_ptr<Registry> registry;
     RuntimeOptions options;
+    const std::string signature;
     net::thread_pool pool;
     net::steady_timer tick_timer;
     std::mutex states_mutex;
@@ -77,6 +87,15 @@ struct Runtime::Impl {
         Delivery d;
         d.experiment_id = id;
         d.target = target;
+        const auto started = Clock::now();
+        struct AddElapsed {  // counts failures' time too: a slow outage is still compute time
+            std::atomic<std::uint64_t>& total;
+            Clock::time_point started;
+            ~AddElapsed() {
+                total.fetch_add(static_cast<std::uint64_t>(
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count()));
+            }
+        } add_elapsed{owner.compute_ns_, started};
         try {
             std::optional<SnapshotData> data = store->read_snapshot_data(id);
             if (!data) {
@@ -84,16 +103,15 @@ struct Runtime::Impl {
                 d.payload = error_json("experiment_not_found", id, "experiment not found");
                 return d;
             }
-            Snapshot snap;
-            snap.experiment_id = id;
-            snap.timestamp = utc_now_iso8601();
-            snap.status = data->status;
-            snap.analysis = analyze(data->variants, options.alpha);
-            snap.days_running = data->days_running;
-            snap.seq = data->seq;
+            // Running minima only carry over between looks made under the same analysis options.
+            const std::vector<std::optional<double>> previous =
+                data->analysis_signature == signature ? data->min_p : std::vector<std::optional<double>>{};
+            const Snapshot snap = make_snapshot(id, data->status, data->variants, data->weights, options.analysis,
+                                                previous, data->days_running, data->seq);
             d.kind = Delivery::Kind::Snapshot;
             d.seq = snap.seq;
             d.payload = to_json(snap);
+            record_look(snap);
             owner.snapshots_computed_.fetch_add(1);
         } catch (const std::exception& e) {
             d.kind = Delivery::Kind::Unavailable;
@@ -102,13 +120,36 @@ struct Runtime::Impl {
         return d;
     }
 
+    // Persists what this look leaves behind; a failure here never costs the snapshot itself.
+    void record_look(const Snapshot& snap) {
+        Look look;
+        look.seq = snap.seq;
+        look.analysis_signature = signature;
+        look.history_point = history_point_json(snap);
+        look.srm_mismatch = snap.srm.mismatch;
+        for (std::size_t i = 0; i < snap.analysis.variants.size() && i < snap.analysis.min_p_values.size(); ++i) {
+            if (snap.analysis.min_p_values[i]) look.min_p.emplace_back(snap.analysis.variants[i].key, *snap.analysis.min_p_values[i]);
+        }
+        try {
+            if (store->record_look(snap.experiment_id, look)) {
+                Delivery anomaly;
+                anomaly.kind = Delivery::Kind::Control;
+                anomaly.experiment_id = snap.experiment_id;
+                anomaly.payload = srm_anomaly_json(snap);
+                owner.deliveries_.push(std::move(anomaly));
+            }
+        } catch (const std::exception&) {
+            // The next look records again; minima and history points are idempotent.
+        }
+    }
+
     // On the strand: push now, or as soon as the throttle allows.
     void schedule(const StatePtr& s, const std::string& id, bool immediate) {
-        if (s->computing) {
-            s->dirty = true;
+        if (s->computing || s->scheduled) {
+            if (!immediate) owner.coalesced_.fetch_add(1);
+            s->dirty = s->dirty || s->computing;
             return;
         }
-        if (s->scheduled) return;
         const auto now = Clock::now();
         const auto due = immediate ? now : std::max(now, s->last_push + options.min_push_interval);
         if (due <= now) {

@@ -93,6 +93,19 @@ void append_optional_number(std::string& out, const std::optional<double>& value
     }
 }
 
+// [low, high], or null when the interval is undefined.
+void append_interval(std::string& out, const std::optional<Interval>& interval) {
+    if (!interval) {
+        out += "null";
+        return;
+    }
+    out += '[';
+    append_json_number(out, interval->low);
+    out += ',';
+    append_json_number(out, interval->high);
+    out += ']';
+}
+
 }  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -170,6 +183,7 @@ std::string to_json(const Snapshot& snapshot) {
     append_json_string(out, snapshot.status);
     out += ",\"variants\":[";
     bool first = true;
+    std::size_t i = 0;
     for (const auto& v : a.variants) {
         if (!first) out += ',';
         first = false;
@@ -189,7 +203,20 @@ std::string to_json(const Snapshot& snapshot) {
         append_optional_number(out, v.p_value);
         out += ",\"is_control\":";
         out += v.is_control ? "true" : "false";
+        out += ",\"weight\":";
+        append_json_number(out, i < snapshot.weights.size() ? snapshot.weights[i] : 1.0);
+        out += ",\"lift_ci\":";
+        append_interval(out, v.lift_ci);
+        out += ",\"difference_ci\":";
+        append_interval(out, v.difference_ci);
+        out += ",\"p_value_adjusted\":";
+        append_optional_number(out, v.p_value_adjusted);
+        out += ",\"chance_to_win\":";
+        append_optional_number(out, v.chance_to_win);
+        out += ",\"is_significant\":";
+        out += v.is_significant ? "true" : "false";
         out += '}';
+        ++i;
     }
     out += "],\"total_participants\":";
     append_int(out, a.total_participants);
@@ -199,6 +226,81 @@ std::string to_json(const Snapshot& snapshot) {
     out += a.is_significant ? "true" : "false";
     out += ",\"seq\":";
     append_int(out, snapshot.seq);
+    const AnalysisOptions options = a.options.value_or(AnalysisOptions{Method::Fixed, 0.05, 0, false});
+    out += ",\"analysis\":{\"method\":";
+    append_json_string(out, to_string(options.method));
+    out += ",\"alpha\":";
+    append_json_number(out, options.alpha);
+    out += ",\"sequential_tuning\":";
+    if (options.method == Method::Sequential)
+        append_json_number(out, options.sequential_tuning);
+    else
+        out += "null";
+    out += ",\"correction\":";
+    append_json_string(out, to_string(a.correction));
+    out += "},\"srm\":{\"p_value\":";
+    append_optional_number(out, snapshot.srm.p_value);
+    out += ",\"mismatch\":";
+    out += snapshot.srm.mismatch ? "true" : "false";
+    out += "}}";
+    return out;
+}
+
+Snapshot make_snapshot(std::string experiment_id, std::string status, const std::vector<VariantCounts>& counts,
+                       const std::vector<double>& weights, const AnalysisOptions& options,
+                       const std::vector<std::optional<double>>& previous_min_p, std::int64_t days_running,
+                       std::int64_t seq) {
+    Snapshot s;
+    s.experiment_id = std::move(experiment_id);
+    s.timestamp = utc_now_iso8601();
+    s.status = std::move(status);
+    s.analysis = analyze(counts, options, previous_min_p);
+    s.weights = weights.size() == counts.size() ? weights : std::vector<double>(counts.size(), 1.0);
+    std::vector<std::int64_t> observed;
+    observed.reserve(counts.size());
+    for (const auto& c : counts) observed.push_back(c.participants);
+    s.srm = srm(observed, s.weights);
+    s.days_running = days_running;
+    s.seq = seq;
+    return s;
+}
+
+std::string history_point_json(const Snapshot& snapshot) {
+    std::string out = "{\"seq\":";
+    append_int(out, snapshot.seq);
+    out += ",\"timestamp\":";
+    append_json_string(out, snapshot.timestamp);
+    out += ",\"variants\":[";
+    bool first = true;
+    for (const auto& v : snapshot.analysis.variants) {
+        if (!first) out += ',';
+        first = false;
+        out += "{\"key\":";
+        append_json_string(out, v.key);
+        out += ",\"participant_count\":";
+        append_int(out, v.participants);
+        out += ",\"conversion_count\":";
+        append_int(out, v.conversions);
+        out += ",\"relative_lift\":";
+        append_optional_number(out, v.relative_lift);
+        out += ",\"lift_ci\":";
+        append_interval(out, v.lift_ci);
+        out += '}';
+    }
+    out += "]}";
+    return out;
+}
+
+std::string srm_anomaly_json(const Snapshot& snapshot) {
+    std::string out = "{\"event\":\"anomaly\",\"type\":\"sample_ratio_mismatch\",\"experiment_id\":";
+    append_json_string(out, snapshot.experiment_id);
+    out += ",\"p_value\":";
+    append_optional_number(out, snapshot.srm.p_value);
+    out += ",\"message\":";
+    append_json_string(out,
+                       "traffic is not split as configured (sample ratio mismatch): results cannot be trusted");
+    out += ",\"timestamp\":";
+    append_json_string(out, snapshot.timestamp);
     out += '}';
     return out;
 }

@@ -52,6 +52,25 @@ const char* const kMigrations[] = {
     CREATE UNIQUE INDEX events_event_id ON events (experiment_id, event_id) WHERE event_id IS NOT NULL;
     CREATE INDEX events_conversions ON events (experiment_id, user_id) WHERE type = 'conversion';
     )SQL",
+    // 2: experiments belong to a tenant (NULL: the default tenant).
+    R"SQL(
+    ALTER TABLE experiments ADD COLUMN tenant text;
+    CREATE INDEX experiments_tenant ON experiments (tenant);
+    )SQL",
+    // 3: traffic weights (SRM), running-minimum p-values, the SRM alarm, results history.
+    R"SQL(
+    ALTER TABLE variants ADD COLUMN weight double precision NOT NULL DEFAULT 1 CHECK (weight > 0);
+    ALTER TABLE variants ADD COLUMN min_p double precision;
+    ALTER TABLE experiments ADD COLUMN analysis_signature text;
+    ALTER TABLE experiments ADD COLUMN srm_alerted_at timestamptz;
+    CREATE TABLE results_history (
+        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        seq           bigint NOT NULL,
+        recorded_at   timestamptz NOT NULL DEFAULT now(),
+        point         jsonb NOT NULL,
+        PRIMARY KEY (experiment_id, seq)
+    );
+    )SQL",
 };
 
 const char* const kIsoTime = R"(to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))";
@@ -63,7 +82,7 @@ std::string iso(const char* column) {
 }
 
 const std::string kExperimentColumns = "e.id::text, e.name, e.status, " + iso("e.created_at") + ", " +
-                                       iso("e.activated_at") + ", e.seq";
+                                       iso("e.activated_at") + ", e.seq, e.tenant";
 
 // SQLSTATE classes that mean "the server went away", not "the query was wrong".
 bool is_unavailable(const pqxx::sql_error& e) {
@@ -86,6 +105,7 @@ Experiment experiment_from(const pqxx::row& r) {
     e.created_at = r[3].as<std::string>();
     if (!r[4].is_null()) e.activated_at = r[4].as<std::string>();
     e.seq = r[5].as<std::int64_t>();
+    if (!r[6].is_null()) e.tenant = r[6].as<std::string>();
     return e;
 }
 
@@ -98,14 +118,14 @@ void load_variants(pqxx::transaction_base& tx, std::vector<Experiment>& experime
     }
     ids += '}';
     const pqxx::result rows = tx.exec_params(
-        "SELECT experiment_id::text, key, name, is_control FROM variants "
+        "SELECT experiment_id::text, key, name, is_control, weight FROM variants "
         "WHERE experiment_id = ANY($1::uuid[]) ORDER BY experiment_id, position",
         ids);
     for (auto& experiment : experiments) {
         for (const auto& r : rows) {
             if (r[0].as<std::string>() != experiment.id) continue;
             experiment.variants.push_back(
-                VariantSpec{r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<bool>()});
+                VariantSpec{r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<bool>(), r[4].as<double>()});
         }
     }
 }
@@ -234,19 +254,21 @@ bool Store::ping() {
     }
 }
 
-Experiment Store::create_experiment(const std::string& name, const std::vector<VariantSpec>& variants) {
+Experiment Store::create_experiment(const std::string& name, const std::vector<VariantSpec>& variants,
+                                    const std::optional<std::string>& tenant) {
     return with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
+        // libpqxx 6 has no optional parameters: an empty string stands for NULL here.
         Experiment e = experiment_from(tx.exec_params1(
-            "WITH e AS (INSERT INTO experiments (name) VALUES ($1) RETURNING *) SELECT " + kExperimentColumns +
-                " FROM e",
-            name));
+            "WITH e AS (INSERT INTO experiments (name, tenant) VALUES ($1, nullif($2, '')) RETURNING *) SELECT " +
+                kExperimentColumns + " FROM e",
+            name, tenant.value_or("")));
         int position = 0;
         for (const auto& v : variants) {
             tx.exec_params(
-                "INSERT INTO variants (experiment_id, position, key, name, is_control) VALUES ($1::uuid, $2, $3, $4, "
-                "$5)",
-                e.id, position++, v.key, v.name, v.is_control);
+                "INSERT INTO variants (experiment_id, position, key, name, is_control, weight) "
+                "VALUES ($1::uuid, $2, $3, $4, $5, $6)",
+                e.id, position++, v.key, v.name, v.is_control, v.weight);
         }
         tx.commit();
         e.variants = variants;
@@ -276,7 +298,7 @@ std::optional<Experiment> Store::get_experiment(const std::string& id) {
     });
 }
 
-Experiment Store::set_status(const std::string& id, const std::string& status) {
+StatusChange Store::set_status(const std::string& id, const std::string& status) {
     return with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
         const std::string current = lock_experiment(tx, id);
@@ -293,7 +315,7 @@ Experiment Store::set_status(const std::string& id, const std::string& status) {
             experiment_from(tx.exec_params1("SELECT " + kExperimentColumns + " FROM experiments e WHERE e.id = $1::uuid", id))};
         load_variants(tx, one);
         tx.commit();
-        return std::move(one[0]);
+        return StatusChange{std::move(one[0]), current};
     });
 }
 
@@ -388,7 +410,8 @@ std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experim
         pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c);
         const pqxx::result head = tx.exec_params(
             "SELECT status, seq, "
-            "coalesce(floor(extract(epoch FROM now() - activated_at) / 86400), 0)::bigint "
+            "coalesce(floor(extract(epoch FROM now() - activated_at) / 86400), 0)::bigint, "
+            "coalesce(analysis_signature, '') "
             "FROM experiments WHERE id = $1::uuid",
             experiment_id);
         if (head.empty()) return std::nullopt;
@@ -397,8 +420,10 @@ std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experim
         data.status = head[0][0].as<std::string>();
         data.seq = head[0][1].as<std::int64_t>();
         data.days_running = head[0][2].as<std::int64_t>();
+        data.analysis_signature = head[0][3].as<std::string>();
         const pqxx::result rows = tx.exec_params(
-            "SELECT v.key, v.name, v.is_control, count(a.user_id), count(a.user_id) FILTER (WHERE c.user_id IS NOT NULL) "
+            "SELECT v.key, v.name, v.is_control, count(a.user_id), count(a.user_id) FILTER (WHERE c.user_id IS NOT NULL), "
+            "  v.weight, v.min_p "
             "FROM variants v "
             "LEFT JOIN assignments a ON a.experiment_id = v.experiment_id AND a.variant_id = v.id "
             "LEFT JOIN (SELECT DISTINCT user_id FROM events WHERE experiment_id = $1::uuid AND type = 'conversion') c "
@@ -414,8 +439,68 @@ std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experim
             v.participants = r[3].as<std::int64_t>();
             v.conversions = r[4].as<std::int64_t>();
             data.variants.push_back(std::move(v));
+            data.weights.push_back(r[5].as<double>());
+            data.min_p.push_back(r[6].is_null() ? std::nullopt : std::optional<double>(r[6].as<double>()));
         }
         return data;
+    });
+}
+
+bool Store::record_look(const std::string& experiment_id, const Look& look) {
+    std::string minima = "[";
+    for (std::size_t i = 0; i < look.min_p.size(); ++i) {
+        if (i) minima += ',';
+        minima += "{\"k\":";
+        append_json_string(minima, look.min_p[i].first);
+        minima += ",\"p\":";
+        append_json_number(minima, look.min_p[i].second);
+        minima += '}';
+    }
+    minima += ']';
+    return with_connection([&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        // Other analysis options than last time: the old minima belong to another test; start over.
+        const pqxx::result changed = tx.exec_params(
+            "UPDATE experiments SET analysis_signature = $2 WHERE id = $1::uuid "
+            "AND analysis_signature IS DISTINCT FROM $2 RETURNING 1",
+            experiment_id, look.analysis_signature);
+        if (!changed.empty()) tx.exec_params("UPDATE variants SET min_p = NULL WHERE experiment_id = $1::uuid", experiment_id);
+        tx.exec_params(
+            "UPDATE variants v SET min_p = least(coalesce(v.min_p, x.p), x.p) "
+            "FROM json_to_recordset($2::json) AS x(k text, p double precision) "
+            "WHERE v.experiment_id = $1::uuid AND v.key = x.k",
+            experiment_id, minima);
+        tx.exec_params(
+            "INSERT INTO results_history (experiment_id, seq, point) VALUES ($1::uuid, $2, $3::jsonb) "
+            "ON CONFLICT (experiment_id, seq) DO NOTHING",
+            experiment_id, look.seq, look.history_point);
+        bool first_alarm = false;
+        if (look.srm_mismatch) {
+            first_alarm = !tx.exec_params(
+                                 "UPDATE experiments SET srm_alerted_at = now() WHERE id = $1::uuid "
+                                 "AND srm_alerted_at IS NULL RETURNING 1",
+                                 experiment_id)
+                               .empty();
+        }
+        tx.commit();
+        return first_alarm;
+    });
+}
+
+std::string Store::history_json(const std::string& experiment_id, std::size_t max_points) {
+    return with_connection([&](pqxx::connection& c) {
+        pqxx::read_transaction tx(c);
+        // Keep every k-th point (k chosen so at most max_points remain), and always the newest.
+        const pqxx::row r = tx.exec_params1(
+            "WITH h AS (SELECT seq, point, row_number() OVER (ORDER BY seq) AS rn, count(*) OVER () AS n "
+            "           FROM results_history WHERE experiment_id = $1::uuid), "
+            "k AS (SELECT greatest(1, ceil(max(n)::numeric / $2))::bigint AS step FROM h) "
+            "SELECT json_build_object('experiment_id', $1::text, 'points', "
+            "  coalesce(json_agg(h.point ORDER BY h.seq), '[]'::json))::text "
+            "FROM h, k WHERE (h.n - h.rn) % k.step = 0",
+            experiment_id, static_cast<long>(max_points));
+        if (r[0].is_null()) return std::string("{\"experiment_id\":\"") + experiment_id + "\",\"points\":[]}";
+        return r[0].as<std::string>();
     });
 }
 

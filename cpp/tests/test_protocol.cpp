@@ -43,7 +43,7 @@ TEST(ParseClientMessage, ActionsAreCaseSensitive) {
 }
 
 TEST(ParseClientMessage, UnknownActionIsIgnored) {
-    expect_ignored(R"({"action":"subscribe"})", "unknown_action");
+    expect_ignored(R"({"action":"dance"})", "unknown_action");
     expect_ignored(R"({"action":""})", "unknown_action");
     expect_ignored(R"({"action":"ping\u0000"})", "unknown_action");
 }
@@ -139,4 +139,38 @@ TEST(ParseClientMessage, IsSafeFromManyThreads) {
     }
     for (auto& th : threads) th.join();
     for (int w : wrong) EXPECT_EQ(w, 0);
+}
+
+TEST(ParseClientMessage, AuthCarriesTheToken) {
+    const ClientMessage m = parse_client_message(R"({"action":"auth","token":"a.b.c"})");
+    EXPECT_EQ(m.action, ClientAction::Auth);
+    EXPECT_EQ(m.token, "a.b.c");
+    expect_ignored(R"({"action":"auth"})", "missing_field");
+    expect_ignored(R"({"action":"auth","token":42})", "missing_field");
+}
+
+TEST(ParseClientMessage, SubscribeAndUnsubscribeNeedAnExperimentId) {
+    const ClientMessage sub = parse_client_message(R"({"action":"subscribe","experiment_id":"e-1"})");
+    EXPECT_EQ(sub.action, ClientAction::Subscribe);
+    EXPECT_EQ(sub.experiment_id, "e-1");
+    EXPECT_EQ(parse_client_message(R"({"action":"unsubscribe","experiment_id":"e-1"})").action,
+              ClientAction::Unsubscribe);
+    expect_ignored(R"({"action":"subscribe"})", "missing_field");
+    expect_ignored(R"({"action":"unsubscribe","experiment_id":7})", "missing_field");
+}
+
+TEST(ParseClientMessage, ResumeNeedsAnExperimentAndAnIntegerSeq) {
+    const ClientMessage m = parse_client_message(R"({"action":"resume","experiment_id":"e","seq":41})");
+    EXPECT_EQ(m.action, ClientAction::Resume);
+    EXPECT_EQ(m.experiment_id, "e");
+    ASSERT_TRUE(m.seq.has_value());
+    EXPECT_EQ(*m.seq, 41);
+    expect_ignored(R"({"action":"resume","experiment_id":"e"})", "missing_field");
+    expect_ignored(R"({"action":"resume","experiment_id":"e","seq":"41"})", "missing_field");
+    expect_ignored(R"({"action":"resume","seq":41})", "missing_field");
+}
+
+TEST(ParseClientMessage, RefreshMayNameAnExperiment) {
+    EXPECT_EQ(parse_client_message(R"({"action":"refresh","experiment_id":"e-9"})").experiment_id, "e-9");
+    EXPECT_EQ(parse_client_message(R"({"action":"refresh"})").experiment_id, "");
 }

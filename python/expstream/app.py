@@ -11,9 +11,11 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from expstream import _core
+from expstream.auth import AuthError, ForbiddenError
 from expstream.embedded_db import EmbeddedPostgres
 from expstream.hub import Hub
-from expstream.routes import experiments, health, stream
+from expstream.metrics import Metrics
+from expstream.routes import experiments, health, results, stream
 from expstream.service import (
     ConflictError,
     CoreService,
@@ -42,6 +44,14 @@ async def _store_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
+async def _auth_error(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _forbidden(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=403)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -56,10 +66,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tick_seconds=settings.stream_interval_seconds,
         min_push_seconds=settings.push_min_interval_seconds,
         alpha=settings.significance_level,
+        method=settings.stats_method,
+        sequential_tuning=settings.sequential_tuning,
+        holm=settings.correction == "holm",
     )
     try:
         await asyncio.to_thread(core.migrate)
-        hub = Hub(core)
+        metrics: Metrics = app.state.metrics
+        metrics.core = core
+        hub = Hub(core, metrics)
         service = CoreService(core, hub.deliver)
         app.state.hub, app.state.service = hub, service
         background = [asyncio.create_task(task(service)) for task in app.state.background_tasks]
@@ -69,7 +84,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            await hub.close_all(CLOSE_GOING_AWAY, "server shutting down")
+            await hub.close_all(CLOSE_GOING_AWAY, "server shutting down", settings.shutdown_timeout_seconds)
             service.close()
     finally:
         core.stop()
@@ -85,9 +100,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings or get_settings()
+    app.state.metrics = Metrics()
     app.state.background_tasks = []  # coroutine functions taking the CoreService, run while serving
     app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(AuthError, _auth_error)
+    app.add_exception_handler(ForbiddenError, _forbidden)
     app.include_router(experiments.router)
+    app.include_router(results.router)
     app.include_router(stream.router)
     app.include_router(health.router)
     mount_dashboard(app, app.state.settings.web_dir)

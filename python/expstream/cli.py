@@ -1,33 +1,96 @@
-"""`expstream serve | demo`."""
+"""`expstream serve | demo | token`."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import re
+import secrets
 import sys
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
+from expstream import logs
+from expstream.auth import SCOPE_RANK, issue_token
 from expstream.settings import Settings
 
-# Set deliberately rather than inherited: no per-message deflate (memory per connection),
-# a 64 KiB frame cap, and a 20 s keepalive ping.
-UVICORN_WS_OPTIONS: dict[str, Any] = {
-    "ws_per_message_deflate": False,
-    "ws_max_size": 64 * 1024,
-    "ws_ping_interval": 20.0,
-    "ws_ping_timeout": 20.0,
-}
+log = logging.getLogger("expstream")
+
+CLOSE_GOING_AWAY = 1001
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Set deliberately rather than inherited: no per-message deflate (memory per connection), a
+    64 KiB frame cap ahead of our own 4 KiB message limit, and our keepalive."""
+    return {
+        "ws_per_message_deflate": False,
+        "ws_max_size": 64 * 1024,
+        "ws_ping_interval": settings.ws_ping_interval_seconds,
+        "ws_ping_timeout": settings.ws_ping_timeout_seconds,
+        "log_config": None,  # logs.configure() owns logging: JSON lines, tokens redacted
+        "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
+    }
+
+
+class GracefulServer(uvicorn.Server):
+    """On SIGTERM/SIGINT: stop accepting, close every stream with 1001 (uvicorn's own shutdown would
+    say 1012), then let uvicorn finish in-flight requests, so acknowledged ingest is complete."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+        self._closing = False
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        hub = getattr(self._app.state, "hub", None)
+        if self._closing or hub is None or not self.started:
+            super().handle_exit(sig, frame)
+            return
+        self._closing = True
+        # Signal handlers may interrupt the loop anywhere: hand the work over thread-safely.
+        asyncio.get_event_loop().call_soon_threadsafe(lambda: asyncio.ensure_future(self._close_streams(sig, frame)))
+
+    async def _close_streams(self, sig: int, frame: Any) -> None:
+        try:
+            for server in self.servers:
+                server.close()  # stop accepting
+            settings: Settings = self._app.state.settings
+            await self._app.state.hub.close_all(CLOSE_GOING_AWAY, "server shutting down", settings.shutdown_timeout_seconds)
+        finally:
+            super().handle_exit(sig, frame)
+
+
+def run(app: FastAPI, settings: Settings, host: str, port: int) -> None:
+    config = uvicorn.Config(app, host=host, port=port, **uvicorn_options(settings))
+    GracefulServer(config, app).run()
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.workers > 1:
-        uvicorn.run("expstream.app:app", host=args.host, port=args.port, workers=args.workers, **UVICORN_WS_OPTIONS)
-    else:
-        from expstream.app import create_app
+    from expstream.app import create_app
 
-        uvicorn.run(create_app(), host=args.host, port=args.port, **UVICORN_WS_OPTIONS)
+    settings = Settings(insecure_no_auth=True) if args.insecure_no_auth else Settings()
+    if settings.insecure_no_auth:
+        log.warning(
+            "AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach this port can read and write "
+            "every experiment. Never run like this outside your own machine."
+        )
+    elif settings.jwt_secret is None:
+        print(
+            "expstream serve: EXPSTREAM_JWT_SECRET is not set. Set it (e.g. `export EXPSTREAM_JWT_SECRET="
+            "$(openssl rand -hex 32)`) and mint tokens with `expstream token`, or pass --insecure-no-auth "
+            "for local development.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.workers > 1:
+        # uvicorn imports the app once per worker; it reads the same environment.
+        opts = uvicorn_options(settings)
+        uvicorn.run("expstream.app:app", host=args.host, port=args.port, workers=args.workers, **opts)
+    else:
+        run(create_app(settings), settings, args.host, args.port)
     return 0
 
 
@@ -35,23 +98,59 @@ def _demo(args: argparse.Namespace) -> int:
     from expstream.app import create_app
     from expstream.demo import simulator
 
-    settings = Settings(stream_interval_seconds=args.interval)
+    base = Settings()
+    secret = base.jwt_secret.get_secret_value() if base.jwt_secret else secrets.token_hex(32)
+    settings = Settings(stream_interval_seconds=args.interval, jwt_secret=secret)
     app = create_app(settings)
     shown_host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
+    reader = issue_token(secret, subject="demo-viewer", scope="read", experiments=["*"], ttl_seconds=7 * 86400)
+    writer = issue_token(secret, subject="demo-writer", scope="write", experiments=["*"], ttl_seconds=86400)
 
     def announce(experiment_id: str) -> None:
-        base = f"http://{shown_host}:{args.port}"
+        url = f"http://{shown_host}:{args.port}"
         print(
             f"\nexpstream demo is running (database: {'DATABASE_URL' if settings.database_url else 'embedded'})\n"
-            f"  dashboard:  {base}/results/{experiment_id}/\n"
-            f"  all:        {base}/\n"
-            f"  websocket:  ws://{shown_host}:{args.port}/api/v1/ws/experiments/{experiment_id}/results\n"
-            f"  API docs:   {base}/docs\n",
+            f"  dashboard:  {url}/results/{experiment_id}/?token={reader}\n"
+            f"  all:        {url}/?token={reader}\n"
+            f"  websocket:  ws://{shown_host}:{args.port}/api/v1/ws/experiments/{experiment_id}/results"
+            f"?token={reader}\n"
+            f"  API docs:   {url}/docs\n"
+            f"  write token (for curl -H 'Authorization: Bearer …'): {writer}\n",
             flush=True,
         )
 
     app.state.background_tasks.append(simulator(args.rate, announce))
-    uvicorn.run(app, host=args.host, port=args.port, **UVICORN_WS_OPTIONS)
+    run(app, settings, args.host, args.port)
+    return 0
+
+
+_TTL = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_ttl(text: str) -> float:
+    match = _TTL.match(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"TTL like 3600, 90s, 30m, 1h or 7d; got {text!r}")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _token(args: argparse.Namespace) -> int:
+    settings = Settings()
+    if settings.jwt_secret is None:
+        print("expstream token: set EXPSTREAM_JWT_SECRET to the server's secret", file=sys.stderr)
+        return 2
+    experiments = ["*"] if "*" in args.experiment else args.experiment
+    print(
+        issue_token(
+            settings.jwt_secret.get_secret_value(),
+            subject=args.subject,
+            scope=args.scope,
+            experiments=experiments,
+            ttl_seconds=args.ttl,
+            tenant=args.tenant,
+        )
+    )
     return 0
 
 
@@ -62,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--insecure-no-auth", action="store_true", help="development only: no authentication")
     serve.set_defaults(func=_serve)
     demo = sub.add_parser("demo", help="serve on the embedded database with simulated traffic")
     demo.add_argument("--host", default="127.0.0.1")
@@ -69,11 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rate", type=float, default=40.0, help="simulated users per second")
     demo.add_argument("--interval", type=float, default=5.0, help="periodic snapshot interval, seconds")
     demo.set_defaults(func=_demo)
+    token = sub.add_parser("token", help="print an access token signed with EXPSTREAM_JWT_SECRET")
+    token.add_argument("--experiment", action="append", required=True, help="an experiment id, or '*' (repeatable)")
+    token.add_argument("--scope", choices=sorted(SCOPE_RANK, key=SCOPE_RANK.__getitem__), default="read")
+    token.add_argument("--ttl", type=parse_ttl, default=3600.0, help="lifetime: 3600, 90s, 30m, 1h, 7d")
+    token.add_argument("--tenant", default=None)
+    token.add_argument("--subject", default="cli")
+    token.set_defaults(func=_token)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure()
     args = build_parser().parse_args(argv)
     result: int = args.func(args)
     return result

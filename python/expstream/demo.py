@@ -12,7 +12,7 @@ from expstream.service import CoreService
 log = logging.getLogger("expstream.demo")
 
 DEMO_NAME = "Demo: one-click checkout"
-DEMO_VARIANTS = [("control", "Current checkout", True), ("one_click", "One-click checkout", False)]
+DEMO_VARIANTS = [("control", "Current checkout", True, 1.0), ("one_click", "One-click checkout", False, 1.0)]
 # The treatment truly converts better, so the p-value falls as data arrives.
 CONVERSION_RATES = {"control": 0.10, "one_click": 0.13}
 

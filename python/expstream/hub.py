@@ -1,45 +1,76 @@
-"""Bridges core deliveries to live sockets.
+"""Subscribers and their outboxes; delivers core snapshots to whoever watches an experiment.
 
-Every connection has its own writer task and a small outbox that keeps only the newest snapshot,
-so a client that stops reading costs one slot of memory and never delays anyone else.
+A subscriber is transport-agnostic (WebSocket, Server-Sent Events, long-poll): each has a small
+outbox that keeps only the newest snapshot per experiment, so a client that stops reading costs
+one slot per experiment and never delays anyone else. Its transport drains the outbox in a task
+of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
-from collections import deque
-
-from starlette.websockets import WebSocket
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
 
 from expstream import _core
+from expstream.auth import Principal
+from expstream.metrics import Metrics
 from expstream.service import Delivery, DeliveryKind
 
 log = logging.getLogger("expstream.hub")
 
-# Control messages (pongs, errors) are few and small; past this many unsent, the oldest go.
-CONTROL_QUEUE_LIMIT = 16
+# Control messages (pongs, errors, lifecycle events) are few and small; past this many unsent,
+# the oldest go.
+CONTROL_QUEUE_LIMIT = 32
 CLOSE_NOT_FOUND = 4404
 
 
-class Outbox:
-    """One slot for the newest snapshot, a short queue of control messages, and a close request."""
+@dataclass(frozen=True, slots=True)
+class Message:
+    text: str
+    experiment_id: str | None = None
+    seq: int | None = None  # set on snapshots
 
-    def __init__(self) -> None:
-        self._snapshot: str | None = None
-        self._snapshot_seq = -1
-        self._sent_seq = -1
+
+class OutboxStopped(Exception):
+    """The subscriber is gone; its transport loop must end."""
+
+
+class Outbox:
+    """Newest unsent snapshot per experiment, a short queue of control messages, a close request."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._snapshots: dict[str, tuple[int, str]] = {}
+        self._sent: dict[str, int] = {}
+        self._floor: dict[str, int] = {}
         self._control: deque[str] = deque(maxlen=CONTROL_QUEUE_LIMIT)
         self._close: tuple[int, str] | None = None
+        self._stopped = False
         self._ready = asyncio.Event()
 
-    def put_snapshot(self, seq: int, payload: str) -> None:
-        # Never go back in time: a snapshot older than one already queued or sent is dropped.
-        if seq < self._snapshot_seq or seq < self._sent_seq:
+    def resume_after(self, experiment_id: str, seq: int) -> None:
+        """Resume: deliver this experiment's snapshots only once they are newer than seq."""
+        self._floor[experiment_id] = seq
+
+    def forget(self, experiment_id: str) -> None:
+        self._snapshots.pop(experiment_id, None)
+        self._sent.pop(experiment_id, None)
+        self._floor.pop(experiment_id, None)
+
+    def put_snapshot(self, experiment_id: str, seq: int, payload: str) -> None:
+        # Never back in time, never a resumed client's old news; equal seq is a periodic refresh.
+        if seq <= self._floor.get(experiment_id, -1) or seq < self._sent.get(experiment_id, -1):
             return
-        self._snapshot, self._snapshot_seq = payload, seq
+        queued = self._snapshots.get(experiment_id)
+        if queued is not None:
+            if seq < queued[0]:
+                return
+            self._metrics.snapshots_dropped.inc()  # replaced before it was sent
+        self._snapshots[experiment_id] = (seq, payload)
         self._ready.set()
 
     def put_control(self, payload: str) -> None:
@@ -51,89 +82,142 @@ class Outbox:
             self._close = (code, reason)
         self._ready.set()
 
-    async def take(self) -> tuple[list[str], tuple[int, str] | None]:
-        """Waits for something to send; returns the messages in order and any close request."""
+    @property
+    def closing(self) -> bool:
+        return self._close is not None
+
+    def stop(self) -> None:
+        """Ends take() for good. Cancelling the transport's task is not enough on Python 3.11:
+        asyncio.wait_for can swallow a cancellation that races with its inner send completing."""
+        self._stopped = True
+        self._ready.set()
+
+    async def take(self) -> tuple[list[Message], tuple[int, str] | None]:
+        """Waits for something to send; returns messages in order and any close request."""
         await self._ready.wait()
+        if self._stopped:
+            raise OutboxStopped
         self._ready.clear()
-        messages = list(self._control)
+        messages = [Message(text) for text in self._control]
         self._control.clear()
-        if self._snapshot is not None:
-            messages.append(self._snapshot)
-            self._sent_seq = self._snapshot_seq
-            self._snapshot = None
+        for experiment_id, (seq, payload) in self._snapshots.items():
+            messages.append(Message(payload, experiment_id, seq))
+            self._sent[experiment_id] = seq
+        self._snapshots.clear()
         return messages, self._close
 
 
-class Connection:
-    def __init__(self, connection_id: int, websocket: WebSocket, experiment_id: str) -> None:
-        self.id = connection_id
-        self.websocket = websocket
-        self.experiment_id = experiment_id
-        self.outbox = Outbox()
-        self.writer: asyncio.Task[None] | None = None
-
-    async def write_loop(self) -> None:
-        try:
-            while True:
-                messages, close = await self.outbox.take()
-                for text in messages:
-                    await self.websocket.send_text(text)
-                if close is not None:
-                    await self.websocket.close(code=close[0], reason=close[1])
-                    return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the peer went away mid-send; the reader sees the disconnect
-            log.debug("writer of connection %d stopped: %r", self.id, exc)
+@dataclass(eq=False)
+class Subscriber:
+    id: int
+    principal: Principal
+    address: str
+    transport: str  # "websocket" | "sse" | "poll"
+    outbox: Outbox
+    close_on_not_found: bool
+    experiments: set[str] = field(default_factory=set)
+    opened_at: float = field(default_factory=time.monotonic)
+    done: asyncio.Event = field(default_factory=asyncio.Event)  # its transport loop has ended
 
 
 class Hub:
-    def __init__(self, core: _core.Service) -> None:
+    def __init__(self, core: _core.Service, metrics: Metrics) -> None:
         self._core = core
-        self._connections: dict[int, Connection] = {}
+        self._metrics = metrics
+        self._subscribers: dict[int, Subscriber] = {}
         self._ids = itertools.count(1)
+        self._per_token: Counter[str] = Counter()
+        self._per_address: Counter[str] = Counter()
+        self.tenants: dict[str, str | None] = {}  # experiment -> tenant of its subscribers' experiments
 
     @property
     def connection_count(self) -> int:
-        return len(self._connections)
+        return len(self._subscribers)
 
-    def open(self, websocket: WebSocket, experiment_id: str) -> Connection:
-        conn = Connection(next(self._ids), websocket, experiment_id)
-        self._connections[conn.id] = conn
-        self._core.subscribe(experiment_id, conn.id)
-        conn.writer = asyncio.create_task(conn.write_loop(), name=f"ws-writer-{conn.id}")
-        return conn
+    def streams_of_token(self, principal: Principal) -> int:
+        return self._per_token[principal.token_id]
 
-    async def close(self, conn: Connection) -> None:
-        """The one place a connection is dropped: registry, table and writer together."""
-        if self._connections.pop(conn.id, None) is None:
+    def streams_of_address(self, address: str) -> int:
+        return self._per_address[address]
+
+    def add(self, principal: Principal, address: str, transport: str, *, close_on_not_found: bool) -> Subscriber:
+        sub = Subscriber(
+            next(self._ids), principal, address, transport, Outbox(self._metrics), close_on_not_found
+        )
+        self._subscribers[sub.id] = sub
+        self._per_token[principal.token_id] += 1
+        self._per_address[address] += 1
+        self._metrics.open_connections.labels(transport).inc()
+        return sub
+
+    def remove(self, sub: Subscriber) -> None:
+        """The one place a subscriber is dropped: registry, counts and table together."""
+        if self._subscribers.pop(sub.id, None) is None:
             return
-        self._core.unsubscribe(conn.experiment_id, conn.id)
-        if conn.writer is not None:
-            conn.writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await conn.writer
+        for experiment_id in list(sub.experiments):
+            self._core.unsubscribe(experiment_id, sub.id)
+        sub.experiments.clear()
+        self._per_token[sub.principal.token_id] -= 1
+        self._per_address[sub.address] -= 1
+        self._per_token += Counter()  # drop zero counts
+        self._per_address += Counter()
+        self._metrics.open_connections.labels(sub.transport).dec()
+        sub.outbox.stop()
+        sub.done.set()
+
+    def subscribe(
+        self, sub: Subscriber, experiment_id: str, tenant: str | None, *, after_seq: int | None = None
+    ) -> None:
+        """Starts deliveries of an experiment (authorization is the caller's) and asks for its snapshot."""
+        self.tenants[experiment_id] = tenant
+        if after_seq is not None:
+            sub.outbox.resume_after(experiment_id, after_seq)
+        if experiment_id not in sub.experiments:
+            sub.experiments.add(experiment_id)
+            self._core.subscribe(experiment_id, sub.id)
+        self._core.request_snapshot(experiment_id, sub.id)
+
+    def unsubscribe(self, sub: Subscriber, experiment_id: str) -> None:
+        if experiment_id in sub.experiments:
+            sub.experiments.discard(experiment_id)
+            self._core.unsubscribe(experiment_id, sub.id)
+            sub.outbox.forget(experiment_id)
+
+    def refresh(self, sub: Subscriber, experiment_id: str) -> None:
+        self._core.request_snapshot(experiment_id, sub.id)
 
     def deliver(self, delivery: Delivery) -> None:
+        if delivery.kind is DeliveryKind.CONTROL:
+            self.publish(delivery.experiment_id, delivery.payload)
+            return
         if delivery.target:
-            conn = self._connections.get(delivery.target)
-            targets = [conn] if conn is not None else []
+            sub = self._subscribers.get(delivery.target)
+            targets = [sub] if sub is not None and delivery.experiment_id in sub.experiments else []
         else:
             targets = [
-                c for cid in self._core.subscribers(delivery.experiment_id) if (c := self._connections.get(cid))
+                s for sid in self._core.subscribers(delivery.experiment_id) if (s := self._subscribers.get(sid))
             ]
-        for conn in targets:
+        for sub in targets:
             if delivery.kind is DeliveryKind.SNAPSHOT:
-                conn.outbox.put_snapshot(delivery.seq, delivery.payload)
-            elif delivery.kind is DeliveryKind.NOT_FOUND:
-                conn.outbox.put_control(delivery.payload)
-                conn.outbox.close(CLOSE_NOT_FOUND, "experiment not found")
+                sub.outbox.put_snapshot(delivery.experiment_id, delivery.seq, delivery.payload)
             else:
-                conn.outbox.put_control(delivery.payload)
+                sub.outbox.put_control(delivery.payload)
+                if delivery.kind is DeliveryKind.NOT_FOUND and sub.close_on_not_found:
+                    sub.outbox.close(CLOSE_NOT_FOUND, "experiment not found")
 
-    async def close_all(self, code: int, reason: str) -> None:
-        for conn in list(self._connections.values()):
-            conn.outbox.close(code, reason)
-        writers = [c.writer for c in self._connections.values() if c.writer is not None]
-        if writers:
-            await asyncio.wait(writers, timeout=5)
+    def publish(self, experiment_id: str, payload: str) -> None:
+        """A control message (e.g. a lifecycle event) to every subscriber of an experiment."""
+        for sid in self._core.subscribers(experiment_id):
+            if sub := self._subscribers.get(sid):
+                sub.outbox.put_control(payload)
+
+    def subscriber_counts(self) -> list[tuple[str, int]]:
+        return [(eid, int(n)) for eid, n in self._core.active_experiments()]
+
+    async def close_all(self, code: int, reason: str, timeout: float) -> None:
+        """Asks every transport to close, and waits (bounded) until they have."""
+        subs = list(self._subscribers.values())
+        for sub in subs:
+            sub.outbox.close(code, reason)
+        if subs:
+            await asyncio.wait([asyncio.create_task(s.done.wait()) for s in subs], timeout=timeout)

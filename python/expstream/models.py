@@ -14,6 +14,7 @@ class VariantIn(BaseModel):
     key: str = Field(min_length=1, max_length=100)
     name: str = Field(min_length=1, max_length=200)
     is_control: bool = False
+    weight: float = Field(default=1.0, gt=0, le=1e6, description="Relative share of traffic (for SRM checks)")
 
 
 class ExperimentIn(BaseModel):
@@ -41,6 +42,7 @@ class VariantOut(BaseModel):
     key: str
     name: str
     is_control: bool
+    weight: float = 1.0
 
 
 class ExperimentOut(BaseModel):
@@ -50,6 +52,7 @@ class ExperimentOut(BaseModel):
     created_at: str
     activated_at: str | None
     seq: int
+    tenant: str | None = None
     variants: list[VariantOut]
 
 

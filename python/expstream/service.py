@@ -48,6 +48,7 @@ class DeliveryKind(enum.IntEnum):
     SNAPSHOT = 0
     NOT_FOUND = 1
     UNAVAILABLE = 2
+    CONTROL = 3  # any other message for every subscriber (e.g. an SRM anomaly)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class CoreService:
         self._loop = asyncio.get_running_loop()
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._tokens = itertools.count(1)
+        self._tenants: dict[str, str | None] = {}  # a tenant never changes: cache it for authorization
         self._loop.add_reader(core.ready_fd, self._on_ready)
 
     def _on_ready(self) -> None:
@@ -91,14 +93,32 @@ class CoreService:
     async def ping(self) -> bool:
         return bool(await self._call(self.core.submit_ping))
 
+    async def history(self, experiment_id: str, max_points: int) -> str:
+        """The results history's JSON text, thinned to at most max_points."""
+        result: str = await self._call(self.core.submit_history, experiment_id, max_points)
+        return result
+
     async def snapshot(self, experiment_id: str) -> str:
         """The current snapshot's JSON text, exactly as subscribers receive it."""
         result: str = await self._call(self.core.submit_snapshot, experiment_id)
         return result
 
-    async def create_experiment(self, name: str, variants: list[tuple[str, str, bool]]) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call(self.core.submit_create_experiment, name, variants)
+    async def create_experiment(
+        self, name: str, variants: list[tuple[str, str, bool, float]], tenant: str | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._call(self.core.submit_create_experiment, name, variants, tenant)
+        self._tenants[result["id"]] = tenant
         return result
+
+    async def experiment_tenant(self, experiment_id: str) -> tuple[bool, str | None]:
+        """(exists, tenant) of an experiment, from cache after the first look."""
+        if experiment_id in self._tenants:
+            return True, self._tenants[experiment_id]
+        experiment = await self.get_experiment(experiment_id)
+        if experiment is None:
+            return False, None
+        self._tenants[experiment_id] = experiment["tenant"]
+        return True, experiment["tenant"]
 
     async def list_experiments(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self._call(self.core.submit_list_experiments)
@@ -108,8 +128,9 @@ class CoreService:
         result: dict[str, Any] | None = await self._call(self.core.submit_get_experiment, experiment_id)
         return result
 
-    async def set_status(self, experiment_id: str, status: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call(self.core.submit_set_status, experiment_id, status)
+    async def set_status(self, experiment_id: str, status: str) -> tuple[dict[str, Any], str]:
+        """Returns the experiment and its previous status."""
+        result: tuple[dict[str, Any], str] = await self._call(self.core.submit_set_status, experiment_id, status)
         return result
 
     async def add_assignments(self, experiment_id: str, rows: list[tuple[str, str]]) -> dict[str, Any]:

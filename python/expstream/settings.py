@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _default_data_dir() -> Path:
@@ -44,6 +45,20 @@ class Settings(BaseSettings):
         validation_alias="RESULTS_SIGNIFICANCE_LEVEL",
         description="alpha: a variant is significant when its p-value is below it.",
     )
+    stats_method: Literal["sequential", "fixed"] = Field(
+        default="sequential",
+        validation_alias="RESULTS_STATS_METHOD",
+        description="sequential: safe to watch continuously (confidence sequences); fixed: the classic "
+        "z-test, valid only when read once.",
+    )
+    sequential_tuning: float = Field(
+        default=5000.0, gt=0, validation_alias="RESULTS_SEQUENTIAL_TUNING",
+        description="N*: the total sample size at which the confidence sequence is tightest.",
+    )
+    correction: Literal["holm", "none"] = Field(
+        default="holm", validation_alias="RESULTS_CORRECTION",
+        description="Multiple-comparison correction across treatments (Holm-Bonferroni).",
+    )
     push_min_interval_seconds: float = Field(
         default=0.2,
         ge=0,
@@ -63,11 +78,81 @@ class Settings(BaseSettings):
         validation_alias="EXPSTREAM_MAX_BATCH",
         description="Most records one ingest call may carry.",
     )
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias="EXPSTREAM_JWT_SECRET",
+        description="HS256 secret that signs and checks access tokens.",
+    )
+    insecure_no_auth: bool = Field(
+        default=False,
+        validation_alias="EXPSTREAM_INSECURE_NO_AUTH",
+        description="Serve without authentication (development only; `serve --insecure-no-auth`).",
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="EXPSTREAM_ALLOWED_ORIGINS",
+        description="Extra browser Origins allowed to open WebSockets (comma-separated; * for any). "
+        "Same-origin pages and clients that send no Origin are always allowed.",
+    )
+    ws_max_message_bytes: int = Field(
+        default=4096, ge=64, validation_alias="EXPSTREAM_WS_MAX_MESSAGE_BYTES",
+        description="A larger client message closes the connection with 1009.",
+    )
+    ws_rate_limit_messages: int = Field(
+        default=10, ge=1, validation_alias="EXPSTREAM_WS_RATE_LIMIT_MESSAGES",
+        description="More client messages than this within the window close the connection with 1008.",
+    )
+    ws_rate_limit_window_seconds: float = Field(
+        default=10.0, gt=0, validation_alias="EXPSTREAM_WS_RATE_LIMIT_WINDOW_SECONDS",
+        description="The rate-limit window.",
+    )
+    ws_max_connections_per_token: int = Field(
+        default=50, ge=1, validation_alias="EXPSTREAM_WS_MAX_CONNECTIONS_PER_TOKEN",
+        description="Open streams one token (its subject) may hold; past it, close 1013.",
+    )
+    ws_max_connections_per_address: int = Field(
+        default=1000, ge=1, validation_alias="EXPSTREAM_WS_MAX_CONNECTIONS_PER_ADDRESS",
+        description="Open streams one client address may hold; past it, close 1013.",
+    )
+    ws_auth_timeout_seconds: float = Field(
+        default=5.0, gt=0, validation_alias="EXPSTREAM_WS_AUTH_TIMEOUT_SECONDS",
+        description="Without a token in the URL or cookie, the first message must authenticate within this.",
+    )
+    ws_send_timeout_seconds: float = Field(
+        default=10.0, gt=0, validation_alias="EXPSTREAM_WS_SEND_TIMEOUT_SECONDS",
+        description="A client that takes longer than this to accept one message is closed with 1013.",
+    )
+    ws_ping_interval_seconds: float = Field(
+        default=30.0, gt=0, validation_alias="EXPSTREAM_WS_PING_INTERVAL_SECONDS",
+        description="Server protocol pings; a peer that does not answer within the timeout is dropped.",
+    )
+    ws_ping_timeout_seconds: float = Field(
+        default=20.0, gt=0, validation_alias="EXPSTREAM_WS_PING_TIMEOUT_SECONDS",
+        description="How long a ping may go unanswered.",
+    )
+    shutdown_timeout_seconds: float = Field(
+        default=10.0, gt=0, validation_alias="EXPSTREAM_SHUTDOWN_TIMEOUT_SECONDS",
+        description="On SIGTERM, how long closing streams (1001) and finishing requests may take.",
+    )
     web_dir: Path | None = Field(
         default=None,
         validation_alias="EXPSTREAM_WEB_DIR",
         description="Built dashboard to serve; defaults to the one bundled in the package.",
     )
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("EXPSTREAM_JWT_SECRET must be at least 32 bytes (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
 
 
 @lru_cache

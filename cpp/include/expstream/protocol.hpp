@@ -2,20 +2,29 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace expstream {
 
 enum class ClientAction {
-    Ping,
-    Refresh,
-    Ignored,  // unknown action, non-object, malformed JSON, oversized: the connection stays up
+    Ping,         // {"action":"ping"}
+    Refresh,      // {"action":"refresh"[,"experiment_id"]}
+    Auth,         // {"action":"auth","token"}
+    Subscribe,    // {"action":"subscribe","experiment_id"}
+    Unsubscribe,  // {"action":"unsubscribe","experiment_id"}
+    Resume,       // {"action":"resume","experiment_id","seq"}
+    Ignored,      // unknown action, missing field, non-object, malformed JSON, oversized
 };
 
 struct ClientMessage {
     ClientAction action = ClientAction::Ignored;
     std::string error;  // why it was ignored, for logs and counters; empty when understood
+    std::string experiment_id;
+    std::string token;
+    std::optional<std::int64_t> seq;
 };
 
 // Messages longer than this are ignored without being parsed.

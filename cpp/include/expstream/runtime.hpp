@@ -14,13 +14,15 @@
 
 #include "expstream/ready_queue.hpp"
 #include "expstream/registry.hpp"
+#include "expstream/stats.hpp"
 
 namespace expstream {
 
 class Store;
 
 struct Delivery {
-    enum class Kind { Snapshot, NotFound, Unavailable };
+    // Control: a message for every subscriber that is not a snapshot (e.g. an SRM anomaly).
+    enum class Kind { Snapshot, NotFound, Unavailable, Control };
     Kind kind = Kind::Snapshot;
     std::string experiment_id;
     ConnectionId target = 0;  // 0: every subscriber of the experiment
@@ -35,7 +37,7 @@ struct RuntimeOptions {
     std::chrono::milliseconds min_push_interval{200};
     std::chrono::milliseconds retry_initial{250};
     std::chrono::milliseconds retry_max{5000};
-    double alpha = 0.05;
+    AnalysisOptions analysis;
 };
 
 class Runtime {
@@ -57,6 +59,10 @@ public:
     Notifier& notifier() { return notifier_; }
     std::vector<Delivery> take_deliveries() { return deliveries_.take(); }
     std::uint64_t snapshots_computed() const { return snapshots_computed_.load(); }
+    // Total time spent reading + computing + serializing snapshots, for /metrics.
+    std::uint64_t snapshot_compute_nanoseconds() const { return compute_ns_.load(); }
+    // Change signals absorbed into a push already scheduled or running.
+    std::uint64_t changes_coalesced() const { return coalesced_.load(); }
 
     // Stops timers and joins the pool; idempotent.
     void stop();
@@ -66,6 +72,8 @@ private:
     Notifier notifier_;
     ReadyQueue<Delivery> deliveries_{notifier_};
     std::atomic<std::uint64_t> snapshots_computed_{0};
+    std::atomic<std::uint64_t> compute_ns_{0};
+    std::atomic<std::uint64_t> coalesced_{0};
     std::unique_ptr<Impl> impl_;
 };
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "expstream/stats.hpp"
 
@@ -14,9 +15,25 @@ struct Snapshot {
     std::string timestamp;  // ISO 8601 with UTC offset, e.g. 2026-03-07T12:00:00.123456+00:00
     std::string status;
     Analysis analysis;
+    std::vector<double> weights;  // traffic weight per variant, aligned with analysis.variants
+    SrmResult srm;
     std::int64_t days_running = 0;
     std::int64_t seq = 0;
 };
+
+// Builds a snapshot from counts: the analysis under `options`, SRM against `weights` (equal when
+// empty), previous running-minimum p-values from earlier looks (see analyze()).
+Snapshot make_snapshot(std::string experiment_id, std::string status, const std::vector<VariantCounts>& counts,
+                       const std::vector<double>& weights, const AnalysisOptions& options,
+                       const std::vector<std::optional<double>>& previous_min_p, std::int64_t days_running,
+                       std::int64_t seq);
+
+// One point of the results history: {"seq","timestamp","variants":[{"key","participant_count",
+// "conversion_count","relative_lift","lift_ci"}]}.
+std::string history_point_json(const Snapshot& snapshot);
+
+// {"event":"anomaly","type":"sample_ratio_mismatch","experiment_id","p_value","message","timestamp"}
+std::string srm_anomaly_json(const Snapshot& snapshot);
 
 // {"event":"results_update",...}: always valid JSON, never NaN/Infinity (non-finite -> null).
 std::string to_json(const Snapshot& snapshot);

@@ -35,6 +35,7 @@ struct VariantSpec {
     std::string key;
     std::string name;
     bool is_control = false;
+    double weight = 1.0;  // share of traffic it should get, relative to the others (for SRM)
 };
 
 struct Experiment {
@@ -44,7 +45,13 @@ struct Experiment {
     std::string created_at;                   // ISO 8601, UTC
     std::optional<std::string> activated_at;  // first time it became active
     std::int64_t seq = 0;                     // bumped whenever numbers or status change
+    std::optional<std::string> tenant;        // the owner's tenant; empty for the default tenant
     std::vector<VariantSpec> variants;
+};
+
+struct StatusChange {
+    Experiment experiment;
+    std::string previous_status;
 };
 
 struct Assignment {
@@ -70,6 +77,18 @@ struct SnapshotData {
     std::int64_t seq = 0;
     std::int64_t days_running = 0;
     std::vector<VariantCounts> variants;
+    std::vector<double> weights;                 // aligned with variants
+    std::vector<std::optional<double>> min_p;    // running minimum p per variant, under analysis_signature
+    std::string analysis_signature;              // the analysis options min_p was computed under
+};
+
+// What one computed snapshot leaves behind: running minima, a history point, the SRM alarm.
+struct Look {
+    std::int64_t seq = 0;
+    std::string analysis_signature;
+    std::vector<std::pair<std::string, double>> min_p;  // variant key -> running minimum p
+    std::string history_point;                           // JSON (history_point_json)
+    bool srm_mismatch = false;
 };
 
 class Store {
@@ -85,11 +104,12 @@ public:
     bool ping();
 
     // Validation of names and variants is the caller's job; ids are generated here.
-    Experiment create_experiment(const std::string& name, const std::vector<VariantSpec>& variants);
+    Experiment create_experiment(const std::string& name, const std::vector<VariantSpec>& variants,
+                                 const std::optional<std::string>& tenant = std::nullopt);
     std::vector<Experiment> list_experiments();
     std::optional<Experiment> get_experiment(const std::string& id);
     // Throws NotFound, or Conflict for a transition the lifecycle forbids.
-    Experiment set_status(const std::string& id, const std::string& status);
+    StatusChange set_status(const std::string& id, const std::string& status);
 
     // One transaction per batch; a user's first assignment wins. Unknown variant key -> InvalidInput,
     // nothing stored. Unknown experiment -> NotFound.
@@ -99,6 +119,13 @@ public:
 
     // Empty when the experiment does not exist.
     std::optional<SnapshotData> read_snapshot_data(const std::string& experiment_id);
+
+    // Records a look; returns true when this look is the first to trip the SRM alarm.
+    // Safe from several processes at once: minima only go down, a seq is recorded once.
+    bool record_look(const std::string& experiment_id, const Look& look);
+
+    // {"experiment_id","points":[...]} with at most max_points points, evenly thinned, newest kept.
+    std::string history_json(const std::string& experiment_id, std::size_t max_points);
 
 private:
     struct Pool;  // libpqxx stays out of this header

@@ -1,13 +1,16 @@
-"""REST: experiments, ingest, and results over HTTP."""
+"""REST: experiments and ingest. Reading needs read scope, changing needs write."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import UTC, datetime
 
-from fastapi import APIRouter, HTTPException, status
-from fastapi.responses import Response
+from fastapi import APIRouter, HTTPException, Request, status
 
-from expstream.deps import ServiceDep, SettingsDep
+from expstream.access import authorize
+from expstream.auth import ForbiddenError
+from expstream.deps import HubDep, ReaderDep, ServiceDep, SettingsDep, WriterDep
 from expstream.models import (
     AssignmentBatch,
     EventBatch,
@@ -22,23 +25,25 @@ router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
 
 def _check_batch_size(size: int, limit: int) -> None:
     if size > limit:
-        raise HTTPException(
-            422, f"a batch holds at most {limit} records; got {size}"
-        )
+        raise HTTPException(422, f"a batch holds at most {limit} records; got {size}")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ExperimentOut)
-async def create_experiment(body: ExperimentIn, service: ServiceDep) -> dict[str, object]:
-    return await service.create_experiment(body.name, [(v.key, v.name, v.is_control) for v in body.variants])
+async def create_experiment(body: ExperimentIn, principal: WriterDep, service: ServiceDep) -> dict[str, object]:
+    if principal.experiments is not None:
+        raise ForbiddenError("creating experiments needs a token for all experiments (experiments: ['*'])")
+    variants = [(v.key, v.name, v.is_control, v.weight) for v in body.variants]
+    return await service.create_experiment(body.name, variants, principal.tenant)
 
 
 @router.get("", response_model=list[ExperimentOut])
-async def list_experiments(service: ServiceDep) -> list[dict[str, object]]:
-    return await service.list_experiments()
+async def list_experiments(principal: ReaderDep, service: ServiceDep) -> list[dict[str, object]]:
+    return [e for e in await service.list_experiments() if principal.can_access(str(e["id"]), e["tenant"])]
 
 
 @router.get("/{experiment_id}", response_model=ExperimentOut)
-async def get_experiment(experiment_id: uuid.UUID, service: ServiceDep) -> dict[str, object]:
+async def get_experiment(experiment_id: uuid.UUID, principal: ReaderDep, service: ServiceDep) -> dict[str, object]:
+    await authorize(service, principal, str(experiment_id))
     experiment = await service.get_experiment(str(experiment_id))
     if experiment is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"experiment {experiment_id} not found")
@@ -46,37 +51,54 @@ async def get_experiment(experiment_id: uuid.UUID, service: ServiceDep) -> dict[
 
 
 @router.patch("/{experiment_id}", response_model=ExperimentOut)
-async def change_status(experiment_id: uuid.UUID, body: StatusIn, service: ServiceDep) -> dict[str, object]:
-    experiment = await service.set_status(str(experiment_id), body.status)
-    service.core.mark_changed(str(experiment_id))
+async def change_status(
+    experiment_id: uuid.UUID, body: StatusIn, request: Request, principal: WriterDep, service: ServiceDep,
+    hub: HubDep,
+) -> dict[str, object]:
+    eid = str(experiment_id)
+    await authorize(service, principal, eid, "write")
+    experiment, previous = await service.set_status(eid, body.status)
+    if previous != body.status:
+        service.core.mark_changed(eid)
+        hub.publish(eid, _status_changed(eid, previous, body.status, request.headers.get("x-request-id")))
     return experiment
+
+
+def _status_changed(experiment_id: str, previous: str, status_: str, trace_id: str | None) -> str:
+    """The generic lifecycle envelope, shared with other services' event streams."""
+    return json.dumps({
+        "topic": f"experiment:{experiment_id}",
+        "event": "STATUS_CHANGED",
+        "data": {
+            "entity_id": experiment_id,
+            "payload": {"status": status_, "previous_status": previous},
+            "timestamp": datetime.now(UTC).isoformat(),
+        },
+        "trace_id": trace_id or uuid.uuid4().hex,
+    })
 
 
 @router.post("/{experiment_id}/assignments", response_model=IngestOut)
 async def add_assignments(
-    experiment_id: uuid.UUID, body: AssignmentBatch, service: ServiceDep, settings: SettingsDep
+    experiment_id: uuid.UUID, body: AssignmentBatch, principal: WriterDep, service: ServiceDep, settings: SettingsDep
 ) -> dict[str, object]:
+    eid = str(experiment_id)
     _check_batch_size(len(body.assignments), settings.max_batch)
-    rows = [(a.user_id, a.variant_key) for a in body.assignments]
-    result = await service.add_assignments(str(experiment_id), rows)
+    await authorize(service, principal, eid, "write")
+    result = await service.add_assignments(eid, [(a.user_id, a.variant_key) for a in body.assignments])
     if result["changed"]:
-        service.core.mark_changed(str(experiment_id))
+        service.core.mark_changed(eid)
     return result
 
 
 @router.post("/{experiment_id}/events", response_model=IngestOut)
 async def add_events(
-    experiment_id: uuid.UUID, body: EventBatch, service: ServiceDep, settings: SettingsDep
+    experiment_id: uuid.UUID, body: EventBatch, principal: WriterDep, service: ServiceDep, settings: SettingsDep
 ) -> dict[str, object]:
+    eid = str(experiment_id)
     _check_batch_size(len(body.events), settings.max_batch)
-    rows = [(e.user_id, e.event_id) for e in body.events]
-    result = await service.add_conversions(str(experiment_id), rows)
+    await authorize(service, principal, eid, "write")
+    result = await service.add_conversions(eid, [(e.user_id, e.event_id) for e in body.events])
     if result["changed"]:
-        service.core.mark_changed(str(experiment_id))
+        service.core.mark_changed(eid)
     return result
-
-
-@router.get("/{experiment_id}/results", response_class=Response)
-async def get_results(experiment_id: uuid.UUID, service: ServiceDep) -> Response:
-    """The current snapshot: the same JSON the WebSocket sends."""
-    return Response(await service.snapshot(str(experiment_id)), media_type="application/json")

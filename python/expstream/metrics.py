@@ -1,0 +1,64 @@
+"""Prometheus metrics, in a registry of the app's own (several apps may share a process in tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from expstream import _core
+
+
+class _CoreCollector(Collector):
+    """Reads the C++ runtime's own counters at scrape time."""
+
+    def __init__(self, core: Callable[[], _core.Service | None]) -> None:
+        self._core = core
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        core = self._core()
+        if core is None:
+            return
+        yield CounterMetricFamily(
+            "expstream_snapshots_computed", "Snapshots read, computed and serialized", value=core.snapshots_computed
+        )
+        yield CounterMetricFamily(
+            "expstream_snapshot_compute_seconds",
+            "Time spent computing snapshots (database read included)",
+            value=core.snapshot_compute_seconds,
+        )
+        yield CounterMetricFamily(
+            "expstream_changes_coalesced",
+            "Change signals absorbed into a push already scheduled or running",
+            value=core.changes_coalesced,
+        )
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.core: _core.Service | None = None
+        self.open_connections = Gauge(
+            "expstream_open_connections", "Open streams", ["transport"], registry=self.registry
+        )
+        self.messages_sent = Counter(
+            "expstream_messages_sent", "Messages sent to clients", ["transport"], registry=self.registry
+        )
+        self.snapshots_dropped = Counter(
+            "expstream_snapshots_dropped",
+            "Snapshots replaced by a newer one before a slow client took them",
+            registry=self.registry,
+        )
+        self.close_codes = Counter(
+            "expstream_close_codes", "WebSocket closes by code", ["code"], registry=self.registry
+        )
+        self.client_messages_ignored = Counter(
+            "expstream_client_messages_ignored", "Client messages ignored, by reason", ["reason"],
+            registry=self.registry,
+        )
+        self.registry.register(_CoreCollector(lambda: self.core))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
