@@ -3,12 +3,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test bootstrap frontend install test-cpp test-oracles test-frontend test-python clean
+.PHONY: demo test bootstrap frontend install postgres test-cpp test-oracles test-frontend test-python test-e2e clean
 
 demo: install
 	$(VENV)/bin/expstream demo
 
-test: install test-cpp test-oracles test-frontend test-python
+test: install test-cpp test-oracles test-frontend test-python test-e2e
 
 bootstrap:
 	./scripts/bootstrap.sh
@@ -35,9 +35,15 @@ test-oracles:
 test-frontend: bootstrap
 	cd frontend && npm run typecheck && npm test
 
-test-python: install
+postgres: install
 	./scripts/ensure-test-postgres.sh
+
+test-python: install postgres
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Debian's Chromium driven by playwright-core against the real server; screenshots in test-artifacts/e2e/.
+test-e2e: install postgres
+	cd frontend && npm run e2e
 
 clean:
 	rm -rf build frontend/out frontend/.next
