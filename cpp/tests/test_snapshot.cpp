@@ -79,7 +79,12 @@ Snapshot sample_snapshot() {
     b.conversion_rate = 0.13;
     b.relative_lift = 0.3;
     b.p_value = 0.13705122503762361;
+    b.lift_ci = Interval{-0.25, 0.85};
+    b.chance_to_win = 0.93;
     s.analysis.variants = {c, b};
+    s.analysis.options = AnalysisOptions{Method::Sequential, 0.05, 5000, true};
+    s.weights = {1.0, 2.0};
+    s.srm.p_value = 0.5;
     s.analysis.total_participants = 1000;
     s.analysis.is_significant = false;
     s.days_running = 7;
@@ -94,10 +99,16 @@ TEST(SnapshotJson, MatchesTheWireSchemaExactly) {
               "{\"event\":\"results_update\",\"experiment_id\":\"exp-123\","
               "\"timestamp\":\"2026-03-07T12:00:00.123456+00:00\",\"status\":\"active\",\"variants\":["
               "{\"key\":\"control\",\"name\":\"Control\",\"participant_count\":500,\"conversion_count\":50,"
-              "\"conversion_rate\":0.1,\"relative_lift\":0,\"p_value\":null,\"is_control\":true},"
+              "\"conversion_rate\":0.1,\"relative_lift\":0,\"p_value\":null,\"is_control\":true,\"weight\":1,"
+              "\"lift_ci\":null,\"difference_ci\":null,\"p_value_adjusted\":null,\"chance_to_win\":null,"
+              "\"is_significant\":false},"
               "{\"key\":\"b\",\"name\":\"Big button\",\"participant_count\":500,\"conversion_count\":65,"
-              "\"conversion_rate\":0.13,\"relative_lift\":0.3,\"p_value\":0.1370512250376236,\"is_control\":false}"
-              "],\"total_participants\":1000,\"days_running\":7,\"is_significant\":false,\"seq\":12}");
+              "\"conversion_rate\":0.13,\"relative_lift\":0.3,\"p_value\":0.1370512250376236,\"is_control\":false,"
+              "\"weight\":2,\"lift_ci\":[-0.25,0.85],\"difference_ci\":null,\"p_value_adjusted\":null,"
+              "\"chance_to_win\":0.93,\"is_significant\":false}"
+              "],\"total_participants\":1000,\"days_running\":7,\"is_significant\":false,\"seq\":12,"
+              "\"analysis\":{\"method\":\"sequential\",\"alpha\":0.05,\"sequential_tuning\":5000,"
+              "\"correction\":\"none\"},\"srm\":{\"p_value\":0.5,\"mismatch\":false}}");
 }
 
 TEST(SnapshotJson, ParsesBackWithEveryFieldInOrder) {
@@ -113,7 +124,7 @@ TEST(SnapshotJson, ParsesBackWithEveryFieldInOrder) {
     ASSERT_EQ(doc.get_object().get(obj), simdjson::SUCCESS);
     EXPECT_EQ(keys_of(obj), (std::vector<std::string>{"event", "experiment_id", "timestamp", "status", "variants",
                                                       "total_participants", "days_running", "is_significant",
-                                                      "seq"}));
+                                                      "seq", "analysis", "srm"}));
     EXPECT_EQ(std::string_view(obj["event"]), "results_update");
     EXPECT_EQ(std::string_view(obj["experiment_id"]), "exp-123");
     EXPECT_EQ(std::string_view(obj["timestamp"]), "2026-03-07T12:00:00.123456+00:00");
@@ -128,7 +139,9 @@ TEST(SnapshotJson, ParsesBackWithEveryFieldInOrder) {
     ASSERT_EQ(variants.size(), 2u);
     const std::vector<std::string> variant_keys{"key",           "name",          "participant_count",
                                                 "conversion_count", "conversion_rate", "relative_lift",
-                                                "p_value",       "is_control"};
+                                                "p_value",       "is_control",    "weight",
+                                                "lift_ci",       "difference_ci", "p_value_adjusted",
+                                                "chance_to_win", "is_significant"};
     for (auto v : variants) EXPECT_EQ(keys_of(v.get_object().value()), variant_keys);
 
     auto c = variants.at(0);
