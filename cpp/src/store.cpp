@@ -142,6 +142,36 @@ void ensure_accepts_data(const std::string& status) {
     if (status == "completed") throw Conflict("experiment is completed and accepts no more data");
 }
 
+// A batch travels as one JSON parameter: one round trip, set-based SQL, no per-row statements.
+// Each row becomes {<fields>,"o":<index>}, the index keeping the caller's order.
+template <class Row, class WriteFields>
+std::string batch_json(const std::vector<Row>& batch, std::size_t bytes_per_row, WriteFields write_fields) {
+    std::string json = "[";
+    json.reserve(batch.size() * bytes_per_row + 2);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (i) json += ',';
+        json += '{';
+        write_fields(json, batch[i]);
+        json += ",\"o\":" + std::to_string(i) + '}';
+    }
+    json += ']';
+    return json;
+}
+
+// One ingest transaction: the experiment row locked (ingest of one experiment is serialized, so
+// seq and "first wins" stay exact), completed experiments refused, seq bumped when numbers moved.
+template <class Insert>
+IngestResult ingest_transaction(pqxx::connection& c, const std::string& experiment_id, std::int64_t total,
+                                Insert insert) {
+    pqxx::work tx(c);
+    ensure_accepts_data(lock_experiment(tx, experiment_id));
+    IngestResult result = insert(tx);
+    result.duplicates = total - result.accepted;
+    if (result.changed) tx.exec_params("UPDATE experiments SET seq = seq + 1 WHERE id = $1::uuid", experiment_id);
+    tx.commit();
+    return result;
+}
+
 }  // namespace
 
 // Connections are opened lazily, at most `size` at once; a broken one is dropped, not reused.
@@ -320,87 +350,68 @@ StatusChange Store::set_status(const std::string& id, const std::string& status)
 }
 
 IngestResult Store::add_assignments(const std::string& experiment_id, const std::vector<Assignment>& batch) {
-    // The batch travels as one JSON parameter: one round trip, set-based SQL, no per-row statements.
-    std::string json = "[";
-    json.reserve(batch.size() * 48 + 2);
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (i) json += ',';
-        json += "{\"u\":";
-        append_json_string(json, batch[i].user_id);
-        json += ",\"k\":";
-        append_json_string(json, batch[i].variant_key);
-        json += ",\"o\":" + std::to_string(i) + '}';
-    }
-    json += ']';
-    const auto total = static_cast<std::int64_t>(batch.size());
+    const std::string json = batch_json(batch, 48, [](std::string& out, const Assignment& a) {
+        out += "\"u\":";
+        append_json_string(out, a.user_id);
+        out += ",\"k\":";
+        append_json_string(out, a.variant_key);
+    });
     return with_connection([&](pqxx::connection& c) {
-        pqxx::work tx(c);
-        ensure_accepts_data(lock_experiment(tx, experiment_id));
-        const pqxx::result unknown = tx.exec_params(
-            "SELECT x.k FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
-            "LEFT JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
-            "WHERE v.id IS NULL ORDER BY x.o LIMIT 1",
-            experiment_id, json);
-        if (!unknown.empty())
-            throw InvalidInput("unknown variant key '" + unknown[0][0].as<std::string>("") + "'");
-        const pqxx::result inserted = tx.exec_params(
-            "INSERT INTO assignments (experiment_id, user_id, variant_id) "
-            "SELECT DISTINCT ON (x.u) $1::uuid, x.u, v.id "
-            "FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
-            "JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
-            "ORDER BY x.u, x.o "
-            "ON CONFLICT (experiment_id, user_id) DO NOTHING",
-            experiment_id, json);
-        IngestResult result;
-        result.accepted = inserted.affected_rows();
-        result.duplicates = total - result.accepted;
-        result.changed = result.accepted > 0;
-        if (result.changed) tx.exec_params("UPDATE experiments SET seq = seq + 1 WHERE id = $1::uuid", experiment_id);
-        tx.commit();
-        return result;
+        return ingest_transaction(c, experiment_id, static_cast<std::int64_t>(batch.size()), [&](pqxx::work& tx) {
+            const pqxx::result unknown = tx.exec_params(
+                "SELECT x.k FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
+                "LEFT JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
+                "WHERE v.id IS NULL ORDER BY x.o LIMIT 1",
+                experiment_id, json);
+            if (!unknown.empty())
+                throw InvalidInput("unknown variant key '" + unknown[0][0].as<std::string>("") + "'");
+            const pqxx::result inserted = tx.exec_params(
+                "INSERT INTO assignments (experiment_id, user_id, variant_id) "
+                "SELECT DISTINCT ON (x.u) $1::uuid, x.u, v.id "
+                "FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
+                "JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
+                "ORDER BY x.u, x.o "
+                "ON CONFLICT (experiment_id, user_id) DO NOTHING",
+                experiment_id, json);
+            IngestResult result;
+            result.accepted = inserted.affected_rows();
+            result.changed = result.accepted > 0;
+            return result;
+        });
     });
 }
 
 IngestResult Store::add_conversions(const std::string& experiment_id, const std::vector<Conversion>& batch) {
-    std::string json = "[";
-    json.reserve(batch.size() * 64 + 2);
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (i) json += ',';
-        json += "{\"u\":";
-        append_json_string(json, batch[i].user_id);
-        json += ",\"e\":";
-        if (batch[i].event_id)
-            append_json_string(json, *batch[i].event_id);
+    const std::string json = batch_json(batch, 64, [](std::string& out, const Conversion& e) {
+        out += "\"u\":";
+        append_json_string(out, e.user_id);
+        out += ",\"e\":";
+        if (e.event_id)
+            append_json_string(out, *e.event_id);
         else
-            json += "null";
-        json += ",\"o\":" + std::to_string(i) + '}';
-    }
-    json += ']';
-    const auto total = static_cast<std::int64_t>(batch.size());
+            out += "null";
+    });
     return with_connection([&](pqxx::connection& c) {
-        pqxx::work tx(c);
-        ensure_accepts_data(lock_experiment(tx, experiment_id));
-        // The outer query sees the table as it was before this INSERT, so "no earlier conversion"
-        // means this batch brings the user's first one: only then do the numbers move.
-        const pqxx::row r = tx.exec_params1(
-            "WITH ins AS ("
-            "  INSERT INTO events (experiment_id, user_id, type, event_id) "
-            "  SELECT $1::uuid, x.u, 'conversion', x.e "
-            "  FROM json_to_recordset($2::json) AS x(u text, e text, o bigint) ORDER BY x.o "
-            "  ON CONFLICT (experiment_id, event_id) WHERE event_id IS NOT NULL DO NOTHING "
-            "  RETURNING user_id) "
-            "SELECT (SELECT count(*) FROM ins), "
-            "  EXISTS (SELECT 1 FROM ins JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = ins.user_id "
-            "          WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.experiment_id = $1::uuid "
-            "                            AND e.user_id = ins.user_id AND e.type = 'conversion'))",
-            experiment_id, json);
-        IngestResult result;
-        result.accepted = r[0].as<std::int64_t>();
-        result.duplicates = total - result.accepted;
-        result.changed = r[1].as<bool>();
-        if (result.changed) tx.exec_params("UPDATE experiments SET seq = seq + 1 WHERE id = $1::uuid", experiment_id);
-        tx.commit();
-        return result;
+        return ingest_transaction(c, experiment_id, static_cast<std::int64_t>(batch.size()), [&](pqxx::work& tx) {
+            // The outer query sees the table as it was before this INSERT, so "no earlier conversion"
+            // means this batch brings the user's first one: only then do the numbers move.
+            const pqxx::row r = tx.exec_params1(
+                "WITH ins AS ("
+                "  INSERT INTO events (experiment_id, user_id, type, event_id) "
+                "  SELECT $1::uuid, x.u, 'conversion', x.e "
+                "  FROM json_to_recordset($2::json) AS x(u text, e text, o bigint) ORDER BY x.o "
+                "  ON CONFLICT (experiment_id, event_id) WHERE event_id IS NOT NULL DO NOTHING "
+                "  RETURNING user_id) "
+                "SELECT (SELECT count(*) FROM ins), "
+                "  EXISTS (SELECT 1 FROM ins JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = ins.user_id "
+                "          WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.experiment_id = $1::uuid "
+                "                            AND e.user_id = ins.user_id AND e.type = 'conversion'))",
+                experiment_id, json);
+            IngestResult result;
+            result.accepted = r[0].as<std::int64_t>();
+            result.changed = r[1].as<bool>();
+            return result;
+        });
     });
 }
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Request, status
 
 from expstream.access import authorize
-from expstream.auth import ForbiddenError
+from expstream.auth import ForbiddenError, Principal
 from expstream.deps import HubDep, ReaderDep, ServiceDep, SettingsDep, WriterDep
 from expstream.models import (
     AssignmentBatch,
@@ -19,6 +20,8 @@ from expstream.models import (
     IngestOut,
     StatusIn,
 )
+from expstream.service import CoreService
+from expstream.settings import Settings
 
 router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
 
@@ -78,27 +81,33 @@ def _status_changed(experiment_id: str, previous: str, status_: str, trace_id: s
     })
 
 
+async def _ingest(
+    experiment_id: uuid.UUID, size: int, principal: Principal, service: CoreService, settings: Settings,
+    store: Callable[[str], Awaitable[dict[str, object]]],
+) -> dict[str, object]:
+    """The path every ingest call takes: size, access, one store transaction, then the push signal."""
+    eid = str(experiment_id)
+    _check_batch_size(size, settings.max_batch)
+    await authorize(service, principal, eid, "write")
+    result = await store(eid)
+    if result["changed"]:
+        service.core.mark_changed(eid)
+    return result
+
+
 @router.post("/{experiment_id}/assignments", response_model=IngestOut)
 async def add_assignments(
     experiment_id: uuid.UUID, body: AssignmentBatch, principal: WriterDep, service: ServiceDep, settings: SettingsDep
 ) -> dict[str, object]:
-    eid = str(experiment_id)
-    _check_batch_size(len(body.assignments), settings.max_batch)
-    await authorize(service, principal, eid, "write")
-    result = await service.add_assignments(eid, [(a.user_id, a.variant_key) for a in body.assignments])
-    if result["changed"]:
-        service.core.mark_changed(eid)
-    return result
+    rows = [(a.user_id, a.variant_key) for a in body.assignments]
+    return await _ingest(experiment_id, len(rows), principal, service, settings,
+                         lambda eid: service.add_assignments(eid, rows))
 
 
 @router.post("/{experiment_id}/events", response_model=IngestOut)
 async def add_events(
     experiment_id: uuid.UUID, body: EventBatch, principal: WriterDep, service: ServiceDep, settings: SettingsDep
 ) -> dict[str, object]:
-    eid = str(experiment_id)
-    _check_batch_size(len(body.events), settings.max_batch)
-    await authorize(service, principal, eid, "write")
-    result = await service.add_conversions(eid, [(e.user_id, e.event_id) for e in body.events])
-    if result["changed"]:
-        service.core.mark_changed(eid)
-    return result
+    rows = [(e.user_id, e.event_id) for e in body.events]
+    return await _ingest(experiment_id, len(rows), principal, service, settings,
+                         lambda eid: service.add_conversions(eid, rows))
