@@ -12,22 +12,32 @@
 // Artifacts (screenshots, server log) go to <repo>/test-artifacts/e2e/.
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-
-const FRONTEND_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const REPO_ROOT = path.resolve(FRONTEND_DIR, "..");
-const OUT_DIR = path.join(FRONTEND_DIR, "out");
-const ARTIFACTS_DIR = path.join(REPO_ROOT, "test-artifacts", "e2e");
-const PYTHON = process.env.EXPSTREAM_E2E_PYTHON ?? path.join(REPO_ROOT, ".venv", "bin", "python");
-const CHROMIUM = process.env.EXPSTREAM_E2E_CHROMIUM ?? "/usr/bin/chromium";
-const ADMIN_DB_URL = process.env.EXPSTREAM_TEST_DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
+import {
+  ADMIN_DB_URL,
+  ARTIFACTS_DIR,
+  PUSH_WAIT_MS,
+  REPO_ROOT,
+  WAIT_MS,
+  addTraffic as postTraffic,
+  checkPrerequisites,
+  createApi,
+  createLogger,
+  databaseUrl,
+  dropDatabase,
+  expectation,
+  freePort,
+  guardTest,
+  killServer,
+  launchChromium,
+  openPage,
+  recreateDatabase,
+  startServer as startExpstream,
+  stopServer as stopExpstream,
+} from "./support.mjs";
 
 // The server runs with authentication on, as in production: this run's own signing secret, and
 // tokens minted here the way `expstream token` does (JWT, HS256).
@@ -50,27 +60,8 @@ const WRITE_TOKEN = mintToken("write");
 const READ_TOKEN = mintToken("read");
 const DB_NAME = "expstream_e2e";
 
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
-
 /** Whole test; every single wait below has its own, much shorter timeout. */
 const TEST_TIMEOUT_MS = 180_000;
-const WAIT_MS = 30_000;
-const SERVER_START_MS = 30_000;
-const SERVER_STOP_MS = 15_000;
-/**
- * Pushed updates must arrive well before the periodic 30 s snapshot
- * (RESULTS_STREAM_INTERVAL_SECONDS=30), so a broken push cannot pass thanks to the tick.
- */
-const PUSH_WAIT_MS = 20_000;
 /**
  * Reconnect attempts come after 1, 2, 4, 8, 16 s (+≤20 % jitter) of backoff: attempt 4 is
  * due ~15-18 s after the drop, attempt 5 ~31-37 s. The server is back within ~2 s, so attempt
@@ -88,186 +79,15 @@ const SEL = {
   lastUpdated: '[data-testid="last-updated"] time',
 };
 
-const started = Date.now();
-function log(message) {
-  const seconds = ((Date.now() - started) / 1000).toFixed(1).padStart(5);
-  process.stdout.write(`[e2e +${seconds}s] ${message}\n`);
-}
-
-// ---------------------------------------------------------------- database
-
-function psql(url, ...commands) {
-  const args = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1"];
-  for (const command of commands) args.push("-c", command);
-  const result = spawnSync("psql", args, { encoding: "utf8", timeout: 30_000 });
-  if (result.error) throw new Error(`cannot run psql: ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`psql failed (exit ${result.status}): ${result.stderr.trim()}`);
-}
-
-function databaseUrl(adminUrl, dbName) {
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
-  return url.toString();
-}
-
-function recreateDatabase() {
-  psql(ADMIN_DB_URL, `DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`, `CREATE DATABASE ${DB_NAME}`);
-}
-
-function dropDatabase() {
-  psql(ADMIN_DB_URL, `DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-}
-
-// ---------------------------------------------------------------- server
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
+const log = createLogger("e2e");
 /** All server output of the run, kept for the artifact log and failure messages. */
 const serverLog = [];
-
-function tail(lines, count = 40) {
-  return lines.slice(-count).join("\n");
-}
-
-/**
- * Spawns `expstream serve` and resolves once it accepts connections. uvicorn logs
- * "Application startup complete" (lifespan done) *before* it binds the port and logs
- * "Uvicorn running on ...", so both lines are awaited.
- */
-async function startServer({ port, dbUrl, label }) {
-  log(`starting server (${label}) on port ${port}`);
-  const child = spawn(PYTHON, ["-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", String(port)], {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: dbUrl,
-      EXPSTREAM_JWT_SECRET: JWT_SECRET,
-      RESULTS_STREAM_INTERVAL_SECONDS: "30",
-      EXPSTREAM_WEB_DIR: OUT_DIR,
-      PYTHONUNBUFFERED: "1",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  child.exited = exited;
-  let seenStartup = false;
-  let seenListening = false;
-  let onProgress = () => {};
-  const collect = (stream) => {
-    let pending = "";
-    stream.setEncoding("utf8");
-    stream.on("data", (chunk) => {
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop();
-      for (const line of lines) {
-        serverLog.push(`[${label}] ${line}`);
-        if (line.includes("Application startup complete")) seenStartup = true;
-        if (seenStartup && line.includes("Uvicorn running on")) seenListening = true;
-      }
-      onProgress();
-    });
-  };
-  collect(child.stdout);
-  collect(child.stderr);
-
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`server (${label}) not ready after ${SERVER_START_MS} ms:\n${tail(serverLog)}`));
-    }, SERVER_START_MS);
-    onProgress = () => {
-      if (seenListening) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`server (${label}) exited during startup (code ${code}, signal ${signal}):\n${tail(serverLog)}`));
-    });
-  });
-  log(`server (${label}) ready: pid ${child.pid}`);
-  return child;
-}
-
-function isRunning(child) {
-  return child != null && child.exitCode === null && child.signalCode === null;
-}
-
-/** SIGTERM and wait; a server that does not stop by itself is killed and reported. */
-async function stopServer(child, label) {
-  if (!isRunning(child)) return child?.exited;
-  log(`stopping server (${label}) with SIGTERM`);
-  child.kill("SIGTERM");
-  let timer;
-  const timeout = new Promise((resolve) => {
-    timer = setTimeout(() => resolve(null), SERVER_STOP_MS);
-  });
-  const result = await Promise.race([child.exited, timeout]);
-  clearTimeout(timer);
-  if (result === null) {
-    child.kill("SIGKILL");
-    await child.exited;
-    throw new Error(`server (${label}) ignored SIGTERM for ${SERVER_STOP_MS} ms; killed:\n${tail(serverLog)}`);
-  }
-  log(`server (${label}) exited (code ${result.code}, signal ${result.signal})`);
-  return result;
-}
-
-function killServer(child) {
-  if (isRunning(child)) child.kill("SIGKILL");
-}
-
-// ---------------------------------------------------------------- HTTP API
-
-async function api(base, method, route, body, expectedStatus) {
-  const response = await fetch(`${base}${route}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${WRITE_TOKEN}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(WAIT_MS),
-  });
-  const text = await response.text();
-  if (response.status !== expectedStatus) {
-    throw new Error(`${method} ${route}: expected HTTP ${expectedStatus}, got ${response.status}: ${text}`);
-  }
-  return text ? JSON.parse(text) : null;
-}
-
-function userIds(prefix, from, to) {
-  const ids = [];
-  for (let i = from; i < to; i += 1) ids.push(`${prefix}-${i}`);
-  return ids;
-}
-
-/** Assigns users [from, to) of each variant and converts users [from, from + conversions). */
-async function addTraffic(base, experimentId, batches) {
-  const assignments = [];
-  const events = [];
-  for (const { variant, from, to, conversions } of batches) {
-    const users = userIds(variant, from, to);
-    for (const userId of users) assignments.push({ user_id: userId, variant_key: variant });
-    for (const userId of users.slice(0, conversions)) events.push({ user_id: userId, type: "conversion" });
-  }
-  const assigned = await api(base, "POST", `/api/v1/experiments/${experimentId}/assignments`, { assignments }, 200);
-  assert.equal(assigned.accepted, assignments.length, `assignments accepted: ${JSON.stringify(assigned)}`);
-  const converted = await api(base, "POST", `/api/v1/experiments/${experimentId}/events`, { events }, 200);
-  assert.equal(converted.accepted, events.length, `conversions accepted: ${JSON.stringify(converted)}`);
-  log(`posted ${assignments.length} assignments and ${events.length} conversions`);
-}
+/** Every API call writes, with this run's write token. */
+const api = createApi({ token: WRITE_TOKEN });
+const addTraffic = (base, experimentId, batches) => postTraffic({ api, log }, base, experimentId, batches);
+const startServer = ({ port, dbUrl, label }) =>
+  startExpstream({ port, dbUrl, label, env: { EXPSTREAM_JWT_SECRET: JWT_SECRET }, log, serverLog });
+const stopServer = (child, label) => stopExpstream(child, { label, log, serverLog });
 
 // ---------------------------------------------------------------- page helpers
 
@@ -333,50 +153,25 @@ async function assertSamePage(page, what) {
   assert.equal(marker, 1, `${what}: window.__e2eMarker is ${marker}; the page was reloaded or navigated`);
 }
 
-function expectation(control, treatment) {
-  const fmt = (n) => new Intl.NumberFormat("en-US").format(n);
-  return {
-    total: fmt(control.participants + treatment.participants),
-    rows: {
-      control: { participants: fmt(control.participants), conversions: fmt(control.conversions) },
-      treatment: { participants: fmt(treatment.participants), conversions: fmt(treatment.conversions) },
-    },
-  };
-}
-
 // ---------------------------------------------------------------- the test
 
 test("live results dashboard: streams, updates without reload, survives a server restart", { timeout: TEST_TIMEOUT_MS }, async () => {
-  const indexHtml = path.join(OUT_DIR, "index.html");
-  if (!existsSync(indexHtml)) {
-    throw new Error(`${indexHtml} is missing: build the dashboard first (cd frontend && npm run build)`);
-  }
-  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: create the venv (or set EXPSTREAM_E2E_PYTHON)`);
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (or set EXPSTREAM_E2E_CHROMIUM)`);
-  mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  checkPrerequisites();
 
   let server = null;
   let browser = null;
-  const pageErrors = [];
   let databaseCreated = false;
 
-  // Last resort: never leave a server behind, whatever happens to this process.
-  const killOnExit = () => killServer(server);
-  process.once("exit", killOnExit);
-  // If the whole test runs out of time, tear down so every pending wait rejects at once.
-  const watchdog = setTimeout(() => {
-    log("test deadline reached: tearing down");
-    killServer(server);
-    browser?.close().catch(() => {});
-  }, TEST_TIMEOUT_MS - 5_000);
-  watchdog.unref();
+  // Last resort: never leave a server behind, whatever happens to this process; and if the whole
+  // test runs out of time, tear down so every pending wait rejects at once.
+  const guard = guardTest({ timeoutMs: TEST_TIMEOUT_MS, log, server: () => server, browser: () => browser });
 
   try {
     // 1. Fresh database, server on a free port.
     log(`recreating database ${DB_NAME} via ${ADMIN_DB_URL}`);
-    recreateDatabase();
+    recreateDatabase(DB_NAME);
     databaseCreated = true;
-    const dbUrl = databaseUrl(ADMIN_DB_URL, DB_NAME);
+    const dbUrl = databaseUrl(DB_NAME);
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     server = await startServer({ port, dbUrl, label: "first" });
@@ -405,19 +200,10 @@ test("live results dashboard: streams, updates without reload, survives a server
     ]);
 
     // 3. Dashboard shows the live numbers.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-    log(`launched ${CHROMIUM} (${browser.version()})`);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    await context.addInitScript({ content: `window.__e2eReadPanel = ${readPanel.toString()};` });
-    const page = await context.newPage();
-    page.setDefaultTimeout(WAIT_MS);
-    page.on("pageerror", (err) => {
-      pageErrors.push(err.message);
-      log(`page error: ${err.message}`);
-    });
-    let navigations = 0;
-    page.on("framenavigated", (frame) => {
-      if (frame === page.mainFrame()) navigations += 1;
+    browser = await launchChromium(log);
+    const { page, pageErrors, navigations } = await openPage(browser, {
+      initScript: `window.__e2eReadPanel = ${readPanel.toString()};`,
+      log,
     });
 
     // The link a user is handed: the page keeps the token in its cookie and drops it from the URL.
@@ -434,7 +220,7 @@ test("live results dashboard: streams, updates without reload, survives a server
     await page.evaluate(() => {
       window.__e2eMarker = 1;
     });
-    const navigationsBefore = navigations;
+    const navigationsBefore = navigations();
 
     // 4. New traffic is pushed to the open page.
     await addTraffic(base, id, [
@@ -481,11 +267,11 @@ test("live results dashboard: streams, updates without reload, survives a server
       { timeout: PUSH_WAIT_MS, what: "pushed update after reconnect" },
     );
     await assertSamePage(page, "at the end");
-    assert.equal(navigations, navigationsBefore, "the page navigated during the test");
+    assert.equal(navigations(), navigationsBefore, "the page navigated during the test");
     assert.deepEqual(pageErrors, [], "uncaught errors in the page");
     log("all checks passed");
   } finally {
-    clearTimeout(watchdog);
+    guard.disarm();
     if (browser) {
       await browser.close().catch((err) => log(`closing the browser failed: ${err.message}`));
       log("browser closed");
@@ -496,11 +282,11 @@ test("live results dashboard: streams, updates without reload, survives a server
       log(err.message.split("\n")[0]);
     }
     killServer(server);
-    process.removeListener("exit", killOnExit);
+    guard.release();
     writeFileSync(path.join(ARTIFACTS_DIR, "server.log"), `${serverLog.join("\n")}\n`);
     if (databaseCreated) {
       try {
-        dropDatabase();
+        dropDatabase(DB_NAME);
         log(`dropped database ${DB_NAME}`);
       } catch (err) {
         log(`dropping database ${DB_NAME} failed: ${err.message}`);

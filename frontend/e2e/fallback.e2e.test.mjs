@@ -14,48 +14,44 @@
 // Artifacts go to <repo>/test-artifacts/e2e/: fallback-sse.png, fallback-server.log.
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import path from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import {
+  ARTIFACTS_DIR,
+  PUSH_WAIT_MS,
+  PYTHON,
+  REPO_ROOT,
+  WAIT_MS,
+  addTraffic as postTraffic,
+  checkPrerequisites,
+  createApi,
+  createLogger,
+  databaseUrl,
+  dropDatabase,
+  expectation,
+  freePort,
+  guardTest,
+  killServer,
+  launchChromium,
+  openPage,
+  recreateDatabase,
+  startServer as startExpstream,
+  stopServer as stopExpstream,
+} from "./support.mjs";
 
-const FRONTEND_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const REPO_ROOT = path.resolve(FRONTEND_DIR, "..");
-const OUT_DIR = path.join(FRONTEND_DIR, "out");
-const ARTIFACTS_DIR = path.join(REPO_ROOT, "test-artifacts", "e2e");
-const PYTHON = process.env.EXPSTREAM_E2E_PYTHON ?? path.join(REPO_ROOT, ".venv", "bin", "python");
-const CHROMIUM = process.env.EXPSTREAM_E2E_CHROMIUM ?? "/usr/bin/chromium";
-const ADMIN_DB_URL = process.env.EXPSTREAM_TEST_DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
 /** Not the dashboard test's database, so both files can run in parallel. */
 const DB_NAME = "expstream_e2e_fallback";
 
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-dev-shm-usage",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-quic",
-];
-
 /** Whole test; every wait below has its own, much shorter timeout. */
 const TEST_TIMEOUT_MS = 150_000;
-const WAIT_MS = 30_000;
-const SERVER_START_MS = 30_000;
-const SERVER_STOP_MS = 15_000;
 /**
  * The page's stream tuning (src/lib/streamQueryOptions.ts): one WebSocket reconnect
  * after 200 ms, so the fallback starts within about a second instead of ~31 s.
  */
 const PAGE_QUERY = "?reconnectAttempts=1&backoffMs=200";
-/** Well before the periodic snapshot (RESULTS_STREAM_INTERVAL_SECONDS=30): the update must be pushed. */
-const PUSH_WAIT_MS = 20_000;
 
 const SEL = {
   panel: '[data-testid="live-results-panel"]',
@@ -64,43 +60,11 @@ const SEL = {
   live: '[data-testid="live-indicator"]',
 };
 
-const started = Date.now();
-function log(message) {
-  const seconds = ((Date.now() - started) / 1000).toFixed(1).padStart(5);
-  process.stdout.write(`[e2e fallback +${seconds}s] ${message}\n`);
-}
-
-// ---------------------------------------------------------------- database
-
-function psql(url, ...commands) {
-  const args = [url, "-X", "-q", "-v", "ON_ERROR_STOP=1"];
-  for (const command of commands) args.push("-c", command);
-  const result = spawnSync("psql", args, { encoding: "utf8", timeout: 30_000 });
-  if (result.error) throw new Error(`cannot run psql: ${result.error.message}`);
-  if (result.status !== 0) throw new Error(`psql failed (exit ${result.status}): ${result.stderr.trim()}`);
-}
-
-function databaseUrl(adminUrl, dbName) {
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
-  return url.toString();
-}
-
-// ---------------------------------------------------------------- server
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
+const log = createLogger("e2e fallback");
 const serverLog = [];
-const tail = (lines, count = 40) => lines.slice(-count).join("\n");
+/** No authentication: the server runs with --insecure-no-auth (see insecureFlag). */
+const api = createApi();
+const addTraffic = (base, experimentId, batches) => postTraffic({ api, log }, base, experimentId, batches);
 
 /** `--insecure-no-auth` where the CLI has it (the auth-enabled server requires it for this test). */
 function insecureFlag() {
@@ -112,82 +76,9 @@ function insecureFlag() {
   return `${help.stdout}${help.stderr}`.includes("--insecure-no-auth") ? ["--insecure-no-auth"] : [];
 }
 
-/**
- * Spawns `expstream serve` and resolves once it accepts connections (uvicorn logs
- * "Application startup complete" before it binds, so "Uvicorn running on" is awaited too).
- */
-async function startServer({ port, dbUrl }) {
-  const args = ["-m", "expstream.cli", "serve", ...insecureFlag(), "--host", "127.0.0.1", "--port", String(port)];
-  log(`starting: ${path.basename(PYTHON)} ${args.join(" ")}`);
-  const child = spawn(PYTHON, args, {
-    cwd: REPO_ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: dbUrl,
-      RESULTS_STREAM_INTERVAL_SECONDS: "30",
-      EXPSTREAM_WEB_DIR: OUT_DIR,
-      PYTHONUNBUFFERED: "1",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
-  let seenStartup = false;
-  let seenListening = false;
-  let onProgress = () => {};
-  for (const stream of [child.stdout, child.stderr]) {
-    let pending = "";
-    stream.setEncoding("utf8");
-    stream.on("data", (chunk) => {
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop();
-      for (const line of lines) {
-        serverLog.push(line);
-        if (line.includes("Application startup complete")) seenStartup = true;
-        if (seenStartup && line.includes("Uvicorn running on")) seenListening = true;
-      }
-      onProgress();
-    });
-  }
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`server not ready after ${SERVER_START_MS} ms:\n${tail(serverLog)}`));
-    }, SERVER_START_MS);
-    onProgress = () => {
-      if (seenListening) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited during startup (code ${code}, signal ${signal}):\n${tail(serverLog)}`));
-    });
-  });
-  log(`server ready: pid ${child.pid}`);
-  return child;
-}
-
-const isRunning = (child) => child != null && child.exitCode === null && child.signalCode === null;
-
-async function stopServer(child) {
-  if (!isRunning(child)) return;
-  child.kill("SIGTERM");
-  let timer;
-  const timeout = new Promise((resolve) => {
-    timer = setTimeout(() => resolve(null), SERVER_STOP_MS);
-  });
-  const result = await Promise.race([child.exited, timeout]);
-  clearTimeout(timer);
-  if (result === null) {
-    child.kill("SIGKILL");
-    await child.exited;
-    log(`server ignored SIGTERM for ${SERVER_STOP_MS} ms; killed`);
-    return;
-  }
-  log(`server exited (code ${result.code}, signal ${result.signal})`);
-}
+/** The server without a label: its log lines go to fallback-server.log as they are. */
+const startServer = ({ port, dbUrl }) => startExpstream({ port, dbUrl, args: insecureFlag(), log, serverLog });
+const stopServer = (child) => stopExpstream(child, { log, serverLog });
 
 // ---------------------------------------------------------------- proxy
 
@@ -246,39 +137,6 @@ async function startRefusingProxy(targetPort) {
   };
 }
 
-// ---------------------------------------------------------------- HTTP API
-
-async function api(base, method, route, body, expectedStatus) {
-  const response = await fetch(`${base}${route}`, {
-    method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(WAIT_MS),
-  });
-  const text = await response.text();
-  if (response.status !== expectedStatus) {
-    throw new Error(`${method} ${route}: expected HTTP ${expectedStatus}, got ${response.status}: ${text}`);
-  }
-  return text ? JSON.parse(text) : null;
-}
-
-/** Assigns users [from, to) of each variant and converts users [from, from + conversions). */
-async function addTraffic(base, experimentId, batches) {
-  const assignments = [];
-  const events = [];
-  for (const { variant, from, to, conversions } of batches) {
-    for (let i = from; i < to; i += 1) {
-      assignments.push({ user_id: `${variant}-${i}`, variant_key: variant });
-      if (i < from + conversions) events.push({ user_id: `${variant}-${i}`, type: "conversion" });
-    }
-  }
-  const assigned = await api(base, "POST", `/api/v1/experiments/${experimentId}/assignments`, { assignments }, 200);
-  assert.equal(assigned.accepted, assignments.length, `assignments accepted: ${JSON.stringify(assigned)}`);
-  const converted = await api(base, "POST", `/api/v1/experiments/${experimentId}/events`, { events }, 200);
-  assert.equal(converted.accepted, events.length, `conversions accepted: ${JSON.stringify(converted)}`);
-  log(`posted ${assignments.length} assignments and ${events.length} conversions`);
-}
-
 /** What the panel shows; runs in the page (installed as window.__fallbackReadPanel). */
 function readPanel() {
   const q = (sel) => document.querySelector(sel);
@@ -298,17 +156,6 @@ function readPanel() {
     error: text(q('[data-testid="error-banner"]')),
     total: text(q('[data-testid="total-participants"]')),
     rows,
-  };
-}
-
-function expectation(control, treatment) {
-  const fmt = (n) => new Intl.NumberFormat("en-US").format(n);
-  return {
-    total: fmt(control.participants + treatment.participants),
-    rows: {
-      control: { participants: fmt(control.participants), conversions: fmt(control.conversions) },
-      treatment: { participants: fmt(treatment.participants), conversions: fmt(treatment.conversions) },
-    },
   };
 }
 
@@ -346,36 +193,22 @@ async function waitForSseTable(page, expected, { timeout = WAIT_MS, what }) {
 // ---------------------------------------------------------------- the test
 
 test("behind a proxy that refuses WebSocket upgrades, the dashboard falls back to Server-Sent Events and stays live", { timeout: TEST_TIMEOUT_MS }, async () => {
-  const indexHtml = path.join(OUT_DIR, "index.html");
-  if (!existsSync(indexHtml)) throw new Error(`${indexHtml} is missing: build the dashboard first (cd frontend && npm run build)`);
-  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: create the venv (or set EXPSTREAM_E2E_PYTHON)`);
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (or set EXPSTREAM_E2E_CHROMIUM)`);
-  mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  checkPrerequisites();
 
   let server = null;
   let proxy = null;
   let browser = null;
   let databaseCreated = false;
-  const pageErrors = [];
-  const killOnExit = () => {
-    if (isRunning(server)) server.kill("SIGKILL");
-  };
-  process.once("exit", killOnExit);
-  const watchdog = setTimeout(() => {
-    log("test deadline reached: tearing down");
-    killOnExit();
-    browser?.close().catch(() => {});
-  }, TEST_TIMEOUT_MS - 5_000);
-  watchdog.unref();
+  const guard = guardTest({ timeoutMs: TEST_TIMEOUT_MS, log, server: () => server, browser: () => browser });
 
   try {
     // 1. Fresh database, server, and the proxy in front of it.
     log(`recreating database ${DB_NAME}`);
-    psql(ADMIN_DB_URL, `DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`, `CREATE DATABASE ${DB_NAME}`);
+    recreateDatabase(DB_NAME);
     databaseCreated = true;
     const serverPort = await freePort();
     const base = `http://127.0.0.1:${serverPort}`;
-    server = await startServer({ port: serverPort, dbUrl: databaseUrl(ADMIN_DB_URL, DB_NAME) });
+    server = await startServer({ port: serverPort, dbUrl: databaseUrl(DB_NAME) });
     proxy = await startRefusingProxy(serverPort);
     const proxyBase = `http://127.0.0.1:${proxy.port}`;
 
@@ -408,19 +241,10 @@ test("behind a proxy that refuses WebSocket upgrades, the dashboard falls back t
     );
 
     // 3. The dashboard through the proxy: WebSocket refused, SSE takes over.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-    log(`launched ${CHROMIUM} (${browser.version()})`);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    await context.addInitScript({ content: `window.__fallbackReadPanel = ${readPanel.toString()};` });
-    const page = await context.newPage();
-    page.setDefaultTimeout(WAIT_MS);
-    page.on("pageerror", (err) => {
-      pageErrors.push(err.message);
-      log(`page error: ${err.message}`);
-    });
-    let navigations = 0;
-    page.on("framenavigated", (frame) => {
-      if (frame === page.mainFrame()) navigations += 1;
+    browser = await launchChromium(log);
+    const { page, pageErrors, navigations } = await openPage(browser, {
+      initScript: `window.__fallbackReadPanel = ${readPanel.toString()};`,
+      log,
     });
 
     const url = `${proxyBase}/results/${id}/${PAGE_QUERY}`;
@@ -436,7 +260,7 @@ test("behind a proxy that refuses WebSocket upgrades, the dashboard falls back t
       "via Server-Sent Events (fallback)",
       "transport shown next to the badge",
     );
-    const navigationsBefore = navigations;
+    const navigationsBefore = navigations();
 
     // 4. New traffic arrives over SSE without a reload.
     await addTraffic(base, id, [
@@ -447,7 +271,7 @@ test("behind a proxy that refuses WebSocket upgrades, the dashboard falls back t
       timeout: PUSH_WAIT_MS,
       what: "pushed update over SSE",
     });
-    assert.equal(navigations, navigationsBefore, "the page navigated or reloaded");
+    assert.equal(navigations(), navigationsBefore, "the page navigated or reloaded");
     assert.ok(
       proxy.stats.requests.some((line) => line.startsWith(`GET /api/v1/experiments/${id}/results/stream`)),
       `no SSE request went through the proxy: ${JSON.stringify(proxy.stats.requests)}`,
@@ -460,17 +284,17 @@ test("behind a proxy that refuses WebSocket upgrades, the dashboard falls back t
     assert.deepEqual(pageErrors, [], "uncaught errors in the page");
     log("all checks passed");
   } finally {
-    clearTimeout(watchdog);
+    guard.disarm();
     if (browser) await browser.close().catch((err) => log(`closing the browser failed: ${err.message}`));
     if (proxy) await proxy.close().catch((err) => log(`closing the proxy failed: ${err.message}`));
     await stopServer(server).catch((err) => log(err.message));
-    killOnExit();
-    process.removeListener("exit", killOnExit);
+    killServer(server);
+    guard.release();
     writeFileSync(path.join(ARTIFACTS_DIR, "fallback-server.log"), `${serverLog.join("\n")}\n`);
     if (proxy) log(`proxy saw: ${proxy.stats.requests.length} requests, ${proxy.stats.refusedUpgrades} refused upgrades`);
     if (databaseCreated) {
       try {
-        psql(ADMIN_DB_URL, `DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+        dropDatabase(DB_NAME);
       } catch (err) {
         log(`dropping database ${DB_NAME} failed: ${err.message}`);
       }
