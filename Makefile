@@ -20,7 +20,7 @@ frontend: bootstrap
 install: frontend
 	$(PY) -m pip install -q '.[test]'
 
-test-cpp: bootstrap
+test-cpp: postgres
 	cmake -S . -B build/cpp -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build/cpp -j2
 	ctest --test-dir build/cpp --output-on-failure

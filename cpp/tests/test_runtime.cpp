@@ -1,0 +1,115 @@
+// The Boost.Asio runtime with a real store: pushes, coalescing, targeted snapshots, not-found.
+// Waits are on the runtime's eventfd (poll), never on sleeps.
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <chrono>
+
+#include "expstream/runtime.hpp"
+#include "expstream/store.hpp"
+#include "pg_fixture.hpp"
+
+using namespace expstream;
+using namespace std::chrono_literals;
+
+namespace {
+
+class RuntimeTest : public expstream::testing::PostgresTest {
+protected:
+    void SetUp() override {
+        store = std::make_shared<Store>(url(), 2);
+        store->migrate();
+        registry = std::make_shared<Registry>();
+    }
+    std::unique_ptr<Runtime> start(std::chrono::milliseconds min_push = 0ms) {
+        RuntimeOptions options;
+        options.threads = 2;
+        options.tick_interval = 0ms;  // no periodic tick: every delivery here comes from the test
+        options.min_push_interval = min_push;
+        return std::make_unique<Runtime>(store, registry, options);
+    }
+    // Everything delivered until `done` says stop, waiting on the eventfd between takes.
+    template <class Done>
+    std::vector<Delivery> collect(Runtime& rt, Done done) {
+        std::vector<Delivery> all;
+        while (!done(all)) {
+            pollfd p{rt.notifier().fd(), POLLIN, 0};
+            if (::poll(&p, 1, 10'000) <= 0) break;  // nothing for 10 s: let the assertions say what is missing
+            rt.notifier().clear();
+            for (auto& d : rt.take_deliveries()) all.push_back(std::move(d));
+        }
+        return all;
+    }
+    std::shared_ptr<Store> store;
+    std::shared_ptr<Registry> registry;
+};
+
+TEST_F(RuntimeTest, ATargetedSnapshotReachesOnlyItsConnection) {
+    const std::string id = store->create_experiment("t", {{"control", "C", true, 1}, {"b", "B", false, 1}}).id;
+    auto rt = start();
+    rt->request_snapshot(id, 7);
+    auto got = collect(*rt, [](const auto& all) { return !all.empty(); });
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].kind, Delivery::Kind::Snapshot);
+    EXPECT_EQ(got[0].target, 7u);
+    EXPECT_NE(got[0].payload.find("\"results_update\""), std::string::npos);
+}
+
+TEST_F(RuntimeTest, AnUnknownExperimentIsNotFound) {
+    auto rt = start();
+    rt->request_snapshot("00000000-0000-0000-0000-000000000000", 3);
+    auto got = collect(*rt, [](const auto& all) { return !all.empty(); });
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].kind, Delivery::Kind::NotFound);
+    EXPECT_NE(got[0].payload.find("experiment_not_found"), std::string::npos);
+}
+
+TEST_F(RuntimeTest, ChangesReachSubscribersAndNobodyElse) {
+    const std::string watched = store->create_experiment("w", {{"control", "C", true, 1}, {"b", "B", false, 1}}).id;
+    const std::string unwatched = store->create_experiment("u", {{"control", "C", true, 1}, {"b", "B", false, 1}}).id;
+    registry->connect(watched, 1);
+    auto rt = start();
+    rt->mark_changed(unwatched);  // no subscribers: no work at all
+    store->add_assignments(watched, {{"u1", "b"}});
+    rt->mark_changed(watched);
+    auto got = collect(*rt, [](const auto& all) { return !all.empty(); });
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].experiment_id, watched);
+    EXPECT_EQ(got[0].target, 0u);  // a broadcast
+    EXPECT_NE(got[0].payload.find("\"total_participants\":1"), std::string::npos);
+}
+
+TEST_F(RuntimeTest, ABurstOfChangesIsCoalescedAndTheLastPushHasTheLastNumbers) {
+    const std::string id = store->create_experiment("c", {{"control", "C", true, 1}, {"b", "B", false, 1}}).id;
+    registry->connect(id, 1);
+    auto rt = start(100ms);
+    for (int i = 0; i < 500; ++i) {
+        store->add_assignments(id, {{"u" + std::to_string(i), "b"}});
+        rt->mark_changed(id);
+    }
+    auto got = collect(*rt, [](const auto& all) {
+        return !all.empty() && all.back().payload.find("\"total_participants\":500") != std::string::npos;
+    });
+    std::vector<Delivery> snapshots;
+    std::size_t anomalies = 0;
+    for (auto& d : got) {
+        if (d.kind == Delivery::Kind::Snapshot) snapshots.push_back(d);
+        if (d.kind == Delivery::Kind::Control) ++anomalies;
+    }
+    ASSERT_FALSE(snapshots.empty());
+    EXPECT_NE(snapshots.back().payload.find("\"total_participants\":500"), std::string::npos);
+    EXPECT_LT(snapshots.size(), 500u);
+    EXPECT_GT(rt->changes_coalesced(), 0u);
+    for (std::size_t i = 1; i < snapshots.size(); ++i) EXPECT_GE(snapshots[i].seq, snapshots[i - 1].seq);
+    // Every user went to one arm of an equal split: the sample-ratio alarm, exactly once.
+    EXPECT_EQ(anomalies, 1u);
+}
+
+TEST_F(RuntimeTest, StopIsIdempotentAndJoinsTheWorkers) {
+    auto rt = start();
+    rt->stop();
+    rt->stop();
+    SUCCEED();
+}
+
+}  // namespace
