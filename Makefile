@@ -3,12 +3,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test bootstrap frontend install postgres test-cpp test-oracles test-frontend test-python test-e2e clean
+.PHONY: demo test bootstrap frontend install postgres test-cpp test-oracles test-frontend test-python test-e2e bench bench-quick clean
 
 demo: install
 	$(VENV)/bin/expstream demo
 
-test: install test-cpp test-oracles test-frontend test-python test-e2e
+test: install test-cpp test-oracles test-frontend test-python test-e2e bench-quick
 
 bootstrap:
 	./scripts/bootstrap.sh
@@ -45,5 +45,14 @@ test-python: install postgres
 test-e2e: install postgres
 	cd frontend && npm run e2e
 
+# Every benchmark with its peers, ~20 min: bench/results/latest.json and the tables in BENCHMARKS.md.
+bench: install postgres
+	./bench/run.sh
+
+# Every benchmark workload once at small N (~30 s) so they never rot; fails when one breaks,
+# asserts nothing about speed.
+bench-quick: install postgres
+	./bench/run.sh --quick
+
 clean:
-	rm -rf build frontend/out frontend/.next
+	rm -rf build bench/build frontend/out frontend/.next

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
@@ -23,22 +23,22 @@ from expstream.service import CoreService
 from expstream.settings import Settings
 
 
-def get_settings(conn: HTTPConnection) -> Settings:
+async def get_settings(conn: HTTPConnection) -> Settings:
     settings: Settings = conn.app.state.settings
     return settings
 
 
-def get_service(conn: HTTPConnection) -> CoreService:
+async def get_service(conn: HTTPConnection) -> CoreService:
     service: CoreService = conn.app.state.service
     return service
 
 
-def get_hub(conn: HTTPConnection) -> Hub:
+async def get_hub(conn: HTTPConnection) -> Hub:
     hub: Hub = conn.app.state.hub
     return hub
 
 
-def get_metrics(conn: HTTPConnection) -> Metrics:
+async def get_metrics(conn: HTTPConnection) -> Metrics:
     metrics: Metrics = conn.app.state.metrics
     return metrics
 
@@ -53,17 +53,18 @@ def authenticate(settings: Settings, token: str | None) -> Principal:
     return decode_token(settings.jwt_secret.get_secret_value(), token)
 
 
-def get_principal(conn: HTTPConnection) -> Principal:
-    return authenticate(get_settings(conn), token_from_connection(conn, allow_query=False))
+async def get_principal(conn: HTTPConnection) -> Principal:
+    return authenticate(conn.app.state.settings, token_from_connection(conn, allow_query=False))
 
 
-def get_stream_principal(conn: HTTPConnection) -> Principal:
+async def get_stream_principal(conn: HTTPConnection) -> Principal:
     """Streams opened by browsers (EventSource) cannot set headers: ?token= is accepted too."""
-    return authenticate(get_settings(conn), token_from_connection(conn, allow_query=True))
+    return authenticate(conn.app.state.settings, token_from_connection(conn, allow_query=True))
 
 
-def require_scope(scope: Scope) -> Callable[[Principal], Principal]:
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+def require_scope(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
+    # async: FastAPI runs sync dependencies in its threadpool, a thread hop per request for a lookup.
+    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if not principal.has_scope(scope):
             raise ForbiddenError(f"this token's scope is {principal.scope}; {scope} is needed")
         return principal

@@ -120,6 +120,13 @@ class Subscriber:
     done: asyncio.Event = field(default_factory=asyncio.Event)  # its transport loop has ended
 
 
+def _release(counts: Counter[str], key: str) -> None:
+    """One stream fewer for key; a key at zero is deleted, so the table holds only open streams."""
+    counts[key] -= 1
+    if counts[key] <= 0:
+        del counts[key]
+
+
 class Hub:
     def __init__(self, core: _core.Service, metrics: Metrics) -> None:
         self._core = core
@@ -157,10 +164,8 @@ class Hub:
         for experiment_id in list(sub.experiments):
             self._core.unsubscribe(experiment_id, sub.id)
         sub.experiments.clear()
-        self._per_token[sub.principal.token_id] -= 1
-        self._per_address[sub.address] -= 1
-        self._per_token += Counter()  # drop zero counts
-        self._per_address += Counter()
+        _release(self._per_token, sub.principal.token_id)
+        _release(self._per_address, sub.address)
         self._metrics.open_connections.labels(sub.transport).dec()
         sub.outbox.stop()
         sub.done.set()

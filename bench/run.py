@@ -1,0 +1,1458 @@
+#!/usr/bin/env python3
+"""expstream benchmarks: every workload, expstream side by side with its peers, in one run.
+
+    bench/run.sh            full run (minutes): writes bench/results/latest.json and the results
+                            section of BENCHMARKS.md
+    bench/run.sh --quick    a few seconds per workload, small N: proves every workload still works
+                            (exit 1 when one breaks); asserts nothing about speed
+
+Run through bench/run.sh (it raises RLIMIT_NOFILE, builds the C++ tools, installs bench extras)
+with the project's venv Python. Needs PostgreSQL at BENCH_DATABASE_URL (default: the server of
+EXPSTREAM_TEST_DATABASE_URL, else postgresql://postgres@127.0.0.1:5432, database expstream_bench,
+created when missing; quick mode uses expstream_bench_quick, dropped and recreated each run).
+
+All load goes to 127.0.0.1. Servers are pinned to CPU 0 and the load generator to CPU 1 when there
+are two or more CPUs. CPU costs come from /proc (user + system time of the server process, all its
+threads), which hold on a busy machine where wall-clock times do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import platform
+import queue
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import timeit
+import traceback
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+BUILD = BENCH / "build"
+LOADGEN = BUILD / "loadgen"
+FLOOR = BUILD / "floor_server"
+RESULTS = BENCH / "results"
+WORK = RESULTS / "work"
+VENV_BIN = ROOT / ".venv" / "bin"
+PY = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+NCPU = os.cpu_count() or 1
+SERVER_CPU = "0" if NCPU >= 2 else None
+LOADGEN_CPU = "1" if NCPU >= 2 else None
+
+DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/expstream_bench"
+SERVER_FILTER: set[str] = set()
+
+# expstream runs with authentication on, as in production: a fixed bench secret, one read token for
+# every subscriber (`?token=`) and one write token for ingest (Authorization: Bearer). The stream
+# caps per token (50) and per address (1,000) are raised, since every subscriber here is one token
+# on 127.0.0.1; the checks still run on every connection.
+JWT_SECRET = "bench-secret-" + "0123456789abcdef" * 4
+EXPSTREAM_ENV = {
+    "EXPSTREAM_JWT_SECRET": JWT_SECRET,
+    "EXPSTREAM_WS_MAX_CONNECTIONS_PER_TOKEN": "1000000",
+    "EXPSTREAM_WS_MAX_CONNECTIONS_PER_ADDRESS": "1000000",
+}
+_tokens: dict[str, str] = {}
+
+
+def token(scope: str) -> str:
+    if scope not in _tokens:
+        from expstream.auth import issue_token
+
+        _tokens[scope] = issue_token(JWT_SECRET, subject=f"bench-{scope}", scope=scope,  # type: ignore[arg-type]
+                                     experiments=["*"], ttl_seconds=7 * 86400)
+    return _tokens[scope]
+
+
+def auth_header() -> str:
+    return f"Authorization: Bearer {token('write')}"
+
+VARIANTS = [("control", "Control", True), ("green", "Green button", False), ("blue", "Blue button", False)]
+SNAPSHOT_PREFIX = '{"event":"results_update"'
+
+
+
+@dataclass
+class Plan:
+    quick: bool
+    fanout_ns: list[int]
+    rounds: int
+    latency_conns: int
+    latency_rate: float
+    latency_count: int
+    ingest: list[tuple[int, int]]  # (batch size, batches)
+    history: list[int]
+    history_reps: dict[int, int]
+    micro_number: int
+    lever_n: int
+    lever_ingest: tuple[int, int]
+    warm_conns: int = 50
+    settle: float = 1.0  # seconds between "all connected" and the RSS sample
+
+
+FULL = Plan(
+    quick=False, fanout_ns=[1000, 5000, 10000], rounds=20, latency_conns=1000, latency_rate=4.0,
+    latency_count=40, ingest=[(1000, 100), (10000, 20)], history=[10**3, 10**5, 10**7],
+    history_reps={10**3: 30, 10**5: 10, 10**7: 3}, micro_number=100_000, lever_n=5000, lever_ingest=(1000, 50),
+)
+QUICK = Plan(
+    quick=True, fanout_ns=[200], rounds=3, latency_conns=100, latency_rate=4.0, latency_count=4,
+    ingest=[(1000, 3), (10000, 1)], history=[10**3], history_reps={10**3: 5}, micro_number=2000,
+    lever_n=100, lever_ingest=(1000, 2), warm_conns=0, settle=0.2,
+)
+
+
+def database_url(quick: bool) -> str:
+    """BENCH_DATABASE_URL, else the tests' server (EXPSTREAM_TEST_DATABASE_URL) or 127.0.0.1:5432
+    with database expstream_bench; quick mode uses expstream_bench_quick, recreated every run."""
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if not url:
+        admin = os.environ.get("EXPSTREAM_TEST_DATABASE_URL", DEFAULT_DB)
+        url = urllib.parse.urlparse(admin)._replace(path="/expstream_bench").geturl()
+    if quick:
+        u = urllib.parse.urlparse(url)
+        url = u._replace(path=u.path.rstrip("/") + "_quick").geturl()
+    return url
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def pin(cpu: str | None) -> list[str]:
+    return ["taskset", "-c", cpu] if cpu is not None and shutil.which("taskset") else []
+
+
+class WorkloadBroken(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# /proc probes
+
+
+def proc_cpu_stat(pid: int) -> float:
+    """utime + stime of the whole process (all threads), seconds, 1/CLK_TCK resolution."""
+    with open(f"/proc/{pid}/stat") as f:
+        s = f.read()
+    fields = s[s.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_cpu_sched(pid: int) -> float:
+    """On-CPU time summed over the live threads, nanosecond resolution (schedstat)."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return float("nan")
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+    return total / 1e9
+
+
+def thread_cpu_sched(pid: int, tid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return float("nan")
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+
+
+class Db:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        u = urllib.parse.urlparse(url)
+        self.name = u.path.lstrip("/") or "expstream_bench"
+        self.admin = u._replace(path="/postgres").geturl()
+
+    def psql(self, sql: str, url: str | None = None, timeout: float = 1800) -> list[list[str]]:
+        out = subprocess.run(
+            ["psql", url or self.url, "-X", "-v", "ON_ERROR_STOP=1", "-At", "-F", "\t", "-c", sql],
+            capture_output=True, text=True, timeout=timeout,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"psql failed: {out.stderr.strip()}\n{sql[:300]}")
+        return [line.split("\t") for line in out.stdout.splitlines() if line]
+
+    def ensure(self, fresh: bool = False) -> None:
+        if fresh:
+            self.psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)', url=self.admin)
+        exists = self.psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.name}'", url=self.admin)
+        if not exists:
+            self.psql(f'CREATE DATABASE "{self.name}"', url=self.admin)
+        from expstream import _core
+
+        core = _core.Service(self.url, threads=1, tick_seconds=3600.0)
+        try:
+            core.migrate()
+        finally:
+            core.stop()
+
+    def create_experiment(self, name: str, status: str = "active") -> str:
+        rows = self.psql(
+            "WITH e AS (INSERT INTO experiments (name, status, activated_at) "
+            f"VALUES ('{name}', '{status}', now()) RETURNING id), "
+            "v AS (INSERT INTO variants (experiment_id, position, key, name, is_control) "
+            "SELECT e.id, x.p, x.k, x.n, x.c FROM e, (VALUES "
+            + ", ".join(f"({i}, '{k}', '{n}', {str(c).lower()})" for i, (k, n, c) in enumerate(VARIANTS))
+            + ") AS x(p, k, n, c)) SELECT id FROM e"
+        )
+        return rows[0][0]
+
+    def backend_pids(self) -> list[int]:
+        rows = self.psql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [int(r[0]) for r in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# Servers
+
+
+@dataclass
+class ServerSpec:
+    name: str
+    kind: str  # expstream | seed | node | pyws | floor
+    argv: Callable[[int], list[str]]
+    env: dict[str, str] = field(default_factory=dict)
+    offer_deflate: bool = False  # the load generator offers permessage-deflate, as browsers do
+    note: str = ""
+
+    @property
+    def uses_db(self) -> bool:
+        return self.kind in ("expstream", "seed")
+
+
+class Server:
+    def __init__(self, spec: ServerSpec, db: Db) -> None:
+        self.spec = spec
+        self.db = db
+        self.port = free_port()
+        WORK.mkdir(parents=True, exist_ok=True)
+        self.log_path = WORK / f"server-{spec.name}-{self.port}.log"
+        env = {**os.environ, "DATABASE_URL": db.url, "PYTHONUNBUFFERED": "1", **spec.env}
+        self.log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            pin(SERVER_CPU) + spec.argv(self.port), env=env, cwd=ROOT, stdout=self.log_file,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.pid = self.proc.pid  # taskset execs the command: same pid
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise WorkloadBroken(f"{spec.name} exited at start ({self.proc.returncode}); see {self.log_path}")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                break
+            time.sleep(0.05)
+        else:
+            self.stop()
+            raise WorkloadBroken(f"{spec.name} did not listen within 60 s; see {self.log_path}")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def cpu(self) -> dict[str, float]:
+        sample = {"stat": proc_cpu_stat(self.pid), "sched": proc_cpu_sched(self.pid), "db": 0.0,
+                  "main": thread_cpu_sched(self.pid, self.pid)}
+        if self.spec.uses_db:
+            sample["db"] = db_cpu(self.db)
+        return sample
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.log_file.close()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def db_cpu(db: Db) -> float:
+    """CPU of the PostgreSQL backends serving the bench database, found by their process titles
+    ("postgres: [CLUSTER:] USER DB HOST(PORT) STATE"): no query, so sampling costs nothing on the database."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                title = f.read().split(b"\0")[0].decode(errors="replace")
+            parts = title.split()
+            if parts and parts[0] == "postgres:" and db.name in parts[1:5]:
+                total += proc_cpu_stat(int(entry))
+        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError, ValueError):
+            pass
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_json(port: int, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=data, method=method,
+        headers={"content-type": "application/json", "authorization": f"Bearer {token('write')}"},
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+# ---------------------------------------------------------------------------------------------
+# Load generator
+
+
+class Loadgen:
+    def __init__(self, args: list[str], label: str) -> None:
+        self.label = label
+        self.stderr_path = WORK / f"loadgen-{label}.log"
+        self.cmd = pin(LOADGEN_CPU) + [str(LOADGEN)] + [str(a) for a in args]
+        self.proc = subprocess.Popen(
+            self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(self.stderr_path, "wb"),
+            text=True, bufsize=1,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def wait(self, event: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise WorkloadBroken(f"{self.label}: no '{event}' from the load generator within {timeout:.0f} s")
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                self.proc.wait(5)
+                raise WorkloadBroken(
+                    f"{self.label}: load generator exited ({self.proc.returncode}) before '{event}'; "
+                    f"see {self.stderr_path}"
+                )
+            msg = json.loads(line)
+            if msg.get("event") == event:
+                return msg
+
+    def send(self, command: str) -> None:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(command + "\n")
+            self.proc.stdin.flush()
+
+    def close(self, timeout: float = 120) -> int:
+        self.send("close")
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return -9
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+def ws_target(server: Server, experiment_id: str | None) -> tuple[str, list[str]]:
+    """(subscriber path, trigger options) for one server."""
+    if server.spec.kind in ("expstream", "seed"):
+        assert experiment_id is not None
+        path = f"/api/v1/ws/experiments/{experiment_id}/results"
+        if server.spec.kind == "expstream":
+            path += f"?token={token('read')}"
+        return path, [
+            "--trigger-method", "POST", "--trigger-path", f"/api/v1/experiments/{experiment_id}/assignments",
+            # New users spread over the variants as real traffic is: all in one arm would (rightly)
+            # trip expstream's sample-ratio-mismatch alarm.
+            "--trigger-body", '{"assignments":[{"user_id":"fan-{i}","variant_key":"{cycle}"}]}',
+            "--cycle", ",".join(k for k, _, _ in VARIANTS), "--header", auth_header(),
+        ]
+    return "/ws", ["--trigger-method", "GET", "--trigger-path", "/trigger"]
+
+
+def fanout_once(server: Server, n: int, rounds: int, label: str, settle: float = 1.0) -> dict[str, Any]:
+    """One fan-out measurement: connect n, sample RSS and CPU, run the rounds, sample again."""
+    eid = server.db.create_experiment(f"bench-fanout-{label}") if server.spec.uses_db else None
+    path, trigger = ws_target(server, eid)
+    args = ["--port", server.port, "--path", path, "--mode", "fanout", "--conns", n, "--rounds", rounds,
+            "--gap-ms", 50, "--control", *trigger]
+    if server.spec.offer_deflate:
+        args.append("--offer-deflate")  # compressed frames: counted without looking inside
+    else:
+        args += ["--match-prefix", SNAPSHOT_PREFIX]  # alerts and lifecycle events are not deliveries
+    rss0 = rss_kb(server.pid)
+    cpu0 = server.cpu()
+    lg = Loadgen(args, label)
+    try:
+        connected = lg.wait("connected", timeout=300)
+        cpu1 = server.cpu()
+        if connected.get("error"):
+            raise WorkloadBroken(f"{label}: {connected['error']}")
+        time.sleep(settle)
+        rss1 = rss_kb(server.pid)
+        cpu2 = server.cpu()
+        lg.send("go")
+        result = lg.wait("result", timeout=rounds * 70 + 30)
+        cpu3 = server.cpu()
+    finally:
+        rc = lg.close()
+    if not server.alive():
+        raise WorkloadBroken(f"{label}: the server died; see {server.log_path}")
+    deliveries = int(result.get("deliveries", 0))
+    expected = n * rounds
+    out: dict[str, Any] = {
+        "server": server.spec.name, "kind": server.spec.kind, "n": n, "rounds": rounds,
+        "ok": bool(result.get("ok")) and rc == 0 and deliveries == expected,
+        "error": result.get("error"), "deliveries": deliveries, "expected_deliveries": expected,
+        "extras": result.get("extras"), "other_messages": result.get("other_messages"),
+        "pings_answered": result.get("pings_answered"),
+        "connect_seconds": connected.get("connect_seconds"),
+        "connect_cpu_per_conn_us": (cpu1["sched"] - cpu0["sched"]) / n * 1e6,
+        "rss_before_kb": rss0, "rss_connected_kb": rss1,
+        "mem_per_conn_bytes": (rss1 - rss0) * 1024 / n,
+        "last_p50_ms": ms(result.get("last_p50")), "last_p99_ms": ms(result.get("last_p99")),
+        "delivery_p50_ms": ms(result.get("delivery_p50")), "delivery_p99_ms": ms(result.get("delivery_p99")),
+        "deliveries_per_second": result.get("deliveries_per_second"),
+        "server_cpu_seconds": cpu3["sched"] - cpu2["sched"],
+        "server_cpu_seconds_stat": cpu3["stat"] - cpu2["stat"],
+        "db_cpu_seconds": cpu3["db"] - cpu2["db"],
+        "main_thread_cpu_seconds": cpu3["main"] - cpu2["main"],
+        "loadgen_cpu_seconds": result.get("loadgen_cpu_seconds"),
+        "wall_seconds": result.get("wall_seconds"),
+        "round_last_ms": [round(x * 1000, 2) for x in result.get("round_last_seconds", [])],
+    }
+    # /proc/PID/stat counts exited threads too (anyio's workers exit after 10 s idle) but only in
+    # 1/CLK_TCK steps; schedstat is exact but only sums live threads. stat when it is >= 0.5 s.
+    out["server_cpu_seconds_sched"] = out["server_cpu_seconds"]
+    out["server_cpu_seconds"] = best_cpu(cpu2, cpu3)
+    d = max(deliveries, 1)
+    out["cpu_per_msg_us"] = out["server_cpu_seconds"] / d * 1e6
+    out["cpu_per_msg_us_stat"] = out["server_cpu_seconds_stat"] / d * 1e6
+    out["loadgen_cpu_per_msg_us"] = (out["loadgen_cpu_seconds"] or 0) / d * 1e6
+    if not out["ok"]:
+        raise WorkloadBroken(
+            f"{label}: {deliveries}/{expected} deliveries, loadgen exit {rc}, error {result.get('error')}"
+        )
+    return out
+
+
+def best_cpu(a: dict[str, float], b: dict[str, float]) -> float:
+    stat = b["stat"] - a["stat"]
+    sched = b["sched"] - a["sched"]
+    # schedstat loses exited threads (it can even go down): then, or for long windows, take stat.
+    return stat if stat >= 0.5 or sched < stat - 0.03 else sched
+
+
+def ms(v: Any) -> float | None:
+    return None if v is None else float(v) * 1000
+
+
+def warm_up(server: Server, plan: Plan, label: str) -> None:
+    if plan.warm_conns <= 0:
+        return
+    fanout_once(server, plan.warm_conns, 2, f"{label}-warmup", settle=0.0)
+    time.sleep(0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Server specs
+
+
+FANOUT_ENV = {"RESULTS_PUSH_MIN_INTERVAL_SECONDS": "0", "RESULTS_STREAM_INTERVAL_SECONDS": "3600"}
+
+
+def expstream_serve(env: dict[str, str] | None = None, name: str = "expstream") -> ServerSpec:
+    return ServerSpec(
+        name, "expstream",
+        lambda port: [PY, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**EXPSTREAM_ENV, **FANOUT_ENV, **(env or {})},
+        note="`expstream serve` (uvloop, httptools, websockets-sansio, deflate off, auth on), push interval 0",
+    )
+
+
+def expstream_lever(name: str, note: str, *, loop: str = "uvloop", http: str = "httptools",
+                    ws: str = "websockets-sansio", deflate: bool = False, access_log: bool = True,
+                    levers: str = "", env: dict[str, str] | None = None, offer_deflate: bool = False) -> ServerSpec:
+    """`expstream serve` with one or more levers changed (bench/levers/serve_lever.py)."""
+
+    def argv(port: int) -> list[str]:
+        return [PY, str(BENCH / "levers" / "serve_lever.py"), "--port", str(port), "--loop", loop, "--http", http,
+                "--ws", ws, "--levers", levers] + (["--deflate"] if deflate else []) + \
+               ([] if access_log else ["--no-access-log"])
+
+    return ServerSpec(name, "expstream", argv, env={**EXPSTREAM_ENV, **FANOUT_ENV, **(env or {})},
+                      offer_deflate=offer_deflate, note=note)
+
+
+def peer_specs(payload: Path) -> list[ServerSpec]:
+    return [
+        ServerSpec(
+            "seed-style", "seed",
+            lambda port: [str(VENV_BIN / "uvicorn"), "app:app", "--app-dir", str(BENCH / "peers" / "seed_style"),
+                          "--host", "127.0.0.1", "--port", str(port)],
+            note="FastAPI ConnectionManager, send_json per subscriber, asyncpg aggregate per change (uvicorn defaults)",
+        ),
+        ServerSpec(
+            "node-ws", "node",
+            lambda port: ["node", str(BENCH / "peers" / "node-ws" / "server.js"), "--port", str(port),
+                          "--payload", str(payload)],
+            note="Node.js ws, the same snapshot Buffer sent to every client",
+        ),
+        ServerSpec(
+            "py-websockets", "pyws",
+            lambda port: [PY, str(BENCH / "peers" / "py_websockets" / "server.py"), "--port", str(port),
+                          "--payload", str(payload)],
+            note="websockets library server, broadcast(), uvloop",
+        ),
+        ServerSpec(
+            "floor", "floor",
+            lambda port: [str(FLOOR), "--port", str(port), "--payload", str(payload)],
+            note="C++ epoll, one write() of pre-framed bytes per socket",
+        ),
+    ]
+
+
+def lever_specs() -> list[tuple[str, ServerSpec]]:
+    """(lever, spec); each is compared with 'lever-baseline' (serve_lever.py with nothing changed)."""
+    L = expstream_lever
+    return [
+        ("baseline (serve_lever.py = expstream serve)", L("lever-baseline", "nothing changed")),
+        ("loop: asyncio instead of uvloop", L("lever-asyncio", "--loop asyncio", loop="asyncio")),
+        ("http: h11 instead of httptools", L("lever-h11", "--http h11", http="h11")),
+        ("ws: websockets (legacy) instead of websockets-sansio", L("lever-ws-websockets", "--ws websockets", ws="websockets")),
+        ("ws: wsproto instead of websockets-sansio", L("lever-wsproto", "--ws wsproto", ws="wsproto")),
+        ("permessage-deflate ON (client offers it, like browsers)",
+         L("lever-deflate-on", "deflate on; the load generator offers it", deflate=True, offer_deflate=True)),
+        ("permessage-deflate off, client offers it",
+         L("lever-deflate-off-offered", "deflate off; the load generator offers it", offer_deflate=True)),
+        ("access log off", L("lever-no-access-log", "access_log=False", access_log=False)),
+        ("route dependencies as coroutines (bench patch)", L("lever-asyncdeps", "no threadpool hop per dependency", levers="asyncdeps")),
+        ("send bound with asyncio.timeout() instead of asyncio.wait_for() (bench patch)", L("lever-timeoutctx", "no Task per send", levers="timeoutctx")),
+        ("pre-framed bytes (bench patch)", L("lever-prebuilt", "frame built once per snapshot", levers="prebuilt")),
+        ("pre-framed + direct write from Hub.deliver (bench patch)", L("lever-direct", "no writer-task wake-up per subscriber", levers="direct")),
+        ("GC tuned: gc.freeze() each second, gen-0 threshold 50,000 (bench patch)", L("lever-gc", "gc.freeze + set_threshold", levers="gc")),
+        ("all of: async deps + direct write + GC tuned + access log off", combined_spec()),
+    ]
+
+
+def combined_spec(name: str = "lever-combined") -> ServerSpec:
+    return expstream_lever(name, "levers asyncdeps,direct,gc and access log off", levers="asyncdeps,direct,gc",
+                           access_log=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads
+
+
+def run_fanout(plan: Plan, db: Db, payload: Path, results: dict[str, Any]) -> None:
+    combined = combined_spec("expstream+levers")
+    combined.note = "bench patches: async deps, direct pre-framed writes, GC tuned; access log off"
+    specs = [expstream_serve(), combined] + peer_specs(payload)
+    if plan.quick:
+        specs.remove(combined)  # quick mode runs it among the levers
+    specs = [s for s in specs if not SERVER_FILTER or s.name in SERVER_FILTER]
+    rows = results.setdefault("fanout", [])
+    for spec in specs:
+        for n in plan.fanout_ns:
+            label = f"fanout-{spec.name}-{n}"
+            log(f"fan-out: {spec.name}, {n} subscribers x {plan.rounds} updates")
+            try:
+                with Server(spec, db) as server:
+                    warm_up(server, plan, label)
+                    row = fanout_once(server, n, plan.rounds, label, settle=plan.settle)
+                    row["note"] = spec.note
+                    rows.append(row)
+                    log(f"  cpu/msg {row['cpu_per_msg_us']:.2f} us, last p50 {row['last_p50_ms']:.1f} ms, "
+                        f"{row['deliveries_per_second']:.0f} deliveries/s, {row['mem_per_conn_bytes'] / 1024:.1f} KiB/conn")
+            except WorkloadBroken as exc:
+                broken(results, label, exc)
+                rows.append({"server": spec.name, "kind": spec.kind, "n": n, "ok": False, "error": str(exc)})
+
+
+# Quick mode runs only the lever configurations that can rot with the project's code (the bench
+# patches of expstream internals) or with bench/requirements.txt (wsproto), and the deflate path of
+# the load generator; the others differ from the baseline only by a uvicorn flag.
+QUICK_LEVERS = {"lever-wsproto", "lever-deflate-on", "lever-timeoutctx", "lever-direct", "lever-combined"}
+
+
+def run_levers(plan: Plan, db: Db, results: dict[str, Any]) -> None:
+    rows = results.setdefault("levers", [])
+    for lever, spec in lever_specs():
+        if plan.quick and spec.name not in QUICK_LEVERS:
+            continue
+        label = f"lever-{spec.name}"
+        log(f"lever: {lever}")
+        row: dict[str, Any] = {"lever": lever, "server": spec.name, "note": spec.note}
+        try:
+            with Server(spec, db) as server:
+                warm_up(server, plan, label)
+                row["fanout"] = fanout_once(server, plan.lever_n, plan.rounds, label, settle=plan.settle)
+                batch, batches = plan.lever_ingest
+                row["ingest"] = ingest_once(server, db, batch, batches, f"{label}-ingest")
+                f = row["fanout"]
+                log(f"  cpu/msg {f['cpu_per_msg_us']:.2f} us, {f['mem_per_conn_bytes'] / 1024:.1f} KiB/conn, "
+                    f"connect {f['connect_cpu_per_conn_us']:.0f} us cpu/conn, ingest {row['ingest']['events_per_second']:.0f} ev/s")
+        except WorkloadBroken as exc:
+            broken(results, label, exc)
+            row.update(ok=False, error=str(exc))
+        rows.append(row)
+
+
+def latency_specs() -> list[ServerSpec]:
+    baseline = ServerSpec(
+        "expstream (defaults)", "expstream",
+        lambda port: [PY, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=dict(EXPSTREAM_ENV), note="`expstream serve` with default settings (push interval 0.2 s)",
+    )
+    levers = combined_spec("expstream + levers (defaults)")
+    levers.env = dict(EXPSTREAM_ENV)  # default push interval and tick, like the baseline
+    return [baseline, levers]
+
+
+def run_latency(plan: Plan, db: Db, results: dict[str, Any], spec: ServerSpec, with_ingest: bool) -> None:
+    n = plan.latency_conns
+    label = f"latency-{n}-{spec.name.split()[0]}{'' if with_ingest else '-levers'}"
+    log(f"ingest-to-screen: {n} subscribers, {plan.latency_count} single-event ingest calls at {plan.latency_rate}/s")
+    try:
+        with Server(spec, db) as server:
+            warm_up(server, plan, label)
+            eid = db.create_experiment("bench-latency")
+            users = [{"user_id": f"lat-{i}", "variant_key": VARIANTS[i % 3][0]} for i in range(plan.latency_count)]
+            http_json(server.port, "POST", f"/api/v1/experiments/{eid}/assignments", {"assignments": users})
+            time.sleep(plan.settle)
+            args = ["--port", server.port, "--path", f"/api/v1/ws/experiments/{eid}/results?token={token('read')}",
+                    "--mode", "latency", "--header", auth_header(), "--match-prefix", SNAPSHOT_PREFIX,
+                    "--conns", n, "--rate", plan.latency_rate, "--count", plan.latency_count, "--control",
+                    "--trigger-method", "POST", "--trigger-path", f"/api/v1/experiments/{eid}/events",
+                    "--trigger-body", '{"events":[{"user_id":"lat-{i}","type":"conversion"}]}']
+            lg = Loadgen(args, label)
+            try:
+                connected = lg.wait("connected", timeout=300)
+                if connected.get("error"):
+                    raise WorkloadBroken(f"{label}: {connected['error']}")
+                time.sleep(plan.settle)
+                cpu0 = server.cpu()
+                lg.send("go")
+                result = lg.wait("result", timeout=plan.latency_count / plan.latency_rate + 60)
+                cpu1 = server.cpu()
+            finally:
+                rc = lg.close()
+            row = {
+                "server": spec.name, "n": n, "rate_per_s": plan.latency_rate, "calls": result.get("calls"),
+                "samples": result.get("samples"), "ok": bool(result.get("ok")) and rc == 0,
+                "error": result.get("error"), "unexpected_seq": result.get("unexpected_seq"),
+                "p50_ms": ms(result.get("p50")), "p90_ms": ms(result.get("p90")), "p99_ms": ms(result.get("p99")),
+                "max_ms": ms(result.get("max")), "last_p50_ms": ms(result.get("last_p50")),
+                "last_p99_ms": ms(result.get("last_p99")), "server_cpu_seconds": best_cpu(cpu0, cpu1),
+                "db_cpu_seconds": cpu1["db"] - cpu0["db"], "loadgen_cpu_seconds": result.get("loadgen_cpu_seconds"),
+                "note": spec.note,
+            }
+            results.setdefault("latency_runs", []).append(row)
+            if with_ingest:
+                results["latency"] = row
+            if not row["ok"] or row["samples"] != n * plan.latency_count:
+                raise WorkloadBroken(f"{label}: {row['samples']}/{n * plan.latency_count} receipts, error {row['error']}")
+            log(f"  p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms (to last subscriber p99 {row['last_p99_ms']:.1f} ms)")
+            for batch, batches in plan.ingest if with_ingest else []:
+                run_ingest(server, db, batch, batches, results)
+    except WorkloadBroken as exc:
+        broken(results, label, exc)
+
+
+def ingest_once(server: Server, db: Db, batch: int, batches: int, label: str) -> dict[str, Any]:
+    eid = db.create_experiment(f"bench-{label}")
+    assigned = min(10_000, batch * batches)
+    http_json(server.port, "POST", f"/api/v1/experiments/{eid}/assignments",
+              {"assignments": [{"user_id": f"u{i}", "variant_key": VARIANTS[i % 3][0]} for i in range(assigned)]})
+    args = ["--port", server.port, "--mode", "ingest", "--ingest-path", f"/api/v1/experiments/{eid}/events",
+            "--batch", batch, "--batches", batches, "--users", 100_000, "--http-conc", 2, "--prefix", label,
+            "--header", auth_header(), "--control"]
+    lg = Loadgen(args, label)
+    try:
+        lg.wait("connected", timeout=120)
+        cpu0 = server.cpu()
+        lg.send("go")
+        result = lg.wait("result", timeout=batches * 60 + 30)
+        cpu1 = server.cpu()
+    finally:
+        rc = lg.close()
+    events = int(result.get("events") or 0)
+    stored = int(db.psql(f"SELECT count(*) FROM events WHERE experiment_id = '{eid}'")[0][0])
+    row = {
+        "batch": batch, "batches": batches, "events": events, "stored": stored,
+        "ok": bool(result.get("ok")) and rc == 0 and stored == batch * batches,
+        "error": result.get("error"), "events_per_second": result.get("events_per_second"),
+        "batch_p50_ms": ms(result.get("batch_p50")), "batch_p99_ms": ms(result.get("batch_p99")),
+        "server_cpu_seconds": best_cpu(cpu0, cpu1), "db_cpu_seconds": cpu1["db"] - cpu0["db"],
+        "loadgen_cpu_seconds": result.get("loadgen_cpu_seconds"),
+    }
+    row["server_cpu_per_event_us"] = row["server_cpu_seconds"] / max(events, 1) * 1e6
+    row["db_cpu_per_event_us"] = row["db_cpu_seconds"] / max(events, 1) * 1e6
+    if not row["ok"]:
+        raise WorkloadBroken(f"{label}: stored {stored} of {batch * batches} events; error {row['error']}")
+    return row
+
+
+def run_ingest(server: Server, db: Db, batch: int, batches: int, results: dict[str, Any]) -> None:
+    label = f"ingest-{batch}"
+    log(f"ingest: {batches} batches of {batch} conversion events, 2 in flight")
+    try:
+        row = ingest_once(server, db, batch, batches, label)
+        results.setdefault("ingest", []).append(row)
+        log(f"  {row['events_per_second']:.0f} events/s (server {row['server_cpu_per_event_us']:.1f} us cpu/event, "
+            f"db {row['db_cpu_per_event_us']:.1f} us cpu/event)")
+    except WorkloadBroken as exc:
+        broken(results, label, exc)
+
+
+def load_history(db: Db, events: int, reuse: bool) -> tuple[str, float | None]:
+    """An experiment with `events` conversion events: as many assigned users (3 variants), and the
+    events on the first 10 % of them (10 each), i.e. a 10 % conversion rate in every variant."""
+    name = f"bench-history-{events}"
+    if reuse:
+        rows = db.psql(f"SELECT id FROM experiments WHERE name = '{name}' ORDER BY created_at LIMIT 1")
+        if rows:
+            return rows[0][0], None
+    db.psql(f"DELETE FROM experiments WHERE name = '{name}'")
+    converters = max(events // 10, 1)
+    eid = str(uuid.uuid4())
+    t0 = time.monotonic()
+    db.psql(
+        # replica role: no per-row foreign-key triggers (the rows are consistent by construction)
+        "BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL session_replication_role = replica;"
+        "INSERT INTO experiments (id, name, status, activated_at) "
+        f"VALUES ('{eid}', '{name}', 'active', now() - interval '7 days');"
+        "INSERT INTO variants (experiment_id, position, key, name, is_control) "
+        f"SELECT '{eid}', x.p, x.k, x.n, x.c FROM (VALUES (0, 'control', 'Control', true), "
+        "(1, 'green', 'Green button', false), (2, 'blue', 'Blue button', false)) AS x(p, k, n, c);"
+        "INSERT INTO assignments (experiment_id, user_id, variant_id) "
+        f"SELECT '{eid}', 'u' || lpad(g::text, 9, '0'), v.id FROM generate_series(0, {events - 1}) g "
+        f"JOIN variants v ON v.experiment_id = '{eid}' AND v.position = g % 3;"
+        "INSERT INTO events (experiment_id, user_id, type) "
+        f"SELECT '{eid}', 'u' || lpad(u::text, 9, '0'), 'conversion' "
+        f"FROM generate_series(0, {converters - 1}) u, generate_series(1, {events // converters}) k;"
+        "COMMIT;",
+        timeout=3600,
+    )
+    db.psql("VACUUM (ANALYZE) assignments", timeout=3600)
+    db.psql("VACUUM (ANALYZE) events", timeout=3600)
+    rows = db.psql(f"SELECT id FROM experiments WHERE name = '{name}'")
+    return rows[0][0], time.monotonic() - t0
+
+
+def run_history(plan: Plan, db: Db, results: dict[str, Any]) -> None:
+    from expstream import _core
+    from expstream.service import CoreService
+
+    rows = results.setdefault("history", [])
+    for events in plan.history:
+        label = f"history-{events}"
+        try:
+            log(f"snapshot cost: {events:,} events (loading if needed)")
+            eid, load_s = load_history(db, events, reuse=not plan.quick)
+            counts = db.psql(
+                f"SELECT (SELECT count(*) FROM assignments WHERE experiment_id = '{eid}'), "
+                f"(SELECT count(*) FROM events WHERE experiment_id = '{eid}')"
+            )[0]
+            reps = plan.history_reps.get(events, 5)
+
+            async def measure() -> tuple[list[float], str]:
+                core = _core.Service(db.url, threads=2, tick_seconds=3600.0)
+                service = CoreService(core, lambda d: None)
+                try:
+                    text = await service.snapshot(eid)  # warm: connection, plan cache, buffers
+                    await service.snapshot(eid)
+                    times = []
+                    for _ in range(reps):
+                        t0 = time.perf_counter()
+                        text = await service.snapshot(eid)
+                        times.append(time.perf_counter() - t0)
+                    return times, text
+                finally:
+                    service.close()
+
+            times, text = asyncio.run(measure())
+            snap = json.loads(text)
+            if snap.get("total_participants") != int(counts[0]):
+                raise WorkloadBroken(f"{label}: snapshot says {snap.get('total_participants')} participants, table {counts[0]}")
+            row = {"events": int(counts[1]), "assignments": int(counts[0]), "reps": reps,
+                   "median_ms": statistics.median(times) * 1000, "min_ms": min(times) * 1000,
+                   "max_ms": max(times) * 1000, "load_seconds": load_s, "ok": True}
+            if events >= 10**5 or plan.quick:
+                plan_text = db.psql(
+                    "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) "
+                    "SELECT v.key, v.name, v.is_control, count(a.user_id), count(a.user_id) FILTER "
+                    "(WHERE c.user_id IS NOT NULL) FROM variants v LEFT JOIN assignments a ON a.experiment_id = "
+                    "v.experiment_id AND a.variant_id = v.id LEFT JOIN (SELECT DISTINCT user_id FROM events WHERE "
+                    f"experiment_id = '{eid}' AND type = 'conversion') c ON c.user_id = a.user_id WHERE "
+                    f"v.experiment_id = '{eid}' GROUP BY v.id ORDER BY v.position", timeout=600)
+                row["explain"] = [r[0] for r in plan_text]
+            rows.append(row)
+            log(f"  median {row['median_ms']:.2f} ms over {reps} (load {load_s or 0:.0f} s)")
+        except (WorkloadBroken, RuntimeError) as exc:
+            broken(results, label, exc)
+            rows.append({"events": events, "ok": False, "error": str(exc)})
+
+
+_NORMAL = statistics.NormalDist()
+
+
+def _t_upper(alpha_half: float, dof: float) -> float:
+    """Student t quantile t.ppf(1 - alpha_half, dof): the normal quantile with the Cornish-Fisher
+    expansion (Abramowitz & Stegun 26.7.5); at these sample sizes (dof ~ 10^5) exact to ~1e-15."""
+    z = _NORMAL.inv_cdf(1.0 - alpha_half)
+    z2 = z * z
+    g1 = (z2 + 1) * z / 4
+    g2 = ((5 * z2 + 16) * z2 + 3) * z / 96
+    g3 = (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384
+    g4 = ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z / 92160
+    return z + g1 / dof + g2 / dof**2 + g3 / dof**3 + g4 / dof**4
+
+
+def _gamma_q(a: float, x: float) -> float:
+    """Regularized upper incomplete gamma Q(a, x) (Numerical Recipes gser/gcf)."""
+    if x <= 0:
+        return 1.0
+    front = math.exp(-x + a * math.log(x) - math.lgamma(a))
+    if x < a + 1:
+        ap, term = a, 1.0 / a
+        total = term
+        for _ in range(1000):
+            ap += 1
+            term *= x / ap
+            total += term
+            if abs(term) < abs(total) * 1e-17:
+                break
+        return 1.0 - total * front
+    b, c, d = x + 1 - a, 1e300, 1 / (x + 1 - a)
+    h = d
+    for i in range(1, 1000):
+        an = -i * (i - a)
+        b += 2
+        d = an * d + b
+        d = d if abs(d) > 1e-300 else 1e-300
+        c = b + an / c
+        c = c if abs(c) > 1e-300 else 1e-300
+        d = 1 / d
+        h *= d * c
+        if abs(d * c - 1) < 1e-17:
+            break
+    return front * h
+
+
+def py_snapshot_json(experiment_id: str, status: str, variants: list[tuple[str, str, bool, int, int]],
+                     days_running: int, seq: int, alpha: float) -> str:
+    """expstream._core.snapshot_json (method "fixed", Holm-Bonferroni, equal weights) in plain Python:
+    pooled z-test p-values (math.erfc), Welch t intervals on lift and difference, Holm adjustment,
+    chance to win, the SRM chi-square test, and json.dumps."""
+    control = next((v for v in variants if v[2]), None)
+    control_rate = (control[4] / control[3] if control[3] > 0 else 0.0) if control else 0.0
+    rows: list[dict[str, Any]] = []
+    treatments: list[int] = []
+    total = 0
+    for i, v in enumerate(variants):
+        key, name, is_control, n, c = v
+        rate = c / n if n > 0 else 0.0
+        total += n
+        row: dict[str, Any] = {"key": key, "name": name, "participant_count": n, "conversion_count": c,
+                               "conversion_rate": rate, "relative_lift": None, "p_value": None,
+                               "is_control": is_control, "weight": 1.0, "lift_ci": None, "difference_ci": None,
+                               "p_value_adjusted": None, "chance_to_win": None, "is_significant": False}
+        if v is control:
+            row["relative_lift"] = 0.0
+        elif control is not None:
+            treatments.append(i)
+            if control_rate > 0:
+                row["relative_lift"] = (rate - control_rate) / control_rate
+            na, ca = control[3], control[4]
+            if na > 0 and n > 0:
+                pooled = (ca + c) / (na + n)
+                if 0.0 < pooled < 1.0:
+                    se = math.sqrt(pooled * (1 - pooled) * (1 / na + 1 / n))
+                    if se > 0:
+                        z = (c / n - ca / na) / se
+                        row["p_value"] = min(1.0, max(0.0, math.erfc(abs(z) / math.sqrt(2.0))))
+                ma, mb = ca / na, c / n
+                if 0 < ma < 1 and 0 < mb < 1:
+                    va, vb = ma * (1 - ma), mb * (1 - mb)
+                    sa, sb = va / na, vb / n
+                    dof = (sb + sa) ** 2 / (sb * sb / (n - 1) + sa * sa / (na - 1))
+                    q = _t_upper(alpha / 2, dof)
+                    lift, lift_var = (mb - ma) / ma, vb / (ma * ma * n) + va * mb * mb / (ma**4 * na)
+                    diff, diff_var = mb - ma, sb + sa
+                    hw = q * math.sqrt(lift_var)
+                    row["lift_ci"] = [lift - hw, lift + hw]
+                    hw = q * math.sqrt(diff_var)
+                    row["difference_ci"] = [diff - hw, diff + hw]
+                    row["chance_to_win"] = min(1.0, max(0.0, 0.5 * math.erfc(-lift / math.sqrt(lift_var) / math.sqrt(2))))
+        rows.append(row)
+    holm = len(treatments) >= 2
+    if holm:
+        ps = [rows[i]["p_value"] for i in treatments]
+        order = sorted(range(len(ps)), key=lambda k: 1.0 if ps[k] is None else ps[k])
+        running = 0.0
+        for rank, k in enumerate(order):
+            value = 1.0 if ps[k] is None else ps[k]
+            running = max(running, min(1.0, value * (len(ps) - rank)))
+            if ps[k] is not None:
+                rows[treatments[k]]["p_value_adjusted"] = min(1.0, max(0.0, running))
+    else:
+        for i in treatments:
+            rows[i]["p_value_adjusted"] = rows[i]["p_value"]
+    significant = False
+    for i in treatments:
+        r = rows[i]
+        r["is_significant"] = bool(
+            r["p_value_adjusted"] is not None and r["p_value_adjusted"] < alpha
+            and r["lift_ci"] is not None and not (r["lift_ci"][0] <= 0.0 <= r["lift_ci"][1])
+            and r["difference_ci"] is not None and not (r["difference_ci"][0] <= 0.0 <= r["difference_ci"][1]))
+        significant = significant or r["is_significant"]
+    srm_p = None
+    if total > 0 and len(variants) >= 2:
+        expected = total / len(variants)
+        x = sum((v[3] - expected) ** 2 / expected for v in variants)
+        srm_p = min(1.0, max(0.0, _gamma_q((len(variants) - 1) / 2, x / 2)))
+    return json.dumps(
+        {"event": "results_update", "experiment_id": experiment_id,
+         "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(), "status": status, "variants": rows,
+         "total_participants": total, "days_running": days_running, "is_significant": significant, "seq": seq,
+         "analysis": {"method": "fixed", "alpha": alpha, "sequential_tuning": None,
+                      "correction": "holm-bonferroni" if holm else "none"},
+         "srm": {"p_value": srm_p, "mismatch": srm_p is not None and srm_p < 0.001}},
+        separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+    )
+
+
+def _same(a: Any, b: Any, path: str = "") -> str | None:
+    """None when two parsed snapshots agree (floats to 1e-9 relative), else where they differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return f"{path}: keys {sorted(set(a) ^ set(b))}"
+        for k in a:
+            if k == "timestamp":
+                continue
+            if (d := _same(a[k], b[k], f"{path}.{k}")) is not None:
+                return d
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{path}: lengths"
+        for i, (x, y) in enumerate(zip(a, b)):
+            if (d := _same(x, y, f"{path}[{i}]")) is not None:
+                return d
+        return None
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+        return None if math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-15) else f"{path}: {a} vs {b}"
+    return None if a == b else f"{path}: {a!r} vs {b!r}"
+
+
+MICRO_ARGS = (
+    "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e", "active",
+    [("control", "Control", True, 48213, 4821), ("green", "Green button", False, 48190, 5302),
+     ("blue", "Blue button", False, 48177, 4890)],
+    12, 98231, 0.05,
+)
+
+
+def run_micro(plan: Plan, results: dict[str, Any]) -> None:
+    from expstream import _core
+
+    log("core micro-benchmark: 3-variant snapshot, C++ core vs plain Python")
+    label = "micro"
+    try:
+        cpp = json.loads(_core.snapshot_json(*MICRO_ARGS, method="fixed", holm=True))
+        py = json.loads(py_snapshot_json(*MICRO_ARGS))
+        if (diff := _same(cpp, py)) is not None:
+            raise WorkloadBroken(f"micro: C++ and Python snapshots differ at {diff}")
+        number = plan.micro_number
+        t_cpp = min(timeit.repeat(lambda: _core.snapshot_json(*MICRO_ARGS, method="fixed", holm=True),
+                                  number=number, repeat=5)) / number
+        t_py = min(timeit.repeat(lambda: py_snapshot_json(*MICRO_ARGS), number=number, repeat=5)) / number
+        results["micro"] = {"cpp_us": t_cpp * 1e6, "python_us": t_py * 1e6, "speedup": t_py / t_cpp,
+                            "bytes": len(_core.snapshot_json(*MICRO_ARGS)), "number": number, "ok": True,
+                            "what": "method fixed, Holm-Bonferroni, 3 variants; Python: erfc z-test, Welch t "
+                                    "intervals (Cornish-Fisher t quantile), Holm, chance to win, SRM, json.dumps"}
+        log(f"  C++ {t_cpp * 1e6:.2f} us, Python {t_py * 1e6:.2f} us per call ({t_py / t_cpp:.1f}x)")
+    except WorkloadBroken as exc:
+        broken(results, label, exc)
+        results["micro"] = {"ok": False, "error": str(exc)}
+
+
+def broken(results: dict[str, Any], label: str, exc: BaseException) -> None:
+    log(f"BROKEN {label}: {exc}")
+    results.setdefault("broken", []).append({"workload": label, "error": str(exc)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Profiles (--profile): py-spy on the expstream server under fan-out and ingest
+
+
+def run_profiles(plan: Plan, db: Db, results: dict[str, Any]) -> None:
+    pyspy = VENV_BIN / "py-spy"
+    if not pyspy.exists():
+        log("profile: py-spy missing (pip install -r bench/requirements.txt)")
+        return
+    out_dir = RESULTS / "profiles"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    profiles = results.setdefault("profiles", {})
+    levers = dict((spec.name, spec) for _, spec in lever_specs())
+    for name, spec, n in (("fanout", expstream_serve(), plan.lever_n),
+                          ("fanout-direct", levers["lever-direct"], plan.lever_n),
+                          ("fanout-seed-style", peer_specs(WORK / "payload.json")[0], plan.lever_n)):
+        with Server(spec, db) as server:
+            warm_up(server, plan, f"profile-{name}")
+            eid = db.create_experiment(f"bench-profile-{name}")
+            path, trigger = ws_target(server, eid)
+            lg = Loadgen(["--port", server.port, "--path", path, "--mode", "fanout", "--conns", n,
+                          "--rounds", plan.rounds * 2, "--control", *trigger], f"profile-{name}")
+            try:
+                lg.wait("connected", timeout=300)
+                raw = out_dir / f"{name}.txt"
+                spy = subprocess.Popen([str(pyspy), "record", "--pid", str(server.pid), "--rate", "250", "--format",
+                                        "raw", "--output", str(raw)],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1.0)
+                lg.send("go")
+                lg.wait("result", timeout=600)
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
+            finally:
+                lg.close()
+        profiles[name] = summarize_collapsed(raw)
+        log(f"profile {name}: top self {profiles[name]['self'][:5]}")
+    # ingest
+    spec = expstream_serve(name="expstream-ingest")
+    with Server(spec, db) as server:
+        raw = out_dir / "ingest.txt"
+        spy = subprocess.Popen([str(pyspy), "record", "--pid", str(server.pid), "--rate", "250", "--format", "raw",
+                                "--output", str(raw)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        ingest_once(server, db, 10_000, 10, "profile-ingest")
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
+    profiles["ingest"] = summarize_collapsed(raw)
+    log(f"profile ingest: top self {profiles['ingest']['self'][:5]}")
+
+
+def summarize_collapsed(path: Path, top: int = 25) -> dict[str, Any]:
+    """Self and inclusive shares per frame from py-spy's collapsed stacks, event-loop thread only.
+
+    py-spy counts threads parked in C (anyio/executor workers waiting on a queue) as busy, so only
+    stacks under the event loop's Runner.run are kept; its own idle time (uvloop's epoll wait) shows
+    as self time of Runner.run and is dropped too."""
+    self_counts: dict[str, int] = {}
+    incl_counts: dict[str, int] = {}
+    total = all_samples = 0
+    if not path.exists():
+        return {"samples": 0, "self": [], "inclusive": []}
+
+    def short(frame: str) -> str:
+        if " (" not in frame:
+            return frame
+        name, where = frame.split(" (", 1)
+        return f"{name} ({where.split(':')[0].split('/')[-1].rstrip(')')})"
+
+    for line in path.read_text().splitlines():
+        stack, _, count_s = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_s)
+        all_samples += count
+        frames = [short(f) for f in stack.split(";")]
+        if "Runner.run (runners.py)" not in frames or frames[-1] == "Runner.run (runners.py)":
+            continue
+        total += count
+        self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + count
+        for f in set(frames):
+            incl_counts[f] = incl_counts.get(f, 0) + count
+
+    def ranked(d: dict[str, int]) -> list[tuple[str, float]]:
+        return [(k, round(100 * v / max(total, 1), 1)) for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:top]]
+
+    return {"samples": total, "all_samples": all_samples, "self": ranked(self_counts),
+            "inclusive": [x for x in ranked(incl_counts) if x[1] < 99.5]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def find(rows: list[dict[str, Any]], server: str, n: int) -> dict[str, Any] | None:
+    return next((r for r in rows if r.get("server") == server and r.get("n") == n and r.get("ok")), None)
+
+
+def goals(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    fan = results.get("fanout", [])
+    nmax = max(plan.fanout_ns)
+
+    def add(goal: str, value: str, met: bool | None, detail: str = "") -> None:
+        out.append({"goal": goal, "value": value, "met": met, "detail": detail})
+
+    for who, n in [("expstream", n) for n in plan.fanout_ns] + [("expstream+levers", n) for n in plan.fanout_ns]:
+        e = find(fan, who, n)
+        if who != "expstream" and e is None:
+            continue
+        tag = "" if who == "expstream" else " [with the bench levers]"
+        for peer, want, text in (("seed-style", 5.0, "CPU/msg <= 1/5 of seed-style"),
+                                 ("node-ws", 1.0, "CPU/msg no worse than node-ws"),
+                                 ("floor", 3.0, "CPU/msg within 3x of floor")):
+            p = find(fan, peer, n)
+            if e is None or p is None:
+                add(f"{text} (N={n}){tag}", "n/a", None, "a run broke")
+                continue
+            if peer == "seed-style":
+                ratio = p["cpu_per_msg_us"] / e["cpu_per_msg_us"]
+                add(f"{text} (N={n}){tag}", f"seed-style/{who} = {ratio:.2f}x", ratio >= want,
+                    "" if ratio >= want else f"needs {want / ratio:.2f}x less CPU per message")
+            else:
+                ratio = e["cpu_per_msg_us"] / p["cpu_per_msg_us"]
+                add(f"{text} (N={n}){tag}", f"{who}/{peer} = {ratio:.2f}x", ratio <= want,
+                    "" if ratio <= want else f"missed by {ratio / want:.2f}x")
+    e = find(fan, "expstream", nmax)
+    if e:
+        kb = e["mem_per_conn_bytes"] / 1024
+        add(f"memory per idle connection < 20 KB (N={nmax})", f"{kb:.1f} KiB", kb < 20,
+            "" if kb < 20 else f"missed by {kb / 20:.2f}x")
+    add(f"{nmax:,} concurrent subscribers held", "all delivered" if e else "broke", bool(e) if nmax >= 10000 else None,
+        "" if nmax >= 10000 else "quick mode: smaller N")
+    for lat in results.get("latency_runs", [results["latency"]] if results.get("latency") else []):
+        if lat.get("p99_ms") is None:
+            continue
+        tag = "" if lat is results.get("latency") or lat["server"].startswith("expstream (") else " [with the bench levers]"
+        add(f"ingest-to-screen p99 < 50 ms ({lat['n']} subscribers){tag}", f"{lat['p99_ms']:.1f} ms",
+            lat["p99_ms"] < 50, "" if lat["p99_ms"] < 50 else f"missed by {lat['p99_ms'] / 50:.2f}x")
+    for row in results.get("ingest", []):
+        eps = row["events_per_second"]
+        add(f"ingest >= 50,000 events/s (batches of {row['batch']:,})", f"{eps:,.0f} events/s", eps >= 50_000,
+            "" if eps >= 50_000 else f"missed by {50_000 / eps:.2f}x")
+    hist = {r["events"]: r for r in results.get("history", []) if r.get("ok")}
+    if hist:
+        lo, hi = min(hist), max(hist)
+        if hi > lo:
+            ratio = hist[hi]["median_ms"] / hist[lo]["median_ms"]
+            add(f"snapshot at {hi:,} events within 2x of {lo:,}", f"{ratio:.1f}x", ratio <= 2,
+                "" if ratio <= 2 else f"missed by {ratio / 2:.1f}x")
+    return out
+
+
+def fmt(v: Any, spec: str = ".1f") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return format(v, spec)
+
+
+def render_markdown(results: dict[str, Any], plan: Plan) -> str:
+    m = results["meta"]
+    lines = [
+        f"Latest full run: **{m['date']}** — `{m['command']}` — {m['duration_seconds'] / 60:.1f} min",
+        "",
+        f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['mem_gib']:.0f} GiB memory, {m['os']}; "
+        f"Python {m['python']}, Node {m['node']}, PostgreSQL {m['postgres']}. Servers pinned to CPU "
+        f"{SERVER_CPU}, load generator to CPU {LOADGEN_CPU}; PostgreSQL unpinned (shared). "
+        "CPU = user + system time of the server process (all threads) from /proc.",
+        "",
+        "### Fan-out (workloads 1 and 3)",
+        "",
+        f"{plan.rounds} snapshot updates to N subscribers of one experiment; expstream with "
+        "`RESULTS_PUSH_MIN_INTERVAL_SECONDS=0` so every ingest is its own push. \"last\" = trigger to the last "
+        "subscriber's receipt (p50/p99 over the updates); CPU/msg = server CPU during the updates / deliveries; "
+        "memory = (RSS with N idle connections − RSS before) / N.",
+        "",
+        "| server | N | CPU/msg µs | vs expstream | last p50 ms | last p99 ms | deliveries/s | mem/conn KiB | connect CPU/conn µs | main thread % of CPU | loadgen CPU/msg µs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    fan = results.get("fanout", [])
+    for n in plan.fanout_ns:
+        e = find(fan, "expstream", n)
+        for r in [x for x in fan if x.get("n") == n]:
+            if not r.get("ok"):
+                lines.append(f"| {r['server']} | {n:,} | broke: {r.get('error', '')[:80]} | | | | | | | | |")
+                continue
+            rel = f"{r['cpu_per_msg_us'] / e['cpu_per_msg_us']:.2f}x" if e else "—"
+            share = 100 * r["main_thread_cpu_seconds"] / r["server_cpu_seconds"] if r["server_cpu_seconds"] else float("nan")
+            lines.append(
+                f"| {r['server']} | {n:,} | {r['cpu_per_msg_us']:.2f} | {rel} | {fmt(r['last_p50_ms'])} | "
+                f"{fmt(r['last_p99_ms'])} | {r['deliveries_per_second']:,.0f} | {r['mem_per_conn_bytes'] / 1024:.1f} | "
+                f"{r['connect_cpu_per_conn_us']:.0f} | {fmt(share, '.0f')} | {r['loadgen_cpu_per_msg_us']:.2f} |")
+    lat = results.get("latency")
+    lines += ["", "### Ingest-to-screen latency (workload 2)", ""]
+    if lat:
+        lines += [
+            f"{lat['n']:,} subscribers, {lat['calls']} single-event ingest calls (`POST /events`, one conversion) at "
+            f"{lat['rate_per_s']:g}/s, `expstream serve` with default settings (push interval 0.2 s). Latency = HTTP "
+            "call sent → subscriber's receipt of a snapshot covering it.",
+            "",
+            "| server | samples | p50 ms | p90 ms | p99 ms | max ms | to last subscriber p50 / p99 ms |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in results.get("latency_runs", [lat]):
+            lines.append(
+                f"| {r['server']} | {r['samples']:,} | {fmt(r['p50_ms'])} | {fmt(r['p90_ms'])} | {fmt(r['p99_ms'])} | "
+                f"{fmt(r['max_ms'])} | {fmt(r['last_p50_ms'])} / {fmt(r['last_p99_ms'])} |")
+    lines += ["", "### Ingest throughput (workload 4)", "",
+              "Conversion events with unique `event_id`s through `POST /api/v1/experiments/{id}/events`, 2 requests "
+              "in flight, no subscribers; 10,000 of the 100,000 users assigned.", "",
+              "| batch | events | events/s | batch p50 ms | batch p99 ms | server CPU µs/event | PostgreSQL CPU µs/event |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results.get("ingest", []):
+        lines.append(f"| {r['batch']:,} | {r['events']:,} | {r['events_per_second']:,.0f} | {fmt(r['batch_p50_ms'])} | "
+                     f"{fmt(r['batch_p99_ms'])} | {r['server_cpu_per_event_us']:.1f} | {r['db_cpu_per_event_us']:.1f} |")
+    lines += ["", "### Snapshot cost against history (workload 5)", "",
+              "Server-side compute of one snapshot (`CoreService.snapshot`: the store read, statistics and JSON in "
+              "the C++ core, no HTTP). N assigned users over 3 variants and N conversion events on 10 % of them, "
+              "loaded with `generate_series`, then `VACUUM ANALYZE`.", "",
+              "| events | assignments | median ms | min ms | max ms | vs smallest |", "|---:|---:|---:|---:|---:|---:|"]
+    hist = [r for r in results.get("history", []) if r.get("ok")]
+    base = hist[0]["median_ms"] if hist else None
+    for r in hist:
+        lines.append(f"| {r['events']:,} | {r['assignments']:,} | {r['median_ms']:.2f} | {r['min_ms']:.2f} | "
+                     f"{r['max_ms']:.2f} | {r['median_ms'] / base:.1f}x |")
+    mi = results.get("micro")
+    lines += ["", "### Core micro-benchmark (workload 6)", ""]
+    if mi and mi.get("ok"):
+        lines += [f"Statistics + JSON of a 3-variant snapshot ({mi['bytes']} bytes), per call, best of 5 × "
+                  f"{mi['number']:,}: `expstream._core.snapshot_json` **{mi['cpp_us']:.2f} µs**, the same in plain "
+                  f"Python **{mi['python_us']:.2f} µs** — {mi['speedup']:.1f}x. Both compute "
+                  f"{mi.get('what', 'the fixed analysis')}; the outputs are checked equal (floats to 1e-9)."]
+    levers = results.get("levers", [])
+    if levers:
+        lines += ["", "### Levers on expstream's server (each a separate run of the same workloads)", "",
+                  f"Fan-out to {plan.lever_n:,} subscribers × {plan.rounds} updates, and ingest of "
+                  f"{plan.lever_ingest[1]} batches of {plan.lever_ingest[0]:,}; every row runs "
+                  "`bench/levers/serve_lever.py` (exactly `expstream serve`: its uvicorn options, logging and "
+                  "shutdown) with the one lever changed. \"bench patch\" levers are monkeypatches in "
+                  "`bench/levers/expstream_levers.py` that measure a change before anyone makes it.", "",
+                  "| lever | CPU/msg µs | vs baseline | last p50 ms | mem/conn KiB | connect CPU/conn µs | ingest events/s | ingest server CPU µs/event |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        b = next((x for x in levers if x["server"] == "lever-baseline" and x.get("fanout")), None)
+        for x in levers:
+            f = x.get("fanout")
+            if not f:
+                lines.append(f"| {x['lever']} | broke: {x.get('error', '')[:80]} | | | | | | |")
+                continue
+            rel = f"{f['cpu_per_msg_us'] / b['fanout']['cpu_per_msg_us']:.2f}x" if b else "—"
+            lines.append(f"| {x['lever']} | {f['cpu_per_msg_us']:.2f} | {rel} | {fmt(f['last_p50_ms'])} | "
+                         f"{f['mem_per_conn_bytes'] / 1024:.1f} | {f['connect_cpu_per_conn_us']:.0f} | "
+                         f"{x['ingest']['events_per_second']:,.0f} | "
+                         f"{fmt(x['ingest']['server_cpu_per_event_us'] if x['ingest']['server_cpu_per_event_us'] >= 0 else None)} |")
+    lines += ["", "### Goals", "", "| goal | measured | met |", "|---|---|---|"]
+    for g in results.get("goals", []):
+        met = "—" if g["met"] is None else ("yes" if g["met"] else f"**no** — {g['detail']}")
+        lines.append(f"| {g['goal']} | {g['value']} | {met} |")
+    if results.get("broken"):
+        lines += ["", "Broken workloads in this run:", ""] + [f"- {b['workload']}: {b['error']}" for b in results["broken"]]
+    return "\n".join(lines)
+
+
+def update_benchmarks_md(section: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    begin, end = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{begin}\n{end}\n"
+    if begin not in text or end not in text:
+        text += f"\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{section}\n{end}{tail}")
+
+
+def print_summary(results: dict[str, Any], plan: Plan) -> None:
+    print("\n================ summary ================", flush=True)
+    fan = results.get("fanout", [])
+    for n in plan.fanout_ns:
+        e = find(fan, "expstream", n)
+        print(f"fan-out N={n}:")
+        for r in [x for x in fan if x.get("n") == n]:
+            if not r.get("ok"):
+                print(f"  {r['server']:<14} BROKE: {r.get('error')}")
+                continue
+            ratio = f"  (expstream is {e['cpu_per_msg_us'] / r['cpu_per_msg_us']:.2f}x its CPU/msg)" if e and r is not e else ""
+            print(f"  {r['server']:<14} cpu/msg {r['cpu_per_msg_us']:8.2f} us  last p50 {fmt(r['last_p50_ms']):>7} ms  "
+                  f"p99 {fmt(r['last_p99_ms']):>7} ms  {r['deliveries_per_second']:>9,.0f}/s  "
+                  f"{r['mem_per_conn_bytes'] / 1024:6.1f} KiB/conn{ratio}")
+    for g in results.get("goals", []):
+        status = "—" if g["met"] is None else ("MET" if g["met"] else "MISSED")
+        print(f"goal: {g['goal']}: {g['value']} -> {status} {g['detail']}")
+    if results.get("broken"):
+        print("BROKEN:", ", ".join(b["workload"] for b in results["broken"]))
+
+
+def machine_meta(command: str) -> dict[str, Any]:
+    def cmd(args: list[str]) -> str:
+        try:
+            return subprocess.run(args, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return "?"
+
+    cpu_model = "?"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        cpu_model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        mem_kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
+    os_name = platform.platform()
+    with contextlib.suppress(OSError), open("/etc/os-release") as f:
+        os_name = next((line.split("=", 1)[1].strip().strip('"') for line in f if line.startswith("PRETTY_NAME")), os_name)
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": command,
+        "nproc": NCPU, "cpu_model": cpu_model, "mem_gib": mem_kb / 1024 / 1024, "os": os_name,
+        "kernel": platform.release(), "python": platform.python_version(), "node": cmd(["node", "--version"]),
+        "postgres": (re.findall(r"\d+\.\d+", cmd(["psql", "--version"])) or ["?"])[0] if shutil.which("psql") else "?",
+        "loadavg_start": os.getloadavg(), "server_cpu": SERVER_CPU, "loadgen_cpu": LOADGEN_CPU,
+        "rlimit_nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small N, a few seconds per workload")
+    parser.add_argument("--only", default="", help="comma list: micro,history,fanout,latency (with ingest),levers,"
+                        "none (with --profile: profiles only)")
+    parser.add_argument("--profile", action="store_true", help="also record py-spy profiles of the server")
+    parser.add_argument("--no-md", action="store_true", help="do not update BENCHMARKS.md (full mode)")
+    parser.add_argument("--output", help="results JSON path")
+    parser.add_argument("--render", metavar="JSON", help="only re-render BENCHMARKS.md from a full run's results")
+    parser.add_argument("--ns", help="override the fan-out subscriber counts, e.g. 1000,5000")
+    parser.add_argument("--servers", help="fan-out: only these servers, e.g. expstream,floor")
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    if args.render:
+        saved = json.loads(Path(args.render).read_text())
+        saved["goals"] = goals(saved, plan)
+        Path(args.render).write_text(json.dumps(saved, indent=1, default=str) + "\n")
+        update_benchmarks_md(render_markdown(saved, plan))
+        return 0
+    if args.ns:
+        plan.fanout_ns = [int(x) for x in args.ns.split(",")]
+    global SERVER_FILTER
+    SERVER_FILTER = {x for x in (args.servers or "").split(",") if x}
+    only = {x for x in args.only.split(",") if x}
+    want = (lambda name: not only or name in only)
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < max(plan.fanout_ns + [plan.lever_n]) + 500:
+        log(f"RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)} is too low for {max(plan.fanout_ns)} connections")
+        return 1
+    for tool in (LOADGEN, FLOOR):
+        if not tool.exists():
+            log(f"missing {tool}: run bench/run.sh (it builds the C++ tools)")
+            return 1
+    if LOADGEN_CPU is not None:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {int(LOADGEN_CPU)})  # the runner stays off the server's CPU
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    command = " ".join(["bench/run.sh", *sys.argv[1:]])
+    results: dict[str, Any] = {"meta": machine_meta(command), "quick": plan.quick}
+    db = Db(database_url(plan.quick))
+    try:
+        db.ensure(fresh=plan.quick)
+    except Exception as exc:  # noqa: BLE001
+        log(f"PostgreSQL at {db.url} is not usable: {exc}")
+        return 1
+
+    from expstream import _core
+
+    payload = WORK / "payload.json"
+    payload.write_text(_core.snapshot_json(*MICRO_ARGS))
+    try:
+        if want("micro"):
+            run_micro(plan, results)
+        if want("history"):
+            run_history(plan, db, results)
+        if want("fanout"):
+            run_fanout(plan, db, payload, results)
+        if want("latency"):
+            for i, spec in enumerate(latency_specs()[: 1 if plan.quick else 2]):
+                run_latency(plan, db, results, spec, with_ingest=i == 0)
+        if want("levers"):
+            run_levers(plan, db, results)
+        if args.profile:
+            run_profiles(plan, db, results)
+    except KeyboardInterrupt:
+        broken(results, "run", Exception("interrupted"))
+    except Exception as exc:  # noqa: BLE001  (a crash in the runner is a broken run, reported as such)
+        traceback.print_exc()
+        broken(results, "runner", exc)
+
+    results["meta"]["duration_seconds"] = time.monotonic() - started
+    results["meta"]["loadavg_end"] = os.getloadavg()
+    results["goals"] = goals(results, plan)
+    out = Path(args.output) if args.output else RESULTS / ("quick.json" if plan.quick else "latest.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    print_summary(results, plan)
+    if not plan.quick and not args.no_md and not only:
+        update_benchmarks_md(render_markdown(results, plan))
+        log("BENCHMARKS.md results section updated")
+    log(f"results: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
+        f"({results['meta']['duration_seconds']:.0f} s)")
+    return 1 if results.get("broken") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
