@@ -50,36 +50,45 @@ std::optional<double> two_proportion_p_value(std::int64_t n_control, std::int64_
     return p;
 }
 
+namespace {
+
+// The control is the first variant marked is_control; null when there is none.
+const VariantCounts* find_control(const std::vector<VariantCounts>& variants) {
+    for (const auto& v : variants)
+        if (v.is_control) return &v;
+    return nullptr;
+}
+
+// What every analysis reports for a variant: counts, rate, and its relative lift over the control
+// (exactly 0 for the control itself, empty with no control or a control rate of 0).
+VariantResult describe(const VariantCounts& v, const VariantCounts* control, double control_rate) {
+    VariantResult r;
+    r.key = v.key;
+    r.name = v.name;
+    r.is_control = v.is_control;
+    r.participants = v.participants;
+    r.conversions = v.conversions;
+    r.conversion_rate = conversion_rate(v.participants, v.conversions);
+    if (&v == control) {
+        r.relative_lift = 0.0;  // the control compared with itself
+    } else if (control && control_rate > 0.0) {
+        r.relative_lift = (r.conversion_rate - control_rate) / control_rate;
+    }
+    return r;
+}
+
+}  // namespace
+
 Analysis analyze(const std::vector<VariantCounts>& variants, double alpha) {
     Analysis out;
     out.variants.reserve(variants.size());
-
-    const VariantCounts* control = nullptr;
-    for (const auto& v : variants) {
-        if (v.is_control) {
-            control = &v;
-            break;
-        }
-    }
+    const VariantCounts* control = find_control(variants);
     const double control_rate = control ? conversion_rate(control->participants, control->conversions) : 0.0;
 
     for (const auto& v : variants) {
-        VariantResult r;
-        r.key = v.key;
-        r.name = v.name;
-        r.is_control = v.is_control;
-        r.participants = v.participants;
-        r.conversions = v.conversions;
-        r.conversion_rate = conversion_rate(v.participants, v.conversions);
+        VariantResult r = describe(v, control, control_rate);
         out.total_participants += v.participants;
-
-        if (&v == control) {
-            // The control compared with itself: no lift by definition, no test.
-            r.relative_lift = 0.0;
-        } else if (control) {
-            if (control_rate > 0.0) {
-                r.relative_lift = (r.conversion_rate - control_rate) / control_rate;
-            }
+        if (control && &v != control) {
             r.p_value = two_proportion_p_value(control->participants, control->conversions, v.participants,
                                                v.conversions);
             if (r.p_value && *r.p_value < alpha) {
@@ -335,34 +344,17 @@ Analysis analyze(const std::vector<VariantCounts>& variants, const AnalysisOptio
     out.variants.reserve(variants.size());
     out.min_p_values.assign(variants.size(), std::nullopt);
 
-    const VariantCounts* control = nullptr;
-    for (const auto& v : variants) {
-        if (v.is_control) {
-            control = &v;
-            break;
-        }
-    }
+    const VariantCounts* control = find_control(variants);
     const double control_rate = control ? conversion_rate(control->participants, control->conversions) : 0.0;
 
     std::vector<std::size_t> treatments;
     for (std::size_t i = 0; i < variants.size(); ++i) {
         const VariantCounts& v = variants[i];
-        VariantResult r;
-        r.key = v.key;
-        r.name = v.name;
-        r.is_control = v.is_control;
-        r.participants = v.participants;
-        r.conversions = v.conversions;
-        r.conversion_rate = conversion_rate(v.participants, v.conversions);
+        VariantResult r = describe(v, control, control_rate);
         out.total_participants += v.participants;
 
-        if (&v == control) {
-            r.relative_lift = 0.0;
-        } else if (control) {
+        if (control && &v != control) {
             treatments.push_back(i);
-            if (control_rate > 0.0) {
-                r.relative_lift = (r.conversion_rate - control_rate) / control_rate;
-            }
             const std::int64_t na = control->participants, ca = control->conversions;
             const std::int64_t nb = v.participants, cb = v.conversions;
             if (sequential) {
