@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 
+#include "expstream/notice.hpp"
 #include "expstream/registry.hpp"
 #include "expstream/runtime.hpp"
 #include "expstream/store.hpp"
@@ -42,7 +43,16 @@ py::dict experiment_dict(const Experiment& e) {
 }
 
 py::object to_python(const Experiment& e) { return experiment_dict(e); }
-py::object to_python(const StatusChange& c) { return py::make_tuple(experiment_dict(c.experiment), c.previous_status); }
+py::object to_python(const StatusChange& c) {
+    return py::make_tuple(experiment_dict(c.experiment), c.previous_status, c.changed_at);
+}
+py::object to_python(const std::vector<NodeCount>& counts) {
+    py::list out;
+    for (const auto& n : counts)
+        out.append(py::make_tuple(n.experiment_id, n.tenant ? py::object(py::str(*n.tenant)) : py::object(py::none()),
+                                  n.subscribers));
+    return out;
+}
 py::object to_python(const std::optional<Experiment>& e) { return e ? py::object(experiment_dict(*e)) : py::none(); }
 py::object to_python(const std::vector<Experiment>& list) {
     py::list out;
@@ -70,10 +80,11 @@ struct Completion {
 class Service {
 public:
     Service(const std::string& database_url, std::size_t threads, double tick_seconds, double min_push_seconds,
-            const AnalysisOptions& analysis)
-        : store_(std::make_shared<Store>(database_url, threads)),
+            const AnalysisOptions& analysis, const std::string& node_id, double presence_seconds, bool listen)
+        : store_(std::make_shared<Store>(database_url, threads, node_id)),
           registry_(std::make_shared<Registry>()),
-          runtime_(store_, registry_, options(threads, tick_seconds, min_push_seconds, analysis)) {}
+          runtime_(store_, registry_,
+                   options(threads, tick_seconds, min_push_seconds, analysis, presence_seconds, listen)) {}
 
     // Workers may still push completions: stop them before completions_ goes away.
     ~Service() {
@@ -148,8 +159,10 @@ public:
 
 private:
     static RuntimeOptions options(std::size_t threads, double tick_seconds, double min_push_seconds,
-                                  const AnalysisOptions& analysis) {
+                                  const AnalysisOptions& analysis, double presence_seconds, bool listen) {
         RuntimeOptions o;
+        o.listen = listen;
+        o.presence_interval = std::chrono::milliseconds(static_cast<long long>(presence_seconds * 1000));
         o.threads = threads;
         o.tick_interval = std::chrono::milliseconds(static_cast<long long>(tick_seconds * 1000));
         o.min_push_interval = std::chrono::milliseconds(static_cast<long long>(min_push_seconds * 1000));
@@ -167,15 +180,44 @@ private:
 
 void register_service(py::module_& m) {
     py::register_exception<DatabaseUnavailable>(m, "DatabaseUnavailable", PyExc_ConnectionError);
+    py::register_exception<NotFound>(m, "NotFound", PyExc_LookupError);
+    m.def("status_changed_json",
+          [](const std::string& id, const std::string& status, const std::string& previous,
+             const std::string& changed_at, const std::string& trace_id) {
+              return status_changed_json(id, StatusNotice{status, previous, changed_at, trace_id});
+          },
+          py::arg("experiment_id"), py::arg("status"), py::arg("previous_status"), py::arg("changed_at"),
+          py::arg("trace_id"), "The STATUS_CHANGED envelope, exactly as other nodes build it from a notice.");
+    m.def("verify_totals",
+          [](const std::string& url, const std::optional<std::string>& experiment_id) {
+              std::vector<TotalsDrift> drift;
+              std::int64_t checked = 0;
+              {
+                  const py::gil_scoped_release release;  // a recount can take a while
+                  Store store(url, 1);
+                  drift = store.verify_totals(experiment_id, &checked);
+              }
+              py::list rows;
+              for (const auto& d : drift)
+                  rows.append(py::make_tuple(d.experiment_id, d.variant_key, d.stored_participants, d.actual_participants,
+                                             d.stored_converters, d.actual_converters));
+              return py::make_tuple(checked, rows);
+          },
+          py::arg("database_url"), py::arg("experiment_id") = py::none(),
+          "Recounts the running totals from the raw tables: (variants checked, [(experiment, variant, "
+          "stored participants, recounted, stored converters, recounted)] for each that differs).");
     py::class_<Service>(m, "Service")
         .def(py::init([](const std::string& url, std::size_t threads, double tick_seconds, double min_push_seconds,
-                         double alpha, const std::string& method, double sequential_tuning, bool holm) {
+                         double alpha, const std::string& method, double sequential_tuning, bool holm,
+                         const std::string& node_id, double presence_seconds, bool listen) {
                  return std::make_unique<Service>(url, threads, tick_seconds, min_push_seconds,
-                                                  analysis_options(method, alpha, sequential_tuning, holm));
+                                                  analysis_options(method, alpha, sequential_tuning, holm), node_id,
+                                                  presence_seconds, listen);
              }),
              py::arg("database_url"), py::arg("threads") = 4, py::arg("tick_seconds") = 30.0,
              py::arg("min_push_seconds") = 0.2, py::arg("alpha") = 0.05, py::arg("method") = "sequential",
-             py::arg("sequential_tuning") = 5000.0, py::arg("holm") = true)
+             py::arg("sequential_tuning") = 5000.0, py::arg("holm") = true, py::arg("node_id") = "",
+             py::arg("presence_seconds") = 0.0, py::arg("listen") = false)
         .def("migrate", &Service::migrate)
         .def("ping", &Service::ping)
         .def("stop", &Service::stop)
@@ -185,6 +227,10 @@ void register_service(py::module_& m) {
         .def_property_readonly("snapshot_compute_seconds",
                                [](Service& s) { return s.runtime().snapshot_compute_nanoseconds() / 1e9; })
         .def_property_readonly("changes_coalesced", [](Service& s) { return s.runtime().changes_coalesced(); })
+        .def_property_readonly("notices_received", [](Service& s) { return s.runtime().notices_received(); })
+        .def_property_readonly("listener_connected", [](Service& s) { return s.runtime().listener_connected(); })
+        .def_property_readonly("listener_reconnects", [](Service& s) { return s.runtime().listener_reconnects(); })
+        .def_property_readonly("node_id", [](Service& s) { return s.store()->node_id(); })
         // Streaming
         .def("mark_changed", [](Service& s, const std::string& id) { s.runtime().mark_changed(id); })
         .def("request_snapshot",
@@ -230,8 +276,16 @@ void register_service(py::module_& m) {
             s.submit(token, [store = s.store(), id] { return store->get_experiment(id); });
         })
         .def("submit_set_status",
-             [](Service& s, std::uint64_t token, const std::string& id, const std::string& status) {
-                 s.submit(token, [store = s.store(), id, status] { return store->set_status(id, status); });
+             [](Service& s, std::uint64_t token, const std::string& id, const std::string& status,
+                const std::string& trace_id) {
+                 s.submit(token, [store = s.store(), id, status, trace_id] {
+                     return store->set_status(id, status, trace_id);
+                 });
+             })
+        .def("submit_other_nodes_subscribers",
+             [](Service& s, std::uint64_t token, double alive_within_seconds) {
+                 const auto within = std::chrono::milliseconds(static_cast<long long>(alive_within_seconds * 1000));
+                 s.submit(token, [store = s.store(), within] { return store->other_nodes_subscribers(within); });
              })
         .def("submit_add_assignments",
              [](Service& s, std::uint64_t token, const std::string& id,

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "change_listener.hpp"
+#include "expstream/notice.hpp"
 #include "expstream/snapshot.hpp"
 #include "expstream/stats.hpp"
 #include "expstream/store.hpp"
@@ -51,10 +53,21 @@ struct Runtime::Impl {
           options(options),
           signature(signature_of(options.analysis)),
           pool(std::max<std::size_t>(1, options.threads)),
-          tick_timer(pool.get_executor()) {
+          tick_timer(pool.get_executor()),
+          presence_timer(pool.get_executor()) {
         if (options.tick_interval.count() > 0) {
             tick_timer.expires_after(options.tick_interval);
             tick_timer.async_wait([this](const boost::system::error_code& ec) { on_tick(ec); });
+        }
+        if (options.presence_interval.count() > 0) net::post(presence_timer.get_executor(), [this] { on_presence({}); });
+        if (options.listen) {
+            listener = std::make_unique<ChangeListener>(
+                pool,
+                ChangeListener::Options{this->store->url(), kChangesChannel,
+                                        "expstream-listener " + this->store->node_id(), options.retry_initial,
+                                        options.retry_max},
+                [this](const std::string& payload) { on_notice(payload); }, [this] { on_listener_connected(); });
+            listener->start();
         }
     }
 
@@ -65,9 +78,11 @@ struct Runtime::Impl {
     const std::string signature;
     net::thread_pool pool;
     net::steady_timer tick_timer;
+    net::steady_timer presence_timer;
     std::mutex states_mutex;
     std::unordered_map<std::string, StatePtr> states;
     std::once_flag stopped;
+    std::unique_ptr<ChangeListener> listener;  // after the pool: destroyed before it
 
     StatePtr state_for(const std::string& id) {
         std::lock_guard<std::mutex> lock(states_mutex);
@@ -198,6 +213,42 @@ struct Runtime::Impl {
         }
     }
 
+    // Another process changed an experiment: push to our subscribers (it pushed to its own).
+    void on_notice(const std::string& payload) {
+        const std::optional<ChangeNotice> notice = parse_notice(payload);
+        if (!notice || notice->node_id == store->node_id()) return;
+        owner.notices_.fetch_add(1);
+        if (registry->subscriber_count(notice->experiment_id) == 0) return;
+        if (notice->status) {
+            Delivery d;
+            d.kind = Delivery::Kind::Control;
+            d.experiment_id = notice->experiment_id;
+            d.payload = status_changed_json(notice->experiment_id, *notice->status);
+            owner.deliveries_.push(std::move(d));
+        }
+        owner.mark_changed(notice->experiment_id);
+    }
+
+    // Whatever was announced while the listener was away is lost: refresh everything watched.
+    void on_listener_connected() {
+        for (const auto& [id, count] : registry->active_experiments()) {
+            (void)count;
+            owner.mark_changed(id);
+        }
+    }
+
+    // The heartbeat: a node whose counts stop arriving stops being counted.
+    void on_presence(const boost::system::error_code& ec) {
+        if (ec) return;
+        try {
+            store->publish_presence(registry->active_experiments());
+        } catch (const std::exception&) {
+            // The database is away: the next beat tries again.
+        }
+        presence_timer.expires_after(options.presence_interval);
+        presence_timer.async_wait([this](const boost::system::error_code& e) { on_presence(e); });
+    }
+
     void on_tick(const boost::system::error_code& ec) {
         if (ec) return;
         for (const auto& [id, count] : registry->active_experiments()) {
@@ -245,8 +296,21 @@ Delivery Runtime::compute_snapshot(const std::string& experiment_id, ConnectionI
 
 void Runtime::post(std::function<void()> job) { net::post(impl_->pool, std::move(job)); }
 
+bool Runtime::listener_connected() const { return impl_->listener && impl_->listener->connected(); }
+
+std::uint64_t Runtime::listener_reconnects() const { return impl_->listener ? impl_->listener->reconnects() : 0; }
+
+int Runtime::listener_backend_pid() const { return impl_->listener ? impl_->listener->backend_pid() : 0; }
+
 void Runtime::stop() {
     std::call_once(impl_->stopped, [this] {
+        if (impl_->options.presence_interval.count() > 0) {
+            try {
+                impl_->store->leave();
+            } catch (const std::exception&) {
+                // Unreachable database: the heartbeat simply stops, and the others time us out.
+            }
+        }
         impl_->pool.stop();  // abandons queued handlers and pending timers
         impl_->pool.join();
     });

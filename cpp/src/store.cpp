@@ -7,6 +7,7 @@
 #include <mutex>
 #include <utility>
 
+#include "expstream/notice.hpp"
 #include "expstream/snapshot.hpp"
 
 namespace expstream {
@@ -71,7 +72,46 @@ const char* const kMigrations[] = {
         PRIMARY KEY (experiment_id, seq)
     );
     )SQL",
+    // 4: running totals per variant, kept by ingest in its own transaction, so a snapshot reads one
+    // small row per variant however long the experiment ran. The per-row foreign-key checks on the
+    // raw tables go (ingest locks the experiment row and joins the variants, which is the same
+    // guarantee once per batch); a trigger keeps deleting an experiment's rows with it. Nodes
+    // publish their subscriber counts with a heartbeat.
+    R"SQL(
+    ALTER TABLE variants ADD COLUMN participants bigint NOT NULL DEFAULT 0,
+                         ADD COLUMN converters bigint NOT NULL DEFAULT 0;
+    UPDATE variants v SET participants = t.participants, converters = t.converters
+    FROM (SELECT a.variant_id, count(*) AS participants, count(c.user_id) AS converters
+          FROM assignments a
+          LEFT JOIN (SELECT DISTINCT experiment_id, user_id FROM events WHERE type = 'conversion') c
+            ON c.experiment_id = a.experiment_id AND c.user_id = a.user_id
+          GROUP BY a.variant_id) t
+    WHERE v.id = t.variant_id;
+    ALTER TABLE events DROP CONSTRAINT events_experiment_id_fkey;
+    ALTER TABLE assignments DROP CONSTRAINT assignments_experiment_id_fkey;
+    ALTER TABLE assignments DROP CONSTRAINT assignments_variant_id_fkey;
+    CREATE FUNCTION expstream_delete_experiment_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM events WHERE experiment_id = OLD.id;
+        DELETE FROM assignments WHERE experiment_id = OLD.id;
+        RETURN OLD;
+    END $$;
+    CREATE TRIGGER experiments_delete_rows BEFORE DELETE ON experiments
+        FOR EACH ROW EXECUTE FUNCTION expstream_delete_experiment_rows();
+    CREATE TABLE nodes (
+        node_id      text PRIMARY KEY,
+        started_at   timestamptz NOT NULL DEFAULT now(),
+        heartbeat_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE node_subscribers (
+        node_id       text NOT NULL REFERENCES nodes (node_id) ON DELETE CASCADE,
+        experiment_id text NOT NULL,
+        subscribers   integer NOT NULL CHECK (subscribers > 0),
+        PRIMARY KEY (node_id, experiment_id)
+    );
+    )SQL",
 };
+
 
 const char* const kIsoTime = R"(to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))";
 
@@ -160,14 +200,23 @@ std::string batch_json(const std::vector<Row>& batch, std::size_t bytes_per_row,
 
 // One ingest transaction: the experiment row locked (ingest of one experiment is serialized, so
 // seq and "first wins" stay exact), completed experiments refused, seq bumped when numbers moved.
+// NOTIFY is delivered at commit, and only if the transaction commits: listeners never hear of a
+// change that did not happen.
+void notify_change(pqxx::transaction_base& tx, const ChangeNotice& notice) {
+    tx.exec_params("SELECT pg_notify($1, $2)", kChangesChannel, notice_json(notice));
+}
+
 template <class Insert>
-IngestResult ingest_transaction(pqxx::connection& c, const std::string& experiment_id, std::int64_t total,
-                                Insert insert) {
+IngestResult ingest_transaction(pqxx::connection& c, const std::string& node_id, const std::string& experiment_id,
+                                std::int64_t total, Insert insert) {
     pqxx::work tx(c);
     ensure_accepts_data(lock_experiment(tx, experiment_id));
     IngestResult result = insert(tx);
     result.duplicates = total - result.accepted;
-    if (result.changed) tx.exec_params("UPDATE experiments SET seq = seq + 1 WHERE id = $1::uuid", experiment_id);
+    if (result.changed) {
+        tx.exec_params("UPDATE experiments SET seq = seq + 1 WHERE id = $1::uuid", experiment_id);
+        notify_change(tx, ChangeNotice{node_id, experiment_id, std::nullopt});
+    }
     tx.commit();
     return result;
 }
@@ -216,9 +265,12 @@ struct Store::Pool {
     std::size_t open = 0;
 };
 
-Store::Store(std::string url, std::size_t pool_size) : pool_(std::make_unique<Pool>(std::move(url), pool_size)) {}
+Store::Store(std::string url, std::size_t pool_size, std::string node_id)
+    : node_id_(std::move(node_id)), pool_(std::make_unique<Pool>(std::move(url), pool_size)) {}
 
 Store::~Store() = default;
+
+const std::string& Store::url() const { return pool_->url; }
 
 template <class F>
 auto Store::with_connection(F&& f) {
@@ -328,24 +380,28 @@ std::optional<Experiment> Store::get_experiment(const std::string& id) {
     });
 }
 
-StatusChange Store::set_status(const std::string& id, const std::string& status) {
+StatusChange Store::set_status(const std::string& id, const std::string& status, const std::string& trace_id) {
     return with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
         const std::string current = lock_experiment(tx, id);
         if (!status_change_allowed(current, status))
             throw Conflict("cannot change status from " + current + " to " + status);
+        std::string changed_at;
         if (current != status) {
-            tx.exec_params(
-                "UPDATE experiments SET status = $2, seq = seq + 1, "
-                "activated_at = CASE WHEN $2 = 'active' THEN coalesce(activated_at, now()) ELSE activated_at END "
-                "WHERE id = $1::uuid",
-                id, status);
+            changed_at = tx.exec_params1(
+                               "UPDATE experiments SET status = $2, seq = seq + 1, "
+                               "activated_at = CASE WHEN $2 = 'active' THEN coalesce(activated_at, now()) "
+                               "ELSE activated_at END "
+                               "WHERE id = $1::uuid RETURNING " + iso("now()"),
+                               id, status)[0]
+                             .as<std::string>();
+            notify_change(tx, ChangeNotice{node_id_, id, StatusNotice{status, current, changed_at, trace_id}});
         }
         std::vector<Experiment> one{
             experiment_from(tx.exec_params1("SELECT " + kExperimentColumns + " FROM experiments e WHERE e.id = $1::uuid", id))};
         load_variants(tx, one);
         tx.commit();
-        return StatusChange{std::move(one[0]), current};
+        return StatusChange{std::move(one[0]), current, std::move(changed_at)};
     });
 }
 
@@ -357,7 +413,7 @@ IngestResult Store::add_assignments(const std::string& experiment_id, const std:
         append_json_string(out, a.variant_key);
     });
     return with_connection([&](pqxx::connection& c) {
-        return ingest_transaction(c, experiment_id, static_cast<std::int64_t>(batch.size()), [&](pqxx::work& tx) {
+        return ingest_transaction(c, node_id_, experiment_id, static_cast<std::int64_t>(batch.size()), [&](pqxx::work& tx) {
             const pqxx::result unknown = tx.exec_params(
                 "SELECT x.k FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
                 "LEFT JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
@@ -365,16 +421,30 @@ IngestResult Store::add_assignments(const std::string& experiment_id, const std:
                 experiment_id, json);
             if (!unknown.empty())
                 throw InvalidInput("unknown variant key '" + unknown[0][0].as<std::string>("") + "'");
-            const pqxx::result inserted = tx.exec_params(
-                "INSERT INTO assignments (experiment_id, user_id, variant_id) "
-                "SELECT DISTINCT ON (x.u) $1::uuid, x.u, v.id "
-                "FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
-                "JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
-                "ORDER BY x.u, x.o "
-                "ON CONFLICT (experiment_id, user_id) DO NOTHING",
+            // Every part of one statement sees the tables as they were before it: a new participant
+            // who converted earlier (conversion before assignment) also counts as a converter now.
+            const pqxx::row r = tx.exec_params1(
+                "WITH ins AS ("
+                "  INSERT INTO assignments (experiment_id, user_id, variant_id) "
+                "  SELECT DISTINCT ON (x.u) $1::uuid, x.u, v.id "
+                "  FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
+                "  JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
+                "  ORDER BY x.u, x.o "
+                "  ON CONFLICT (experiment_id, user_id) DO NOTHING "
+                "  RETURNING user_id, variant_id), "
+                "per_variant AS ("
+                "  SELECT ins.variant_id, count(*) AS participants, "
+                "    count(*) FILTER (WHERE EXISTS (SELECT 1 FROM events e WHERE e.experiment_id = $1::uuid "
+                "                                   AND e.user_id = ins.user_id AND e.type = 'conversion')) AS converters "
+                "  FROM ins GROUP BY ins.variant_id), "
+                "totals AS ("
+                "  UPDATE variants v SET participants = v.participants + p.participants, "
+                "    converters = v.converters + p.converters "
+                "  FROM per_variant p WHERE v.id = p.variant_id RETURNING 1) "
+                "SELECT coalesce((SELECT sum(participants) FROM per_variant), 0)::bigint, (SELECT count(*) FROM totals)",
                 experiment_id, json);
             IngestResult result;
-            result.accepted = inserted.affected_rows();
+            result.accepted = r[0].as<std::int64_t>();
             result.changed = result.accepted > 0;
             return result;
         });
@@ -392,7 +462,7 @@ IngestResult Store::add_conversions(const std::string& experiment_id, const std:
             out += "null";
     });
     return with_connection([&](pqxx::connection& c) {
-        return ingest_transaction(c, experiment_id, static_cast<std::int64_t>(batch.size()), [&](pqxx::work& tx) {
+        return ingest_transaction(c, node_id_, experiment_id, static_cast<std::int64_t>(batch.size()), [&](pqxx::work& tx) {
             // The outer query sees the table as it was before this INSERT, so "no earlier conversion"
             // means this batch brings the user's first one: only then do the numbers move.
             const pqxx::row r = tx.exec_params1(
@@ -401,11 +471,19 @@ IngestResult Store::add_conversions(const std::string& experiment_id, const std:
                 "  SELECT $1::uuid, x.u, 'conversion', x.e "
                 "  FROM json_to_recordset($2::json) AS x(u text, e text, o bigint) ORDER BY x.o "
                 "  ON CONFLICT (experiment_id, event_id) WHERE event_id IS NOT NULL DO NOTHING "
-                "  RETURNING user_id) "
-                "SELECT (SELECT count(*) FROM ins), "
-                "  EXISTS (SELECT 1 FROM ins JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = ins.user_id "
-                "          WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.experiment_id = $1::uuid "
-                "                            AND e.user_id = ins.user_id AND e.type = 'conversion'))",
+                "  RETURNING user_id), "
+                "firsts AS ("
+                "  SELECT DISTINCT ins.user_id FROM ins "
+                "  WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.experiment_id = $1::uuid "
+                "                    AND e.user_id = ins.user_id AND e.type = 'conversion')), "
+                "per_variant AS ("
+                "  SELECT a.variant_id, count(*) AS converters FROM firsts "
+                "  JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = firsts.user_id "
+                "  GROUP BY a.variant_id), "
+                "totals AS ("
+                "  UPDATE variants v SET converters = v.converters + p.converters "
+                "  FROM per_variant p WHERE v.id = p.variant_id RETURNING 1) "
+                "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM totals) > 0",
                 experiment_id, json);
             IngestResult result;
             result.accepted = r[0].as<std::int64_t>();
@@ -432,15 +510,10 @@ std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experim
         data.seq = head[0][1].as<std::int64_t>();
         data.days_running = head[0][2].as<std::int64_t>();
         data.analysis_signature = head[0][3].as<std::string>();
+        // The running totals: one row per variant, whatever the size of the raw tables.
         const pqxx::result rows = tx.exec_params(
-            "SELECT v.key, v.name, v.is_control, count(a.user_id), count(a.user_id) FILTER (WHERE c.user_id IS NOT NULL), "
-            "  v.weight, v.min_p "
-            "FROM variants v "
-            "LEFT JOIN assignments a ON a.experiment_id = v.experiment_id AND a.variant_id = v.id "
-            "LEFT JOIN (SELECT DISTINCT user_id FROM events WHERE experiment_id = $1::uuid AND type = 'conversion') c "
-            "  ON c.user_id = a.user_id "
-            "WHERE v.experiment_id = $1::uuid "
-            "GROUP BY v.id ORDER BY v.position",
+            "SELECT key, name, is_control, participants, converters, weight, min_p "
+            "FROM variants WHERE experiment_id = $1::uuid ORDER BY position",
             experiment_id);
         for (const auto& r : rows) {
             VariantCounts v;
@@ -512,6 +585,97 @@ std::string Store::history_json(const std::string& experiment_id, std::size_t ma
             experiment_id, static_cast<long>(max_points));
         if (r[0].is_null()) return std::string("{\"experiment_id\":\"") + experiment_id + "\",\"points\":[]}";
         return r[0].as<std::string>();
+    });
+}
+
+std::vector<TotalsDrift> Store::verify_totals(const std::optional<std::string>& experiment_id, std::int64_t* variants_checked) {
+    return with_connection([&](pqxx::connection& c) {
+        // One snapshot of the database: totals and raw rows are written by the same transactions,
+        // so in any snapshot they agree unless something is wrong.
+        pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c);
+        const std::string id = experiment_id.value_or("");
+        if (!id.empty() && tx.exec_params("SELECT 1 FROM experiments WHERE id = $1::uuid", id).empty())
+            throw NotFound("experiment " + id + " not found");
+        // The same recount the snapshots used before running totals existed.
+        const pqxx::result rows = tx.exec_params(
+            "SELECT v.experiment_id::text, v.key, v.participants, coalesce(t.participants, 0), "
+            "  v.converters, coalesce(t.converters, 0), "
+            "  count(*) OVER () "
+            "FROM variants v "
+            "LEFT JOIN (SELECT a.variant_id, count(*) AS participants, count(c.user_id) AS converters "
+            "           FROM assignments a "
+            "           LEFT JOIN (SELECT DISTINCT experiment_id, user_id FROM events "
+            "                      WHERE type = 'conversion' AND ($1 = '' OR experiment_id = nullif($1, '')::uuid)) c "
+            "             ON c.experiment_id = a.experiment_id AND c.user_id = a.user_id "
+            "           WHERE $1 = '' OR a.experiment_id = nullif($1, '')::uuid "
+            "           GROUP BY a.variant_id) t ON t.variant_id = v.id "
+            "WHERE $1 = '' OR v.experiment_id = nullif($1, '')::uuid "
+            "ORDER BY v.experiment_id, v.position",
+            id);
+        if (variants_checked) *variants_checked = rows.empty() ? 0 : rows[0][6].as<std::int64_t>();
+        std::vector<TotalsDrift> drift;
+        for (const auto& r : rows) {
+            TotalsDrift d{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::int64_t>(),
+                          r[3].as<std::int64_t>(),  r[4].as<std::int64_t>(),  r[5].as<std::int64_t>()};
+            if (d.stored_participants != d.actual_participants || d.stored_converters != d.actual_converters)
+                drift.push_back(std::move(d));
+        }
+        return drift;
+    });
+}
+
+void Store::publish_presence(const std::vector<std::pair<std::string, std::size_t>>& counts) {
+    std::string json = "[";
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+        if (i) json += ',';
+        json += "{\"e\":";
+        append_json_string(json, counts[i].first);
+        json += ",\"n\":" + std::to_string(counts[i].second) + '}';
+    }
+    json += ']';
+    with_connection([&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        tx.exec_params(
+            "INSERT INTO nodes (node_id) VALUES ($1) ON CONFLICT (node_id) DO UPDATE SET heartbeat_at = now()",
+            node_id_);
+        tx.exec_params("DELETE FROM node_subscribers WHERE node_id = $1", node_id_);
+        tx.exec_params(
+            "INSERT INTO node_subscribers (node_id, experiment_id, subscribers) "
+            "SELECT $1, x.e, x.n FROM json_to_recordset($2::json) AS x(e text, n integer) WHERE x.n > 0",
+            node_id_, json);
+        // Nodes silent for a day are gone for good: keep the table small.
+        tx.exec("DELETE FROM nodes WHERE heartbeat_at < now() - interval '1 day'");
+        tx.commit();
+    });
+}
+
+void Store::leave() {
+    with_connection([&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        tx.exec_params("DELETE FROM nodes WHERE node_id = $1", node_id_);
+        tx.commit();
+    });
+}
+
+std::vector<NodeCount> Store::other_nodes_subscribers(std::chrono::milliseconds alive_within) {
+    return with_connection([&](pqxx::connection& c) {
+        pqxx::read_transaction tx(c);
+        const pqxx::result rows = tx.exec_params(
+            "SELECT s.experiment_id, coalesce(e.tenant, ''), sum(s.subscribers)::bigint "
+            "FROM node_subscribers s JOIN nodes n ON n.node_id = s.node_id "
+            "JOIN experiments e ON e.id::text = s.experiment_id "
+            "WHERE s.node_id <> $1 AND n.heartbeat_at > now() - $2 * interval '1 millisecond' "
+            "GROUP BY s.experiment_id, e.tenant ORDER BY s.experiment_id",
+            node_id_, static_cast<long long>(alive_within.count()));
+        std::vector<NodeCount> out;
+        for (const auto& r : rows) {
+            NodeCount n;
+            n.experiment_id = r[0].as<std::string>();
+            if (!r[1].as<std::string>().empty()) n.tenant = r[1].as<std::string>();
+            n.subscribers = r[2].as<std::int64_t>();
+            out.push_back(std::move(n));
+        }
+        return out;
     });
 }
 

@@ -26,6 +26,8 @@ protected:
         options.threads = 2;
         options.tick_interval = 0ms;  // no periodic tick: every delivery here comes from the test
         options.min_push_interval = min_push;
+        options.listen = false;  // no pushes from the listener's connect: each delivery comes from the test
+        options.presence_interval = 0ms;
         return std::make_unique<Runtime>(store, registry, options);
     }
     // Everything delivered until `done` says stop, waiting on the eventfd between takes.

@@ -69,6 +69,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         method=settings.stats_method,
         sequential_tuning=settings.sequential_tuning,
         holm=settings.correction == "holm",
+        node_id=settings.node_id,
+        presence_seconds=settings.node_heartbeat_seconds,
+        listen=True,
     )
     try:
         await asyncio.to_thread(core.migrate)

@@ -1,4 +1,4 @@
-"""`expstream serve | demo | token`."""
+"""`expstream serve | demo | token | verify`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import re
 import secrets
 import sys
+import uuid
 from typing import Any
 
 import uvicorn
@@ -124,6 +125,13 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _experiment_id(text: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"an experiment id is a UUID; got {text!r}") from None
+
+
 _TTL = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -154,6 +162,38 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    """Recounts the running totals from the raw tables; exit 1 on any difference, 2 on an error."""
+    from expstream import _core
+    from expstream.embedded_db import EmbeddedPostgres
+
+    settings = Settings()
+    embedded = None
+    url = settings.database_url
+    if url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)  # shares the server if `serve` runs it now
+        url = embedded.start()
+    try:
+        checked, drift = _core.verify_totals(url, args.experiment_id)
+    except _core.NotFound:
+        print(f"expstream verify: experiment {args.experiment_id} not found", file=sys.stderr)
+        return 2
+    except (_core.DatabaseUnavailable, RuntimeError) as exc:
+        print(f"expstream verify: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    for experiment, variant, participants, recounted_p, converters, recounted_c in drift:
+        print(
+            f"DRIFT experiment {experiment} variant {variant}: participants stored {participants}, "
+            f"recounted {recounted_p}; converters stored {converters}, recounted {recounted_c}"
+        )
+    scope = f"experiment {args.experiment_id}" if args.experiment_id else "all experiments"
+    print(f"verified {checked} variants of {scope}: {len(drift)} with drift")
+    return 1 if drift else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="expstream", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -176,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--tenant", default=None)
     token.add_argument("--subject", default="cli")
     token.set_defaults(func=_token)
+    verify = sub.add_parser("verify", help="recount running totals from the raw tables; exit 1 on any drift")
+    verify.add_argument("experiment_id", nargs="?", default=None, type=_experiment_id,
+                        help="one experiment (default: all)")
+    verify.set_defaults(func=_verify)
     return parser
 
 

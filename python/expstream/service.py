@@ -128,9 +128,19 @@ class CoreService:
         result: dict[str, Any] | None = await self._call(self.core.submit_get_experiment, experiment_id)
         return result
 
-    async def set_status(self, experiment_id: str, status: str) -> tuple[dict[str, Any], str]:
-        """Returns the experiment and its previous status."""
-        result: tuple[dict[str, Any], str] = await self._call(self.core.submit_set_status, experiment_id, status)
+    async def set_status(self, experiment_id: str, status: str, trace_id: str) -> tuple[dict[str, Any], str, str]:
+        """Returns the experiment, its previous status and when it changed (empty: it did not).
+        Every other server process hears of the change, with trace_id in its envelope."""
+        result: tuple[dict[str, Any], str, str] = await self._call(
+            self.core.submit_set_status, experiment_id, status, trace_id
+        )
+        return result
+
+    async def other_nodes_subscribers(self, alive_within_seconds: float) -> list[tuple[str, str | None, int]]:
+        """(experiment id, tenant, subscribers) summed over the other live nodes."""
+        result: list[tuple[str, str | None, int]] = await self._call(
+            self.core.submit_other_nodes_subscribers, alive_within_seconds
+        )
         return result
 
     async def add_assignments(self, experiment_id: str, rows: list[tuple[str, str]]) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -64,6 +66,21 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias=AliasChoices("RESULTS_PUSH_MIN_INTERVAL_SECONDS"),
         description="Pushes for one experiment are at least this far apart (coalescing).",
+    )
+    node_id: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}",
+        min_length=1,
+        max_length=200,
+        validation_alias="EXPSTREAM_NODE_ID",
+        description="Names this server process among the others on the same database (default: host, "
+        "pid and a random suffix; each uvicorn worker gets its own).",
+    )
+    node_heartbeat_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        validation_alias="EXPSTREAM_NODE_HEARTBEAT_SECONDS",
+        description="How often each node publishes its subscriber counts; a node silent for 3 heartbeats "
+        "stops being counted.",
     )
     core_threads: int = Field(
         default=4,
@@ -139,6 +156,11 @@ class Settings(BaseSettings):
         validation_alias="EXPSTREAM_WEB_DIR",
         description="Built dashboard to serve; defaults to the one bundled in the package.",
     )
+
+    @property
+    def node_ttl_seconds(self) -> float:
+        """A node whose last heartbeat is older than this no longer counts."""
+        return 3 * self.node_heartbeat_seconds
 
     @field_validator("jwt_secret")
     @classmethod

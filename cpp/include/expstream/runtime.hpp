@@ -1,5 +1,6 @@
 // The Boost.Asio runtime: a thread pool for database work, a strand and throttle per experiment that
-// coalesces "numbers changed" signals into few snapshots, the periodic tick, and outage retries.
+// coalesces "numbers changed" signals into few snapshots, the LISTEN connection that brings other
+// processes' changes, this node's heartbeat, the periodic tick (a safety net), and outage retries.
 // Each snapshot is computed and serialized once; its bytes go to every subscriber.
 #pragma once
 
@@ -32,6 +33,10 @@ struct Delivery {
 
 struct RuntimeOptions {
     std::size_t threads = 4;
+    // LISTEN for other processes' changes (needs a database that notifies: PostgreSQL).
+    bool listen = true;
+    // How often this node publishes its subscriber counts (its heartbeat); 0: never.
+    std::chrono::milliseconds presence_interval{2000};
     std::chrono::milliseconds tick_interval{30000};
     // Pushes for one experiment are at least this far apart; a burst of changes becomes one push.
     std::chrono::milliseconds min_push_interval{200};
@@ -63,8 +68,13 @@ public:
     std::uint64_t snapshot_compute_nanoseconds() const { return compute_ns_.load(); }
     // Change signals absorbed into a push already scheduled or running.
     std::uint64_t changes_coalesced() const { return coalesced_.load(); }
+    // Changes announced by other server processes that reached this one.
+    std::uint64_t notices_received() const { return notices_.load(); }
+    bool listener_connected() const;
+    std::uint64_t listener_reconnects() const;
+    int listener_backend_pid() const;  // 0 while disconnected
 
-    // Stops timers and joins the pool; idempotent.
+    // Withdraws this node's subscriber counts, stops timers and joins the pool; idempotent.
     void stop();
 
 private:
@@ -74,6 +84,7 @@ private:
     std::atomic<std::uint64_t> snapshots_computed_{0};
     std::atomic<std::uint64_t> compute_ns_{0};
     std::atomic<std::uint64_t> coalesced_{0};
+    std::atomic<std::uint64_t> notices_{0};
     std::unique_ptr<Impl> impl_;
 };
 

@@ -2,6 +2,7 @@
 // Every public method is safe to call from several threads; each takes a pooled connection.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -52,6 +53,7 @@ struct Experiment {
 struct StatusChange {
     Experiment experiment;
     std::string previous_status;
+    std::string changed_at;  // ISO 8601, UTC; empty when the status did not change
 };
 
 struct Assignment {
@@ -82,6 +84,26 @@ struct SnapshotData {
     std::string analysis_signature;              // the analysis options min_p was computed under
 };
 
+// A variant whose running totals disagree with a recount of the raw tables.
+struct TotalsDrift {
+    std::string experiment_id;
+    std::string variant_key;
+    std::int64_t stored_participants = 0;
+    std::int64_t actual_participants = 0;
+    std::int64_t stored_converters = 0;
+    std::int64_t actual_converters = 0;
+};
+
+// Subscribers of one experiment on the other live nodes.
+struct NodeCount {
+    std::string experiment_id;
+    std::optional<std::string> tenant;
+    std::int64_t subscribers = 0;
+};
+
+// Ingest and status changes NOTIFY this channel (payload: notice.hpp); every server process LISTENs.
+inline constexpr const char* kChangesChannel = "expstream_changes";
+
 // What one computed snapshot leaves behind: running minima, a history point, the SRM alarm.
 struct Look {
     std::int64_t seq = 0;
@@ -94,7 +116,8 @@ struct Look {
 class Store {
 public:
     // url: a libpq connection string or URI. At most pool_size connections are open at once.
-    Store(std::string url, std::size_t pool_size);
+    // node_id names this server process in change notices and in the subscriber-count table.
+    Store(std::string url, std::size_t pool_size, std::string node_id = {});
     ~Store();
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
@@ -108,16 +131,18 @@ public:
                                  const std::optional<std::string>& tenant = std::nullopt);
     std::vector<Experiment> list_experiments();
     std::optional<Experiment> get_experiment(const std::string& id);
-    // Throws NotFound, or Conflict for a transition the lifecycle forbids.
-    StatusChange set_status(const std::string& id, const std::string& status);
+    // Throws NotFound, or Conflict for a transition the lifecycle forbids. A change is announced to
+    // every server process (trace_id goes into the STATUS_CHANGED envelope).
+    StatusChange set_status(const std::string& id, const std::string& status, const std::string& trace_id = {});
 
-    // One transaction per batch; a user's first assignment wins. Unknown variant key -> InvalidInput,
+    // One transaction per batch, which also moves the variants' running totals and announces the
+    // change to every server process. A user's first assignment wins. Unknown variant key -> InvalidInput,
     // nothing stored. Unknown experiment -> NotFound.
     IngestResult add_assignments(const std::string& experiment_id, const std::vector<Assignment>& batch);
-    // The same event_id twice counts once.
+    // The same event_id twice counts once; a user counts as a converter once, from the first conversion.
     IngestResult add_conversions(const std::string& experiment_id, const std::vector<Conversion>& batch);
 
-    // Empty when the experiment does not exist.
+    // Empty when the experiment does not exist. Reads the running totals: constant cost.
     std::optional<SnapshotData> read_snapshot_data(const std::string& experiment_id);
 
     // Records a look; returns true when this look is the first to trip the SRM alarm.
@@ -127,12 +152,28 @@ public:
     // {"experiment_id","points":[...]} with at most max_points points, evenly thinned, newest kept.
     std::string history_json(const std::string& experiment_id, std::size_t max_points);
 
+    // Recounts every variant (or one experiment's) from the raw tables and returns the ones whose
+    // running totals disagree. Unknown experiment -> NotFound.
+    std::vector<TotalsDrift> verify_totals(const std::optional<std::string>& experiment_id,
+                                           std::int64_t* variants_checked = nullptr);
+
+    // Heartbeat of this node with its per-experiment subscriber counts (replacing the last ones).
+    void publish_presence(const std::vector<std::pair<std::string, std::size_t>>& counts);
+    // This node is going away: its counts stop at once.
+    void leave();
+    // Subscriber counts of the other nodes whose heartbeat is younger than alive_within.
+    std::vector<NodeCount> other_nodes_subscribers(std::chrono::milliseconds alive_within);
+
+    const std::string& node_id() const { return node_id_; }
+    const std::string& url() const;
+
 private:
     struct Pool;  // libpqxx stays out of this header
     // Runs f(connection), retrying once on a fresh connection when a pooled one turns out broken.
     template <class F>
     auto with_connection(F&& f);
 
+    const std::string node_id_;
     std::unique_ptr<Pool> pool_;
 };
 

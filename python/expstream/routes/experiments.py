@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, HTTPException, Request, status
 
+from expstream import _core
 from expstream.access import authorize
 from expstream.auth import ForbiddenError, Principal
 from expstream.deps import HubDep, ReaderDep, ServiceDep, SettingsDep, WriterDep
@@ -24,6 +23,8 @@ from expstream.service import CoreService
 from expstream.settings import Settings
 
 router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
+
+MAX_TRACE_ID = 128  # characters of X-Request-ID kept as the STATUS_CHANGED trace id
 
 
 def _check_batch_size(size: int, limit: int) -> None:
@@ -60,25 +61,14 @@ async def change_status(
 ) -> dict[str, object]:
     eid = str(experiment_id)
     await authorize(service, principal, eid, "write")
-    experiment, previous = await service.set_status(eid, body.status)
-    if previous != body.status:
+    # Travels to the other nodes in a NOTIFY payload: bounded.
+    trace_id = (request.headers.get("x-request-id") or uuid.uuid4().hex)[:MAX_TRACE_ID]
+    experiment, previous, changed_at = await service.set_status(eid, body.status, trace_id)
+    if changed_at:
+        # Our own subscribers now; the other nodes build the same envelope from the notice.
         service.core.mark_changed(eid)
-        hub.publish(eid, _status_changed(eid, previous, body.status, request.headers.get("x-request-id")))
+        hub.publish(eid, _core.status_changed_json(eid, body.status, previous, changed_at, trace_id))
     return experiment
-
-
-def _status_changed(experiment_id: str, previous: str, status_: str, trace_id: str | None) -> str:
-    """The generic lifecycle envelope, shared with other services' event streams."""
-    return json.dumps({
-        "topic": f"experiment:{experiment_id}",
-        "event": "STATUS_CHANGED",
-        "data": {
-            "entity_id": experiment_id,
-            "payload": {"status": status_, "previous_status": previous},
-            "timestamp": datetime.now(UTC).isoformat(),
-        },
-        "trace_id": trace_id or uuid.uuid4().hex,
-    })
 
 
 async def _ingest(

@@ -35,6 +35,12 @@ async def health_details(_admin: AdminDep, service: ServiceDep, hub: HubDep) -> 
         "snapshots_computed": core.snapshots_computed,
         "snapshot_compute_seconds": core.snapshot_compute_seconds,
         "changes_coalesced": core.changes_coalesced,
+        "node_id": core.node_id,
+        "listener": {
+            "connected": core.listener_connected,
+            "reconnects": core.listener_reconnects,
+            "notices_received": core.notices_received,
+        },
     }
 
 

@@ -32,24 +32,37 @@ async def multiplexed_stream(
     ).run()
 
 
-def _visible(principal: AdminDep, hub: HubDep, experiment_id: str) -> bool:
-    # Tenants are learnt when a subscription is authorized; an admin sees only its own tenant's.
-    return principal.tenant == hub.tenants.get(experiment_id, principal.tenant)
+async def _cluster_counts(hub: HubDep, service: ServiceDep, settings: SettingsDep) -> dict[str, tuple[str | None, int]]:
+    """experiment id -> (tenant, subscribers on every live node): ours counted live, the others'
+    as of their last heartbeat (a node silent for settings.node_ttl_seconds no longer counts)."""
+    counts: dict[str, tuple[str | None, int]] = {
+        eid: (hub.tenants.get(eid), n) for eid, n in hub.subscriber_counts()
+    }
+    for eid, tenant, n in await service.other_nodes_subscribers(settings.node_ttl_seconds):
+        counts[eid] = (tenant, counts.get(eid, (tenant, 0))[1] + n)
+    return counts
+
+
+def _visible(principal: AdminDep, tenant: str | None) -> bool:
+    # An admin sees only its own tenant's experiments.
+    return principal.tenant == tenant
 
 
 @router.get("/experiments/{experiment_id}/results/subscribers", response_model=SubscribersOut)
 async def subscriber_count(
-    experiment_id: str, principal: AdminDep, hub: HubDep, service: ServiceDep
+    experiment_id: str, principal: AdminDep, hub: HubDep, service: ServiceDep, settings: SettingsDep
 ) -> SubscribersOut:
-    counts = dict(hub.subscriber_counts())
-    visible = _visible(principal, hub, experiment_id)
-    return SubscribersOut(experiment_id=experiment_id, subscribers=counts.get(experiment_id, 0) if visible else 0)
+    tenant, count = (await _cluster_counts(hub, service, settings)).get(experiment_id, (principal.tenant, 0))
+    return SubscribersOut(experiment_id=experiment_id, subscribers=count if _visible(principal, tenant) else 0)
 
 
 @router.get("/active-experiments", response_model=list[SubscribersOut])
-async def active_experiments(principal: AdminDep, hub: HubDep) -> list[SubscribersOut]:
+async def active_experiments(
+    principal: AdminDep, hub: HubDep, service: ServiceDep, settings: SettingsDep
+) -> list[SubscribersOut]:
+    counts = await _cluster_counts(hub, service, settings)
     return [
         SubscribersOut(experiment_id=eid, subscribers=count)
-        for eid, count in hub.subscriber_counts()
-        if _visible(principal, hub, eid)
+        for eid, (tenant, count) in sorted(counts.items())
+        if _visible(principal, tenant)
     ]
