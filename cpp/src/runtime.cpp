@@ -82,6 +82,8 @@ struct Runtime::Impl {
     std::mutex states_mutex;
     std::unordered_map<std::string, StatePtr> states;
     std::once_flag stopped;
+    std::mutex recorded_mutex;
+    std::unordered_map<std::string, std::int64_t> recorded;  // experiment -> newest seq recorded here
     std::unique_ptr<ChangeListener> listener;  // after the pool: destroyed before it
 
     StatePtr state_for(const std::string& id) {
@@ -135,8 +137,21 @@ struct Runtime::Impl {
         return d;
     }
 
+    // A seq this process already recorded needs no second write: initial snapshots of new
+    // subscribers and ticks without changes would otherwise each cost a write transaction.
+    bool already_recorded(const std::string& id, std::int64_t seq) {
+        std::lock_guard<std::mutex> lock(recorded_mutex);
+        return recorded.count(id) && recorded[id] >= seq;
+    }
+    void remember_recorded(const std::string& id, std::int64_t seq) {
+        std::lock_guard<std::mutex> lock(recorded_mutex);
+        auto& last = recorded[id];
+        last = std::max(last, seq);
+    }
+
     // Persists what this look leaves behind; a failure here never costs the snapshot itself.
     void record_look(const Snapshot& snap) {
+        if (already_recorded(snap.experiment_id, snap.seq)) return;
         Look look;
         look.seq = snap.seq;
         look.analysis_signature = signature;
@@ -146,7 +161,9 @@ struct Runtime::Impl {
             if (snap.analysis.min_p_values[i]) look.min_p.emplace_back(snap.analysis.variants[i].key, *snap.analysis.min_p_values[i]);
         }
         try {
-            if (store->record_look(snap.experiment_id, look)) {
+            const bool first_alarm = store->record_look(snap.experiment_id, look);
+            remember_recorded(snap.experiment_id, snap.seq);
+            if (first_alarm) {
                 Delivery anomaly;
                 anomaly.kind = Delivery::Kind::Control;
                 anomaly.experiment_id = snap.experiment_id;
