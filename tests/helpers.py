@@ -11,9 +11,11 @@ import threading
 import uuid
 import base64
 import json
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -184,3 +186,36 @@ def raw_upgrade(port: int, path: str, rcvbuf: int | None = None) -> socket.socke
         response += sock.recv(1)
     assert response.startswith(b"HTTP/1.1 101"), response
     return sock
+
+
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], timeout: float = 30, what: str = "condition", interval: float = 0.05) -> T:
+    """Polls condition until it returns something truthy (and returns that); fails after timeout."""
+    deadline = time.monotonic() + timeout
+    last: T = condition()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}; last value: {last!r}")
+        time.sleep(interval)
+        last = condition()
+    return last
+
+
+def psql(database_url: str, sql: str) -> list[list[str]]:
+    """Runs SQL with the real psql; returns the rows as lists of text fields."""
+    done = subprocess.run(
+        ["psql", database_url, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t", "-F", "\t", "-c", sql],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    return [line.split("\t") for line in done.stdout.splitlines() if line]
+
+
+def expstream_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The installed `expstream` console script (the one beside this interpreter)."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("expstream")), *args],
+        env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+    )

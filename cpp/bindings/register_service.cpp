@@ -92,9 +92,11 @@ public:
         runtime_.stop();
     }
 
+    // Creates or updates the schema, then starts what writes to it (listener, heartbeat).
     void migrate() {
         const py::gil_scoped_release release;  // blocks on the database
         store_->migrate();
+        runtime_.start();
     }
     bool ping() {
         const py::gil_scoped_release release;  // blocks on the database

@@ -59,13 +59,16 @@ struct Runtime::Impl {
             tick_timer.expires_after(options.tick_interval);
             tick_timer.async_wait([this](const boost::system::error_code& ec) { on_tick(ec); });
         }
+    }
+
+    // After the schema exists: the heartbeat writes to it.
+    void start_cluster() {
         if (options.presence_interval.count() > 0) net::post(presence_timer.get_executor(), [this] { on_presence({}); });
         if (options.listen) {
             listener = std::make_unique<ChangeListener>(
                 pool,
-                ChangeListener::Options{this->store->url(), kChangesChannel,
-                                        "expstream-listener " + this->store->node_id(), options.retry_initial,
-                                        options.retry_max},
+                ChangeListener::Options{store->url(), kChangesChannel, "expstream-listener " + store->node_id(),
+                                        options.retry_initial, options.retry_max},
                 [this](const std::string& payload) { on_notice(payload); }, [this] { on_listener_connected(); });
             listener->start();
         }
@@ -82,6 +85,9 @@ struct Runtime::Impl {
     std::mutex states_mutex;
     std::unordered_map<std::string, StatePtr> states;
     std::once_flag stopped;
+    std::once_flag started;
+    std::mutex presence_mutex;
+    bool left = false;  // this node withdrew its counts: no more heartbeats
     std::mutex recorded_mutex;
     std::unordered_map<std::string, std::int64_t> recorded;  // experiment -> newest seq recorded here
     std::unique_ptr<ChangeListener> listener;  // after the pool: destroyed before it
@@ -257,10 +263,15 @@ struct Runtime::Impl {
     // The heartbeat: a node whose counts stop arriving stops being counted.
     void on_presence(const boost::system::error_code& ec) {
         if (ec) return;
-        try {
-            store->publish_presence(registry->active_experiments());
-        } catch (const std::exception&) {
-            // The database is away: the next beat tries again.
+        {
+            // Held while publishing, so that leave() cannot be overtaken by a beat in flight.
+            std::lock_guard<std::mutex> lock(presence_mutex);
+            if (left) return;
+            try {
+                store->publish_presence(registry->active_experiments());
+            } catch (const std::exception&) {
+                // The database is away: the next beat tries again.
+            }
         }
         presence_timer.expires_after(options.presence_interval);
         presence_timer.async_wait([this](const boost::system::error_code& e) { on_presence(e); });
@@ -313,6 +324,10 @@ Delivery Runtime::compute_snapshot(const std::string& experiment_id, ConnectionI
 
 void Runtime::post(std::function<void()> job) { net::post(impl_->pool, std::move(job)); }
 
+void Runtime::start() {
+    std::call_once(impl_->started, [this] { impl_->start_cluster(); });
+}
+
 bool Runtime::listener_connected() const { return impl_->listener && impl_->listener->connected(); }
 
 std::uint64_t Runtime::listener_reconnects() const { return impl_->listener ? impl_->listener->reconnects() : 0; }
@@ -322,6 +337,8 @@ int Runtime::listener_backend_pid() const { return impl_->listener ? impl_->list
 void Runtime::stop() {
     std::call_once(impl_->stopped, [this] {
         if (impl_->options.presence_interval.count() > 0) {
+            std::lock_guard<std::mutex> lock(impl_->presence_mutex);
+            impl_->left = true;
             try {
                 impl_->store->leave();
             } catch (const std::exception&) {

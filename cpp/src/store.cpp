@@ -170,10 +170,14 @@ void load_variants(pqxx::transaction_base& tx, std::vector<Experiment>& experime
     }
 }
 
-// Locks the experiment row for the rest of the transaction: ingest and status changes of one
-// experiment are serialized, so seq and "first assignment wins" stay exact.
+// Locks the experiment row for the rest of the transaction: ingest, status changes and look
+// records of one experiment are serialized, so seq, totals and "first assignment wins" stay exact.
+// Every writer takes this lock before any variants row (one lock order: no deadlocks). NO KEY
+// UPDATE, not UPDATE: foreign-key checks of rows that reference the experiment (history points)
+// need not wait for it.
 std::string lock_experiment(pqxx::transaction_base& tx, const std::string& id) {
-    const pqxx::result r = tx.exec_params("SELECT status FROM experiments WHERE id = $1::uuid FOR UPDATE", id);
+    const pqxx::result r =
+        tx.exec_params("SELECT status FROM experiments WHERE id = $1::uuid FOR NO KEY UPDATE", id);
     if (r.empty()) throw NotFound("experiment " + id + " not found");
     return r[0][0].as<std::string>();
 }
@@ -286,6 +290,12 @@ auto Store::with_connection(F&& f) {
                 pool_->release(std::move(conn), true);
                 return result;
             }
+        } catch (const pqxx::transaction_rollback& e) {
+            // Deadlock or serialization failure: PostgreSQL rolled the whole transaction back, so
+            // running it again is safe. Should not happen with one lock order; cheap insurance.
+            pool_->release(std::move(conn), true);
+            if (attempt < 3) continue;
+            throw;
         } catch (const pqxx::in_doubt_error& e) {
             pool_->release(std::move(conn), false);
             throw DatabaseUnavailable(std::string("commit outcome unknown: ") + e.what());
@@ -543,6 +553,7 @@ bool Store::record_look(const std::string& experiment_id, const Look& look) {
     minima += ']';
     return with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
+        lock_experiment(tx, experiment_id);
         // Other analysis options than last time: the old minima belong to another test; start over.
         const pqxx::result changed = tx.exec_params(
             "UPDATE experiments SET analysis_signature = $2 WHERE id = $1::uuid "

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <atomic>
 #include <chrono>
 #include <pqxx/pqxx>
 #include <set>
@@ -36,7 +37,9 @@ protected:
         options.min_push_interval = 0ms;
         options.presence_interval = 0ms;
         options.retry_initial = 20ms;
-        return std::make_unique<Runtime>(here, registry, options);
+        auto rt = std::make_unique<Runtime>(here, registry, options);
+        rt->start();
+        return rt;
     }
     // Deliveries until `done`, waiting on the eventfd (10 s without one ends the wait).
     template <class Done>
@@ -106,6 +109,42 @@ TEST_F(ScaleOutTest, ConcurrentIngestFromTwoProcessesKeepsTotalsExact) {
     const auto assigned = tx.exec_params1("SELECT count(*) FROM assignments WHERE experiment_id = $1::uuid", id)[0].as<int>();
     const auto data = here->read_snapshot_data(id);
     EXPECT_EQ(data->variants[0].participants + data->variants[1].participants, assigned);
+}
+
+TEST_F(ScaleOutTest, IngestAndLookRecordsOfOneExperimentNeverDeadlock) {
+    // Both write the experiment's variants rows; with two lock orders they deadlocked.
+    const std::string id = new_experiment();
+    std::atomic<bool> failed{false};
+    std::thread ingest([&] {
+        try {
+            for (int i = 0; i < 150; ++i) {
+                here->add_assignments(id, {{"u" + std::to_string(i), i % 2 ? "b" : "control"}});
+                here->add_conversions(id, {{"u" + std::to_string(i / 2), std::nullopt}});
+            }
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << "ingest: " << e.what();
+            failed = true;
+        }
+    });
+    std::thread looks([&] {
+        try {
+            for (std::int64_t seq = 1; seq <= 300; ++seq) {
+                Look look;
+                look.seq = seq;
+                look.analysis_signature = "sig";
+                look.min_p = {{"b", 1.0 / static_cast<double>(seq)}};
+                look.history_point = "{}";
+                there->record_look(id, look);
+            }
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << "record_look: " << e.what();
+            failed = true;
+        }
+    });
+    ingest.join();
+    looks.join();
+    EXPECT_FALSE(failed);
+    EXPECT_TRUE(here->verify_totals(id).empty());
 }
 
 TEST_F(ScaleOutTest, VerifyReportsDriftAndUnknownExperiments) {

@@ -39,8 +39,12 @@ _STORE_ERROR_STATUS: dict[type[StoreError], int] = {
 }
 
 
-async def _store_error(_request: Request, exc: Exception) -> JSONResponse:
-    code = _STORE_ERROR_STATUS.get(type(exc), status.HTTP_500_INTERNAL_SERVER_ERROR)
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    code = _STORE_ERROR_STATUS.get(type(exc))
+    if code is None:
+        # Unexpected: the database's own words (SQL, table names) stay in our log, not the client's.
+        log.error("store call failed", extra={"fields": {"path": request.url.path, "error": str(exc)}})
+        return JSONResponse({"detail": "internal error"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
     return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
@@ -69,7 +73,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         method=settings.stats_method,
         sequential_tuning=settings.sequential_tuning,
         holm=settings.correction == "holm",
-        node_id=settings.node_id,
+        node_id=settings.process_node_id,
         presence_seconds=settings.node_heartbeat_seconds,
         listen=True,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import secrets
 import sys
@@ -16,7 +17,7 @@ from fastapi import FastAPI
 
 from expstream import logs
 from expstream.auth import SCOPE_RANK, issue_token
-from expstream.settings import Settings
+from expstream.settings import WORKERS_ENV, Settings
 
 log = logging.getLogger("expstream")
 
@@ -31,7 +32,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_max_size": 64 * 1024,
         "ws_ping_interval": settings.ws_ping_interval_seconds,
         "ws_ping_timeout": settings.ws_ping_timeout_seconds,
-        "log_config": None,  # logs.configure() owns logging: JSON lines, tokens redacted
+        "log_config": logs.LOGGING_CONFIG,  # JSON lines, tokens redacted, in every worker too
         "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
     }
 
@@ -88,6 +89,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     if args.workers > 1:
         # uvicorn imports the app once per worker; it reads the same environment.
+        os.environ[WORKERS_ENV] = str(args.workers)
         opts = uvicorn_options(settings)
         uvicorn.run("expstream.app:app", host=args.host, port=args.port, workers=args.workers, **opts)
     else:

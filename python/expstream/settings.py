@@ -21,6 +21,10 @@ def _default_data_dir() -> Path:
     return Path(base) / "expstream"
 
 
+# Set by `expstream serve --workers N` for its worker processes.
+WORKERS_ENV = "EXPSTREAM_SERVE_WORKERS"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
 
@@ -156,6 +160,13 @@ class Settings(BaseSettings):
         validation_alias="EXPSTREAM_WEB_DIR",
         description="Built dashboard to serve; defaults to the one bundled in the package.",
     )
+
+    @property
+    def process_node_id(self) -> str:
+        """node_id, made unique per process when `serve --workers N` runs several with one setting."""
+        if os.environ.get(WORKERS_ENV) and "EXPSTREAM_NODE_ID" in os.environ:
+            return f"{self.node_id}-{os.getpid()}"
+        return self.node_id
 
     @property
     def node_ttl_seconds(self) -> float:

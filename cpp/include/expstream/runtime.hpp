@@ -52,6 +52,8 @@ public:
     Runtime(const Runtime&) = delete;
     Runtime& operator=(const Runtime&) = delete;
 
+    // Starts what needs the schema: the LISTEN connection and this node's heartbeat. Idempotent.
+    void start();
     // The experiment's numbers or status changed: push a new snapshot to its subscribers soon.
     void mark_changed(const std::string& experiment_id);
     // Compute a snapshot now and deliver it to one connection (initial snapshot, refresh).
