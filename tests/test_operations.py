@@ -44,6 +44,9 @@ def test_metrics_count_connections_messages_and_snapshots(server: RunningServer,
         assert 'expstream_messages_sent_total{transport="websocket"}' in text
         assert "expstream_snapshots_dropped_total" in text
         assert "expstream_changes_coalesced_total" in text
+        assert "expstream_change_notices_received_total" in text
+        assert "expstream_listener_reconnects_total 0.0" in text
+        assert "expstream_listener_connected " in text
     assert 'expstream_close_codes_total{code="1000"}' in client.get("/metrics").text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from expstream import _core
@@ -17,7 +17,7 @@ class _CoreCollector(Collector):
     def __init__(self, core: Callable[[], _core.Service | None]) -> None:
         self._core = core
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         core = self._core()
         if core is None:
             return
@@ -33,6 +33,18 @@ class _CoreCollector(Collector):
             "expstream_changes_coalesced",
             "Change signals absorbed into a push already scheduled or running",
             value=core.changes_coalesced,
+        )
+        yield CounterMetricFamily(
+            "expstream_change_notices_received",
+            "Changes announced by other server processes (LISTEN/NOTIFY)",
+            value=core.notices_received,
+        )
+        yield CounterMetricFamily(
+            "expstream_listener_reconnects", "Times the LISTEN connection was re-established",
+            value=core.listener_reconnects,
+        )
+        yield GaugeMetricFamily(
+            "expstream_listener_connected", "1 while the LISTEN connection is up", value=int(core.listener_connected)
         )
 
 
