@@ -12,6 +12,8 @@
 //   idle     N subscribers, connect, report, hold until told to close.
 //   ingest   no subscribers; --batches HTTP POSTs of --batch conversion events, --http-conc in flight.
 // --header "Name: value" (repeatable) adds a header to every HTTP call (e.g. Authorization).
+// --http-port P sends the HTTP calls (triggers, ingest) to another server on 127.0.0.1 than the one
+// the subscribers are connected to (--port): two server processes on one database.
 // In trigger bodies {i} is the round / call index and {cycle} the --cycle item i % size.
 // --match-prefix P: only messages starting with P are deliveries (others, e.g. alerts, are counted
 // as "other_messages"); without it every data message counts.
@@ -65,6 +67,7 @@ double cpu_self_s() {
 struct Opts {
     std::string host = "127.0.0.1";
     int port = 0;
+    int http_port = 0;  // HTTP calls; 0: --port
     std::string path = "/";
     std::string mode = "fanout";
     int conns = 0;
@@ -106,6 +109,7 @@ Opts parse_args(int argc, char** argv) {
         };
         if (k == "--host") o.host = val();
         else if (k == "--port") o.port = std::stoi(val());
+        else if (k == "--http-port") o.http_port = std::stoi(val());
         else if (k == "--path") o.path = val();
         else if (k == "--mode") o.mode = val();
         else if (k == "--conns") o.conns = std::stoi(val());
@@ -142,6 +146,7 @@ Opts parse_args(int argc, char** argv) {
         else die_usage("unknown option " + k);
     }
     if (o.port <= 0) die_usage("--port is required");
+    if (o.http_port <= 0) o.http_port = o.port;
     return o;
 }
 
@@ -192,10 +197,10 @@ void ep_ctl(int op, int fd, uint32_t events, Handler* h) {
     }
 }
 
-sockaddr_in server_addr(const Opts& o) {
+sockaddr_in server_addr(const Opts& o, int port) {
     sockaddr_in a{};
     a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(o.port));
+    a.sin_port = htons(static_cast<uint16_t>(port));
     if (inet_pton(AF_INET, o.host.c_str(), &a.sin_addr) != 1) die_usage("--host must be an IPv4 address");
     return a;
 }
@@ -230,7 +235,7 @@ struct HttpConn : Handler {
     bool ensure_connected(std::string& err) {
         if (fd >= 0) return true;
         fd = socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a = server_addr(o);
+        sockaddr_in a = server_addr(o, o.http_port);
         if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
             err = std::string("http connect: ") + std::strerror(errno);
             close(fd);
@@ -263,7 +268,7 @@ struct HttpConn : Handler {
         out.clear();
         out_off = 0;
         out.reserve(body.size() + 256);
-        out += method + " " + path + " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.port) + "\r\n";
+        out += method + " " + path + " HTTP/1.1\r\nHost: " + o.host + ":" + std::to_string(o.http_port) + "\r\n";
         for (const auto& h : o.headers) out += h + "\r\n";
         if (!body.empty() || method == "POST")
             out += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
@@ -711,7 +716,7 @@ HttpConn* Ctx::idle_http() {
 }
 
 void Ctx::start_more() {
-    static const sockaddr_in a = server_addr(o);
+    static const sockaddr_in a = server_addr(o, o.port);
     while (next_to_start < o.conns && in_flight < o.connect_concurrency) {
         auto& c = conns[static_cast<std::size_t>(next_to_start++)];
         ++in_flight;
