@@ -81,7 +81,7 @@ class RunningServer:
         return found
 
 
-READY_LINE = "Application startup complete"
+READY_LINES = ("Application startup complete", "Uvicorn running on")
 
 
 @contextmanager
@@ -99,10 +99,13 @@ def run_server(
     )
     assert process.stderr is not None
     log: list[str] = []
-    # Block on the server's own "ready" line rather than polling the port.
+    # Block on the server's own lines rather than polling the port: uvicorn reports the app's
+    # startup before it binds the socket (one process) or after (--workers), so wait for both.
+    pending = set(READY_LINES)
     for line in process.stderr:
         log.append(line)
-        if READY_LINE in line:
+        pending -= {ready for ready in pending if ready in line}
+        if not pending:
             break
     else:
         process.wait(timeout=30)

@@ -131,3 +131,21 @@ def test_tenants_never_see_each_others_experiments_or_messages(server: RunningSe
             assert {m.get("experiment_id") for m in [got_g, *seen_g]} == {g}
             acme_active = {e["experiment_id"] for e in acme.get("/api/v1/ws/active-experiments").json()}
             assert g not in acme_active
+
+
+def test_an_open_stream_ends_when_its_token_expires(server: RunningServer, client: httpx.Client) -> None:
+    """A token is not only checked at the door: the stream it opened closes 4401 at its expiry,
+    after an error message saying why; SSE streams end the same way."""
+    eid = new_experiment(client)["id"]
+    short = token("read", experiments=[eid], ttl=2)
+    with open_stream(server.ws, eid, token=short) as ws:
+        recv_json(ws)  # the snapshot: the stream was open and authorized
+        expired, _ = recv_until(ws, lambda m: m.get("code") == "token_expired", timeout=TIMEOUT)
+        assert "expired" in expired["message"]
+        assert close_code(ws) == 4401
+    with httpx.Client(base_url=server.http, timeout=TIMEOUT) as sse_client, sse_client.stream(
+        "GET", f"/api/v1/experiments/{eid}/results/stream", headers={"Authorization": f"Bearer {token('read', ttl=2)}"}
+    ) as response:
+        assert response.status_code == 200
+        body = "".join(response.iter_text())  # returns only because the server ends the stream
+    assert "token_expired" in body

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
+import subprocess
 from collections.abc import Iterator
 
 import httpx
@@ -134,3 +136,40 @@ def _stalled_reader_scenario(strict: RunningServer, strict_client: httpx.Client)
         assert entry["close_code"] == 1013
     finally:
         sock.close()
+
+
+def test_each_websocket_has_a_fixed_kernel_send_buffer(server: RunningServer) -> None:
+    """Left to autotuning, a client that stops reading pins up to 4 MiB of kernel memory; the
+    server fixes the buffer (the kernel doubles what is asked: 2 x 128 KiB by default)."""
+    with httpx.Client(base_url=server.http, headers=bearer("admin"), timeout=TIMEOUT) as client:
+        eid = new_experiment(client)["id"]
+    with open_stream(server.ws, eid) as ws:
+        recv_json(ws)
+        local_port = ws.socket.getsockname()[1]
+        # The server's end of this very connection: source port = server port, peer = our port.
+        out = subprocess.run(
+            ["ss", "-tmnH", "state", "established", f"( sport = :{server.port} and dport = :{local_port} )"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        sizes = re.findall(r"tb(\d+)", out)
+        assert sizes == [str(2 * 128 * 1024)], out
+
+
+def test_a_request_head_that_never_completes_is_dropped(server_env: dict[str, str]) -> None:
+    """Slowloris: half a request and then nothing must not hold a connection for ever; a complete
+    request on a connection opened at the same time is unaffected."""
+    import socket
+
+    with run_server({**server_env, "EXPSTREAM_HTTP_HEADER_TIMEOUT_SECONDS": "1"}) as server:
+        slow = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+        prompt = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+        try:
+            slow.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # no blank line: never complete
+            prompt.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert prompt.recv(4096).startswith(b"HTTP/1.1 200")
+            # Blocks until the server drops it: an event, not a sleep.
+            with contextlib.suppress(ConnectionResetError):
+                assert slow.recv(4096) == b""
+        finally:
+            slow.close()
+            prompt.close()

@@ -39,10 +39,12 @@ struct ChangeListener::Link {
     std::unique_ptr<Receiver> receiver;
 };
 
-ChangeListener::ChangeListener(net::thread_pool& pool, Options options, OnPayload on_payload, OnConnect on_connect)
+ChangeListener::ChangeListener(net::thread_pool& pool, Options options, OnPayload on_payload, OnConnect on_connect,
+                               OnLost on_lost)
     : options_(std::move(options)),
       on_payload_(std::move(on_payload)),
       on_connect_(std::move(on_connect)),
+      on_lost_(std::move(on_lost)),
       strand_(net::make_strand(pool.get_executor())),
       timer_(strand_) {}
 
@@ -81,6 +83,7 @@ void ChangeListener::wait() {
                                 if (!link_->conn.is_open()) throw pqxx::broken_connection("listener connection closed");
                             } catch (const std::exception&) {
                                 teardown();
+                                on_lost_();
                                 retry();
                                 return;
                             }

@@ -30,7 +30,11 @@ public:
     // Called on every successful (re)connect: whatever was notified while disconnected is lost.
     using OnConnect = std::function<void()>;
 
-    ChangeListener(boost::asio::thread_pool& pool, Options options, OnPayload on_payload, OnConnect on_connect);
+    // Called when an established connection breaks: the database may be down, or only this line.
+    using OnLost = std::function<void()>;
+
+    ChangeListener(boost::asio::thread_pool& pool, Options options, OnPayload on_payload, OnConnect on_connect,
+                   OnLost on_lost);
     // The pool must be stopped (or joined) first: no handler of ours may still run.
     ~ChangeListener();
     ChangeListener(const ChangeListener&) = delete;
@@ -52,6 +56,7 @@ private:
     Options options_;
     OnPayload on_payload_;
     OnConnect on_connect_;
+    OnLost on_lost_;
     boost::asio::strand<boost::asio::thread_pool::executor_type> strand_;
     boost::asio::steady_timer timer_;
     // Touched only on the strand.

@@ -69,7 +69,8 @@ struct Runtime::Impl {
                 pool,
                 ChangeListener::Options{store->url(), kChangesChannel, "expstream-listener " + store->node_id(),
                                         options.retry_initial, options.retry_max},
-                [this](const std::string& payload) { on_notice(payload); }, [this] { on_listener_connected(); });
+                [this](const std::string& payload) { on_notice(payload); }, [this] { refresh_watched(); },
+                [this] { refresh_watched(); });
             listener->start();
         }
     }
@@ -252,8 +253,10 @@ struct Runtime::Impl {
         owner.mark_changed(notice->experiment_id);
     }
 
-    // Whatever was announced while the listener was away is lost: refresh everything watched.
-    void on_listener_connected() {
+    // The listener connected (notices sent while it was away are lost) or lost its connection (the
+    // database may be down: subscribers should hear "unavailable" now, not at the next tick). Either
+    // way a fresh snapshot for everything watched tells them where things stand.
+    void refresh_watched() {
         for (const auto& [id, count] : registry->active_experiments()) {
             (void)count;
             owner.mark_changed(id);

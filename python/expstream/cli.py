@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from expstream import logs
 from expstream.auth import SCOPE_RANK, issue_token
+from expstream.http_protocol import HeaderDeadlineProtocol
 from expstream.settings import WORKERS_ENV, Settings
 
 log = logging.getLogger("expstream")
@@ -33,6 +34,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_ping_interval": settings.ws_ping_interval_seconds,
         "ws_ping_timeout": settings.ws_ping_timeout_seconds,
         "log_config": logs.LOGGING_CONFIG,  # JSON lines, tokens redacted, in every worker too
+        "http": HeaderDeadlineProtocol,  # a deadline for request heads (slowloris)
         "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
     }
 

@@ -25,6 +25,7 @@ log = logging.getLogger("expstream.hub")
 # Control messages (pongs, errors, lifecycle events) are few and small; past this many unsent,
 # the oldest go.
 CONTROL_QUEUE_LIMIT = 32
+CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 
 
@@ -118,6 +119,12 @@ class Subscriber:
     experiments: set[str] = field(default_factory=set)
     opened_at: float = field(default_factory=time.monotonic)
     done: asyncio.Event = field(default_factory=asyncio.Event)  # its transport loop has ended
+    expiry: asyncio.TimerHandle | None = None  # ends the stream when its token expires
+
+
+def _expire(outbox: Outbox) -> None:
+    outbox.put_control(_core.error_json("token_expired", "", "the access token expired; reconnect with a new one"))
+    outbox.close(CLOSE_UNAUTHORIZED, "token expired")
 
 
 def _release(counts: Counter[str], key: str) -> None:
@@ -152,6 +159,11 @@ class Hub:
             next(self._ids), principal, address, transport, Outbox(self._metrics), close_on_not_found
         )
         self._subscribers[sub.id] = sub
+        if principal.expires_at is not None:
+            # A token is checked when a stream opens; an open stream must not outlive it either.
+            sub.expiry = asyncio.get_running_loop().call_later(
+                max(0.0, principal.expires_at - time.time()), _expire, sub.outbox
+            )
         self._per_token[principal.token_id] += 1
         self._per_address[address] += 1
         self._metrics.open_connections.labels(transport).inc()
@@ -164,6 +176,8 @@ class Hub:
         for experiment_id in list(sub.experiments):
             self._core.unsubscribe(experiment_id, sub.id)
         sub.experiments.clear()
+        if sub.expiry is not None:
+            sub.expiry.cancel()
         _release(self._per_token, sub.principal.token_id)
         _release(self._per_address, sub.address)
         self._metrics.open_connections.labels(sub.transport).dec()

@@ -143,6 +143,20 @@ class Settings(BaseSettings):
         default=10.0, gt=0, validation_alias="EXPSTREAM_WS_SEND_TIMEOUT_SECONDS",
         description="A client that takes longer than this to accept one message is closed with 1013.",
     )
+    ws_send_buffer_bytes: int = Field(
+        default=128 * 1024,
+        ge=4096,
+        validation_alias="EXPSTREAM_WS_SEND_BUFFER_BYTES",
+        description="Kernel send buffer per WebSocket (the kernel doubles it): bounds what a client "
+        "that stops reading can pin before the send timeout closes it.",
+    )
+    http_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias="EXPSTREAM_HTTP_HEADER_TIMEOUT_SECONDS",
+        description="A request head (or WebSocket upgrade request) not complete in this time drops the "
+        "connection (slowloris). Read by the HTTP protocol itself (http_protocol.py).",
+    )
     ws_ping_interval_seconds: float = Field(
         default=30.0, gt=0, validation_alias="EXPSTREAM_WS_PING_INTERVAL_SECONDS",
         description="Server protocol pings; a peer that does not answer within the timeout is dropped.",

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import time
 import uuid
 from collections import deque
@@ -89,6 +90,7 @@ class WebSocketSession:
             await self.ws.close(code=CLOSE_POLICY_VIOLATION)  # before accept: the handshake gets 403
             return
         await self.ws.accept()
+        _limit_send_buffer(self.ws, self.settings.ws_send_buffer_bytes)
         address = self.ws.client.host if self.ws.client else "unknown"
         writer: asyncio.Task[None] | None = None
         try:
@@ -284,17 +286,35 @@ class WebSocketSession:
             log.debug("writer of connection %d stopped: %r", self.sub.id, exc)
 
 
-def _abort(websocket: WebSocket) -> bool:
-    """Drops the TCP connection at once. ASGI has no abort, and a peer that does not read would never
-    take a close frame; uvicorn's protocol object owns the receive callable and the transport
-    (Starlette wraps send, not receive)."""
+def _transport(websocket: WebSocket) -> asyncio.Transport | None:
+    """uvicorn's protocol object owns the receive callable and the transport (Starlette wraps send,
+    not receive); ASGI itself exposes neither."""
     for channel in (websocket._receive, websocket._send):
         transport = getattr(getattr(channel, "__self__", None), "transport", None)
         if transport is not None:
-            transport.abort()
-            return True
-    log.warning("cannot abort a stalled connection: the server exposes no transport")
-    return False
+            return transport  # type: ignore[no-any-return]
+    return None
+
+
+def _abort(websocket: WebSocket) -> bool:
+    """Drops the TCP connection at once: a peer that does not read would never take a close frame."""
+    transport = _transport(websocket)
+    if transport is None:
+        log.warning("cannot abort a stalled connection: the server exposes no transport")
+        return False
+    transport.abort()
+    return True
+
+
+def _limit_send_buffer(websocket: WebSocket, size: int) -> None:
+    """A fixed kernel send buffer: left to autotuning, a client that stops reading pins up to
+    tcp_wmem's maximum (4 MiB) and its sends block only once that is full, long after the
+    send timeout should have caught it."""
+    transport = _transport(websocket)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
 def _as_int(value: str | None) -> int | None:
