@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what expstream needs on a fresh Debian/Ubuntu machine, skipping what is already there:
 # system packages (compilers, Boost, libpqxx, simdjson, GoogleTest, PostgreSQL, Chromium for the
-# browser test), Node.js packages of the dashboard, and a virtualenv with the package itself.
+# browser test, clang with libFuzzer and its sanitizer runtimes for cpp/fuzz), Node.js packages of
+# the dashboard, and a virtualenv with the package itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(build-essential cmake pkg-config python3-venv python3-dev
   libboost-dev libpqxx-dev libsimdjson-dev libgtest-dev
-  postgresql postgresql-client nodejs npm chromium)
+  postgresql postgresql-client nodejs npm chromium
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

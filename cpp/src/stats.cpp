@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include <boost/math/distributions/chi_squared.hpp>
@@ -52,6 +53,13 @@ std::optional<double> two_proportion_p_value(std::int64_t n_control, std::int64_
 
 namespace {
 
+// a + b, clamped to the int64 range instead of overflowing (undefined behaviour) on absurd counts.
+std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+    std::int64_t sum;
+    if (!__builtin_add_overflow(a, b, &sum)) return sum;
+    return b > 0 ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min();
+}
+
 // The control is the first variant marked is_control; null when there is none.
 const VariantCounts* find_control(const std::vector<VariantCounts>& variants) {
     for (const auto& v : variants)
@@ -87,7 +95,7 @@ Analysis analyze(const std::vector<VariantCounts>& variants, double alpha) {
 
     for (const auto& v : variants) {
         VariantResult r = describe(v, control, control_rate);
-        out.total_participants += v.participants;
+        out.total_participants = saturating_add(out.total_participants, v.participants);
         if (control && &v != control) {
             r.p_value = two_proportion_p_value(control->participants, control->conversions, v.participants,
                                                v.conversions);
@@ -351,7 +359,7 @@ Analysis analyze(const std::vector<VariantCounts>& variants, const AnalysisOptio
     for (std::size_t i = 0; i < variants.size(); ++i) {
         const VariantCounts& v = variants[i];
         VariantResult r = describe(v, control, control_rate);
-        out.total_participants += v.participants;
+        out.total_participants = saturating_add(out.total_participants, v.participants);
 
         if (control && &v != control) {
             treatments.push_back(i);

@@ -693,3 +693,11 @@ TEST(GoldenLooks, SequentialPValueIsARunningMinimumAcrossLooks) {
         previous = a.min_p_values;
     }
 }
+
+// Found by fuzz_snapshot under UBSan: the total overflowed int64 (undefined behaviour) on absurd counts.
+TEST(TotalParticipants, SaturatesInsteadOfOverflowing) {
+    const std::int64_t big = 8268804181139198153;
+    const std::vector<VariantCounts> variants{{"c", "C", true, big, 1}, {"t", "T", false, 1513083314217983583, 1}};
+    EXPECT_EQ(analyze(variants, 0.05).total_participants, std::numeric_limits<std::int64_t>::max());
+    EXPECT_EQ(analyze(variants, AnalysisOptions{}).total_participants, std::numeric_limits<std::int64_t>::max());
+}
