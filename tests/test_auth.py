@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from helpers import TEST_SECRET, RunningServer, assign, bearer, new_experiment, random_id, token
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+
+from helpers import TEST_SECRET, RunningServer, assign, bearer, new_experiment, random_id, token
 from wsclient import TIMEOUT, open_stream, recv_json, recv_until
 
 

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from helpers import RunningServer, bearer, new_experiment, raw_upgrade, run_server, token, wide_experiment
 from websockets.exceptions import ConnectionClosed
+
+from helpers import RunningServer, bearer, new_experiment, raw_upgrade, run_server, token, wide_experiment
 from wsclient import TIMEOUT, open_stream, recv_json
 
 

@@ -17,10 +17,19 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import (
-    RunningServer, assign, bearer, expstream_cli, new_experiment, psql, run_server, token, wait_until,
-)
 from websockets.exceptions import ConnectionClosed
+
+from helpers import (
+    RunningServer,
+    assign,
+    bearer,
+    expstream_cli,
+    new_experiment,
+    psql,
+    run_server,
+    token,
+    wait_until,
+)
 from wsclient import open_stream, recv_json, recv_until
 
 HEARTBEAT = 0.3  # EXPSTREAM_NODE_HEARTBEAT_SECONDS: a node silent for 3 of them stops counting

@@ -8,8 +8,9 @@ from contextlib import ExitStack
 from typing import Any
 
 import httpx
-from helpers import assign, bearer, new_experiment, run_server
 from websockets.sync.client import ClientConnection
+
+from helpers import assign, bearer, new_experiment, run_server
 from wsclient import open_stream, participants, recv_json, recv_until
 
 

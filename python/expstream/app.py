@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from expstream import _core
@@ -46,6 +49,18 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
         log.error("store call failed", extra={"fields": {"path": request.url.path, "error": str(exc)}})
         return JSONResponse({"detail": "internal error"}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
     return JSONResponse({"detail": str(exc)}, status_code=code)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 422, minus the echoed input: input that failed to validate may not even be
+    encodable as JSON (lone surrogates, NaN), which would turn a 422 into a 500."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
+    return JSONResponse({"detail": jsonable_encoder(errors, custom_encoder={float: _finite_or_text})}, status_code=422)
+
+
+def _finite_or_text(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)
 
 
 async def _auth_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -109,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or get_settings()
     app.state.metrics = Metrics()
     app.state.background_tasks = []  # coroutine functions taking the CoreService, run while serving
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(AuthError, _auth_error)
     app.add_exception_handler(ForbiddenError, _forbidden)

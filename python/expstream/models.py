@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Status = Literal["draft", "active", "paused", "completed"]
 
 
+def _storable(text: str) -> str:
+    # PostgreSQL text holds neither NUL nor lone surrogates: refuse them here (422), not there (500).
+    if "\x00" in text:
+        raise ValueError("must not contain the NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_storable)]
+
+
 class VariantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    key: str = Field(min_length=1, max_length=100)
-    name: str = Field(min_length=1, max_length=200)
+    key: Text = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=200)
     is_control: bool = False
     weight: float = Field(default=1.0, gt=0, le=1e6, description="Relative share of traffic (for SRM checks)")
 
 
 class ExperimentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     variants: list[VariantIn]
 
     @field_validator("variants")
@@ -63,8 +77,8 @@ class StatusIn(BaseModel):
 
 class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: str = Field(min_length=1, max_length=256)
-    variant_key: str = Field(min_length=1, max_length=100)
+    user_id: Text = Field(min_length=1, max_length=256)
+    variant_key: Text = Field(min_length=1, max_length=100)
 
 
 class AssignmentBatch(BaseModel):
@@ -74,9 +88,9 @@ class AssignmentBatch(BaseModel):
 
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: str = Field(min_length=1, max_length=256)
+    user_id: Text = Field(min_length=1, max_length=256)
     type: Literal["conversion"]
-    event_id: str | None = Field(default=None, min_length=1, max_length=256)
+    event_id: Text | None = Field(default=None, min_length=1, max_length=256)
 
 
 class EventBatch(BaseModel):
