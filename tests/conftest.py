@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 from helpers import RunningServer, bearer, run_server
+
+from expstream.embedded_db import EmbeddedPostgres, free_port
 
 
 # The server every integration test talks to; .ci/run makes sure one answers here.
@@ -48,3 +52,16 @@ def server(server_env: dict[str, str]) -> Iterator[RunningServer]:
 def client(server: RunningServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.http, timeout=30, headers=bearer("admin")) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def owned_postgres() -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL this test module owns (it may stop, kill and restart it)."""
+    # Under /tmp, not pytest's 0700 tmp dirs: as root, PostgreSQL runs as an unprivileged user.
+    with tempfile.TemporaryDirectory(prefix="expstream-pg-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp), port=free_port())
+        pg.start()
+        try:
+            yield pg
+        finally:
+            pg.stop()

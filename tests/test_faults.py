@@ -14,10 +14,8 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +26,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
-from expstream.embedded_db import EmbeddedPostgres, free_port
+from expstream.embedded_db import EmbeddedPostgres
 from helpers import RunningServer, bearer, new_experiment, run_server
 from hostile import poll_until, psql_rows
 from wsclient import open_stream, recv_json, recv_until
@@ -65,18 +63,6 @@ def expstream_verify(database_url: str, *args: str) -> subprocess.CompletedProce
 
 
 # -- (a) PostgreSQL restarted mid-stream ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def owned_postgres() -> Iterator[EmbeddedPostgres]:
-    # Under /tmp, not pytest's 0700 tmp dirs: as root, PostgreSQL runs as an unprivileged user.
-    with tempfile.TemporaryDirectory(prefix="expstream-faults-pg-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp), port=free_port())
-        pg.start()
-        try:
-            yield pg
-        finally:
-            pg.stop()
-
-
 def test_postgres_restarted_mid_stream_subscribers_recover_on_the_same_socket_and_nothing_acked_is_lost(
     owned_postgres: EmbeddedPostgres,
 ) -> None:

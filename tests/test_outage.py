@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from helpers import bearer, RunningServer, assign, new_experiment, run_server
 from wsclient import open_stream, recv_json, recv_until
 
-from expstream.embedded_db import EmbeddedPostgres, free_port
-
-
-@pytest.fixture(scope="module")
-def owned_postgres() -> Iterator[EmbeddedPostgres]:
-    # Under /tmp, not pytest's 0700 tmp dirs: as root, the server runs as an unprivileged user.
-    with tempfile.TemporaryDirectory(prefix="expstream-pg-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp), port=free_port())
-        pg.start()
-        try:
-            yield pg
-        finally:
-            pg.stop()
+from expstream.embedded_db import EmbeddedPostgres
 
 
 @pytest.fixture(scope="module")
