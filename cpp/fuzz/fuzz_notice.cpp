@@ -17,20 +17,14 @@
 
 #include "expstream/notice.hpp"
 
+#define FUZZ_TARGET_NAME "fuzz_notice"
+#include "fuzz_check.hpp"
+
 using namespace expstream;
 
 namespace {
 
-[[noreturn]] void fail(const char* what, int line) {
-    std::fprintf(stderr, "fuzz_notice: check failed at line %d: %s\n", line, what);
-    std::abort();
-}
-#define CHECK(cond) \
-    do {            \
-        if (!(cond)) fail(#cond, __LINE__); \
-    } while (0)
-
-bool valid_utf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
+using fuzz::valid_utf8;
 
 // The longest prefix of whole characters of at most max bytes (s is valid UTF-8).
 std::string_view cut(std::string_view s, std::size_t max) {

@@ -27,21 +27,14 @@
 #include "expstream/snapshot.hpp"
 #include "expstream/stats.hpp"
 
+#define FUZZ_TARGET_NAME "fuzz_snapshot"
+#include "fuzz_check.hpp"
+
 using namespace expstream;
 
 namespace {
 
-[[noreturn]] void fail(const char* what, int line) {
-    std::fprintf(stderr, "fuzz_snapshot: check failed at line %d: %s\n", line, what);
-    std::abort();
-}
-#define CHECK(cond) \
-    do {            \
-        if (!(cond)) fail(#cond, __LINE__); \
-    } while (0)
-
-// simdjson's own validator, independent of the writer's.
-bool valid_utf8(std::string_view s) { return simdjson::validate_utf8(s.data(), s.size()); }
+using fuzz::valid_utf8;
 
 std::string pick_string(FuzzedDataProvider& in) {
     static const char* const palette[] = {
@@ -139,7 +132,7 @@ simdjson::dom::object parse_object(const std::string& json) {
     simdjson::dom::element doc;
     if (parser().parse(json).get(doc)) {
         std::fprintf(stderr, "not JSON: %s\n", json.c_str());
-        fail("output parses as JSON", __LINE__);
+        fuzz::fail(FUZZ_TARGET_NAME, "output parses as JSON", __LINE__);
     }
     check_numbers_finite(doc);
     simdjson::dom::object obj;
