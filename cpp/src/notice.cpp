@@ -70,7 +70,7 @@ std::string status_changed_json(const std::string& experiment_id, const StatusNo
     out += "},\"timestamp\":";
     append_json_string(out, status.changed_at);
     out += "},\"trace_id\":";
-    append_json_string(out, status.trace_id);
+    append_json_string(out, utf8_prefix(status.trace_id, kMaxTraceIdBytes));
     out += '}';
     return out;
 }

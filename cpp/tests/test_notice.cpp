@@ -42,6 +42,14 @@ TEST(Notice, ALongTraceIdIsCutWithoutBreakingUtf8) {
     EXPECT_EQ(parsed->status->trace_id, std::string(kMaxTraceIdBytes - 1, 'a'));
 }
 
+TEST(Notice, TheEnvelopeCutsTheTraceIdAsTheNoticeDoes) {
+    // The changing node builds its envelope directly, the others from the notice: same trace id.
+    const StatusNotice status{"active", "draft", "at", std::string(kMaxTraceIdBytes - 1, 'a') + "\xC3\xA9\xC3\xA9"};
+    const auto relayed = parse_notice(notice_json(ChangeNotice{"n", "e", status}));
+    ASSERT_TRUE(relayed && relayed->status);
+    EXPECT_EQ(status_changed_json("e", status), status_changed_json("e", *relayed->status));
+}
+
 TEST(Notice, TheStatusEnvelopeIsValidJsonWithEveryField) {
     const std::string json =
         status_changed_json("e-1", StatusNotice{"paused", "active", "2026-01-01T00:00:00+00:00", "tr\"ace"});

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import re
@@ -34,7 +35,8 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_ping_interval": settings.ws_ping_interval_seconds,
         "ws_ping_timeout": settings.ws_ping_timeout_seconds,
         "log_config": logs.LOGGING_CONFIG,  # JSON lines, tokens redacted, in every worker too
-        "http": HeaderDeadlineProtocol,  # a deadline for request heads (slowloris)
+        # A deadline for request heads (slowloris).
+        "http": functools.partial(HeaderDeadlineProtocol, head_timeout=settings.http_header_timeout_seconds),
         "timeout_graceful_shutdown": settings.shutdown_timeout_seconds,
     }
 

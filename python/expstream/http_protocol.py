@@ -4,25 +4,22 @@ uvicorn arms its keep-alive timer only after a response, so a client that sends 
 line and then nothing (slowloris) holds a connection and a file descriptor for ever; a thousand
 of them exhaust the open-files limit. Here every request head must be complete within
 EXPSTREAM_HTTP_HEADER_TIMEOUT_SECONDS of the connection opening (or of the previous request's
-first byte on a kept-alive connection), or the connection is dropped.
+first byte on a kept-alive connection), or the connection is dropped. uvicorn builds protocols
+itself: `expstream serve` hands it functools.partial(HeaderDeadlineProtocol, head_timeout=…), which
+also pickles into `--workers` processes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-HEADER_TIMEOUT_ENV = "EXPSTREAM_HTTP_HEADER_TIMEOUT_SECONDS"
-
-
 class HeaderDeadlineProtocol(HttpToolsProtocol):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, head_timeout: float, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Read here, not passed in: uvicorn builds protocols itself, in every worker process.
-        self._head_timeout = float(os.environ.get(HEADER_TIMEOUT_ENV) or 10)
+        self._head_timeout = head_timeout
         self._head_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

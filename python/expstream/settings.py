@@ -155,7 +155,7 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias="EXPSTREAM_HTTP_HEADER_TIMEOUT_SECONDS",
         description="A request head (or WebSocket upgrade request) not complete in this time drops the "
-        "connection (slowloris). Read by the HTTP protocol itself (http_protocol.py).",
+        "connection (slowloris).",
     )
     ws_ping_interval_seconds: float = Field(
         default=30.0, gt=0, validation_alias="EXPSTREAM_WS_PING_INTERVAL_SECONDS",

@@ -21,7 +21,8 @@ struct ChangeNotice {
     std::optional<StatusNotice> status;  // set when the lifecycle status changed
 };
 
-// NOTIFY payloads are limited to 8000 bytes; longer trace ids are cut to this.
+// NOTIFY payloads are limited to 8000 bytes; longer trace ids are cut to this (on a character
+// boundary), in notices and envelopes alike, so every node shows the same trace id.
 inline constexpr std::size_t kMaxTraceIdBytes = 128;
 
 // {"n":node,"e":experiment[,"s":status,"p":previous,"at":changed_at,"t":trace]}
@@ -30,7 +31,7 @@ std::string notice_json(const ChangeNotice& notice);
 std::optional<ChangeNotice> parse_notice(std::string_view payload);
 
 // {"topic":"experiment:<id>","event":"STATUS_CHANGED","data":{...},"trace_id":...}, the lifecycle
-// envelope shared with other services' event streams.
+// envelope shared with other services' event streams. The trace id is cut like a notice's.
 std::string status_changed_json(const std::string& experiment_id, const StatusNotice& status);
 
 }  // namespace expstream
