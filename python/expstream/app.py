@@ -13,7 +13,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from expstream import _core
+from expstream import _core, background
 from expstream.auth import AuthError, ForbiddenError
 from expstream.embedded_db import EmbeddedPostgres
 from expstream.hub import Hub
@@ -99,13 +99,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = Hub(core, metrics)
         service = CoreService(core, hub.deliver)
         app.state.hub, app.state.service = hub, service
-        background = [asyncio.create_task(task(service)) for task in app.state.background_tasks]
+        running = background.start(app.state.background_tasks, service, app.state.request_exit)
         try:
             yield
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await background.stop(running)
             await hub.close_all(CLOSE_GOING_AWAY, "server shutting down", settings.shutdown_timeout_seconds)
             service.close()
     finally:
@@ -123,7 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings or get_settings()
     app.state.metrics = Metrics()
-    app.state.background_tasks = []  # coroutine functions taking the CoreService, run while serving
+    app.state.background_tasks: list[background.BackgroundTask] = []  # run while serving
+    app.state.request_exit = None  # set by `expstream serve|demo`: stops the server with an exit status
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(AuthError, _auth_error)

@@ -9,15 +9,19 @@ import logging
 import os
 import re
 import secrets
+import signal
 import sys
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from fastapi import FastAPI
 
 from expstream import logs
 from expstream.auth import SCOPE_RANK, issue_token
+from expstream.background import EXIT_BACKGROUND_FAILED, BackgroundTask
 from expstream.http_protocol import HeaderDeadlineProtocol
 from expstream.settings import WORKERS_ENV, Settings
 
@@ -49,6 +53,18 @@ class GracefulServer(uvicorn.Server):
         super().__init__(config)
         self._app = app
         self._closing = False
+        self.exit_code = 0
+        app.state.request_exit = self.request_exit
+
+    def request_exit(self, code: int) -> None:
+        """From the event loop: stop as on SIGTERM (streams closed with 1001) and exit with code.
+        Not through handle_exit: uvicorn re-raises a captured signal after shutdown, and the
+        process would end by that signal instead of with code."""
+        self.exit_code = code
+        if self._closing:
+            return
+        self._closing = True
+        asyncio.ensure_future(self._close_streams(self._stop_serving))
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         hub = getattr(self._app.state, "hub", None)
@@ -56,22 +72,33 @@ class GracefulServer(uvicorn.Server):
             super().handle_exit(sig, frame)
             return
         self._closing = True
+        then = functools.partial(uvicorn.Server.handle_exit, self, sig, frame)
         # Signal handlers may interrupt the loop anywhere: hand the work over thread-safely.
-        asyncio.get_event_loop().call_soon_threadsafe(lambda: asyncio.ensure_future(self._close_streams(sig, frame)))
+        asyncio.get_event_loop().call_soon_threadsafe(lambda: asyncio.ensure_future(self._close_streams(then)))
 
-    async def _close_streams(self, sig: int, frame: Any) -> None:
+    def _stop_serving(self) -> None:
+        self.should_exit = True
+
+    async def _close_streams(self, then: Callable[[], None]) -> None:
         try:
-            for server in self.servers:
-                server.close()  # stop accepting
-            settings: Settings = self._app.state.settings
-            await self._app.state.hub.close_all(CLOSE_GOING_AWAY, "server shutting down", settings.shutdown_timeout_seconds)
+            hub = getattr(self._app.state, "hub", None)
+            if self.started and hub is not None:
+                for server in self.servers:
+                    server.close()  # stop accepting
+                settings: Settings = self._app.state.settings
+                await hub.close_all(CLOSE_GOING_AWAY, "server shutting down", settings.shutdown_timeout_seconds)
         finally:
-            super().handle_exit(sig, frame)
+            then()
 
 
-def run(app: FastAPI, settings: Settings, host: str, port: int) -> None:
+def run(app: FastAPI, settings: Settings, host: str, port: int) -> int:
+    """Serves until stopped; returns the process's exit status."""
     config = uvicorn.Config(app, host=host, port=port, **uvicorn_options(settings))
-    GracefulServer(config, app).run()
+    server = GracefulServer(config, app)
+    server.run()
+    if server.exit_code == 0 and not server.started:
+        return STARTUP_FAILURE  # port taken, lifespan failed: uvicorn logged why
+    return server.exit_code
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -96,9 +123,8 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ[WORKERS_ENV] = str(args.workers)
         opts = uvicorn_options(settings)
         uvicorn.run("expstream.app:app", host=args.host, port=args.port, workers=args.workers, **opts)
-    else:
-        run(create_app(settings), settings, args.host, args.port)
-    return 0
+        return 0
+    return run(create_app(settings), settings, args.host, args.port)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -126,9 +152,12 @@ def _demo(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    app.state.background_tasks.append(simulator(args.rate, announce))
-    run(app, settings, args.host, args.port)
-    return 0
+    app.state.background_tasks.append(BackgroundTask("demo simulator", simulator(args.rate, announce), fatal=True))
+    code = run(app, settings, args.host, args.port)
+    if code == EXIT_BACKGROUND_FAILED:
+        print("expstream demo: stopped because the traffic simulator failed; the log above says why",
+              file=sys.stderr)
+    return code
 
 
 def _experiment_id(text: str) -> str:
