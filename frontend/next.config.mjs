@@ -13,6 +13,9 @@ const nextConfig = {
   trailingSlash: true,
   images: { unoptimized: true },
   reactStrictMode: true,
+  // `npm run lint` (eslint.config.mjs, zero warnings allowed) is the lint gate; `next build`
+  // would only run a laxer copy of it again.
+  eslint: { ignoreDuringBuilds: true },
 };
 
 export default nextConfig;

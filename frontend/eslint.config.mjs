@@ -1,0 +1,67 @@
+// ESLint 9 flat config. `npm run lint` runs it with --max-warnings=0; `npm run check` runs
+// typecheck and lint together.
+//
+// - TypeScript (src/, test-support/, vitest.config.ts): typescript-eslint's type-aware
+//   recommended rules (floating promises, promises passed where a void callback is expected,
+//   unsafe `any` flows), through the project service and tsconfig.json.
+// - React: eslint-plugin-react-hooks' recommended rules (rules of hooks, exhaustive deps and the
+//   React Compiler checks: refs during render, setState in effects, purity, ...).
+// - Next.js: @next/eslint-plugin-next's core-web-vitals rules (its flat config).
+// - Plain JavaScript (e2e/, scripts/, the config files): ESLint's recommended rules with Node
+//   globals; no type information, as tsconfig.json does not include JavaScript.
+import js from "@eslint/js";
+import nextPlugin from "@next/eslint-plugin-next";
+import reactHooks from "eslint-plugin-react-hooks";
+import globals from "globals";
+import tseslint from "typescript-eslint";
+
+const TS_FILES = ["**/*.ts", "**/*.tsx"];
+const JS_FILES = ["**/*.js", "**/*.mjs", "**/*.cjs"];
+
+export default tseslint.config(
+  {
+    name: "expstream/ignores",
+    ignores: ["out/", ".next/", "node_modules/", "coverage/", "next-env.d.ts"],
+  },
+  {
+    name: "expstream/linter-options",
+    linterOptions: { reportUnusedDisableDirectives: "error" },
+  },
+  js.configs.recommended,
+  {
+    name: "expstream/typescript",
+    files: TS_FILES,
+    extends: [tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      // `_`-prefixed parameters and variables are deliberately unused (callback signatures).
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+      ],
+    },
+  },
+  {
+    name: "expstream/react-hooks",
+    files: ["src/**/*.{ts,tsx}"],
+    ...reactHooks.configs.flat.recommended,
+  },
+  {
+    name: "expstream/next",
+    files: ["src/**/*.{ts,tsx}"],
+    ...nextPlugin.flatConfig.coreWebVitals,
+  },
+  {
+    name: "expstream/javascript",
+    files: JS_FILES,
+    languageOptions: {
+      sourceType: "module",
+      globals: { ...globals.node },
+    },
+  },
+);
