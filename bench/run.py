@@ -42,9 +42,10 @@ import traceback
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -80,17 +81,22 @@ def token(scope: str) -> str:
     if scope not in _tokens:
         from expstream.auth import issue_token
 
-        _tokens[scope] = issue_token(JWT_SECRET, subject=f"bench-{scope}", scope=scope,  # type: ignore[arg-type]
-                                     experiments=["*"], ttl_seconds=7 * 86400)
+        _tokens[scope] = issue_token(
+            JWT_SECRET,
+            subject=f"bench-{scope}",
+            scope=scope,  # type: ignore[arg-type]
+            experiments=["*"],
+            ttl_seconds=7 * 86400,
+        )
     return _tokens[scope]
 
 
 def auth_header() -> str:
     return f"Authorization: Bearer {token('write')}"
 
+
 VARIANTS = [("control", "Control", True), ("green", "Green button", False), ("blue", "Blue button", False)]
 SNAPSHOT_PREFIX = '{"event":"results_update"'
-
 
 
 @dataclass
@@ -112,14 +118,34 @@ class Plan:
 
 
 FULL = Plan(
-    quick=False, fanout_ns=[1000, 5000, 10000], rounds=20, latency_conns=1000, latency_rate=4.0,
-    latency_count=40, ingest=[(1000, 100), (10000, 20)], history=[10**3, 10**5, 10**7],
-    history_reps={10**3: 30, 10**5: 10, 10**7: 3}, micro_number=100_000, lever_n=5000, lever_ingest=(1000, 50),
+    quick=False,
+    fanout_ns=[1000, 5000, 10000],
+    rounds=20,
+    latency_conns=1000,
+    latency_rate=4.0,
+    latency_count=40,
+    ingest=[(1000, 100), (10000, 20)],
+    history=[10**3, 10**5, 10**7],
+    history_reps={10**3: 30, 10**5: 10, 10**7: 3},
+    micro_number=100_000,
+    lever_n=5000,
+    lever_ingest=(1000, 50),
 )
 QUICK = Plan(
-    quick=True, fanout_ns=[200], rounds=3, latency_conns=100, latency_rate=4.0, latency_count=4,
-    ingest=[(1000, 3), (10000, 1)], history=[10**3], history_reps={10**3: 5}, micro_number=2000,
-    lever_n=100, lever_ingest=(1000, 2), warm_conns=0, settle=0.2,
+    quick=True,
+    fanout_ns=[200],
+    rounds=3,
+    latency_conns=100,
+    latency_rate=4.0,
+    latency_count=4,
+    ingest=[(1000, 3), (10000, 1)],
+    history=[10**3],
+    history_reps={10**3: 5},
+    micro_number=2000,
+    lever_n=100,
+    lever_ingest=(1000, 2),
+    warm_conns=0,
+    settle=0.2,
 )
 
 
@@ -206,7 +232,9 @@ class Db:
     def psql(self, sql: str, url: str | None = None, timeout: float = 1800) -> list[list[str]]:
         out = subprocess.run(
             ["psql", url or self.url, "-X", "-v", "ON_ERROR_STOP=1", "-At", "-F", "\t", "-c", sql],
-            capture_output=True, text=True, timeout=timeout,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if out.returncode != 0:
             raise RuntimeError(f"psql failed: {out.stderr.strip()}\n{sql[:300]}")
@@ -272,15 +300,24 @@ class Server:
         env = {**os.environ, "DATABASE_URL": db.url, "PYTHONUNBUFFERED": "1", **spec.env}
         self.log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            pin(cpu) + spec.argv(self.port), env=env, cwd=ROOT, stdout=self.log_file,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            pin(cpu) + spec.argv(self.port),
+            env=env,
+            cwd=ROOT,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.pid = self.proc.pid  # taskset execs the command: same pid
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise WorkloadBroken(f"{spec.name} exited at start ({self.proc.returncode}); see {self.log_path}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                raise WorkloadBroken(
+                    f"{spec.name} exited at start ({self.proc.returncode}); see {self.log_path}"
+                )
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5),
+            ):
                 break
             time.sleep(0.05)
         else:
@@ -291,8 +328,12 @@ class Server:
         return self.proc.poll() is None
 
     def cpu(self) -> dict[str, float]:
-        sample = {"stat": proc_cpu_stat(self.pid), "sched": proc_cpu_sched(self.pid), "db": 0.0,
-                  "main": thread_cpu_sched(self.pid, self.pid)}
+        sample = {
+            "stat": proc_cpu_stat(self.pid),
+            "sched": proc_cpu_sched(self.pid),
+            "db": 0.0,
+            "main": thread_cpu_sched(self.pid, self.pid),
+        }
         if self.spec.uses_db:
             sample["db"] = db_cpu(self.db)
         return sample
@@ -340,11 +381,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def http_json(port: int, method: str, path: str, body: Any = None, timeout: float = 60,
-              scope: str = "write") -> Any:
+def http_json(
+    port: int, method: str, path: str, body: Any = None, timeout: float = 60, scope: str = "write"
+) -> Any:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=data, method=method,
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        method=method,
         headers={"content-type": "application/json", "authorization": f"Bearer {token(scope)}"},
     )
     with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -361,8 +405,12 @@ class Loadgen:
         self.stderr_path = WORK / f"loadgen-{label}.log"
         self.cmd = pin(LOADGEN_CPU) + [str(LOADGEN)] + [str(a) for a in args]
         self.proc = subprocess.Popen(
-            self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(self.stderr_path, "wb"),
-            text=True, bufsize=1,
+            self.cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(self.stderr_path, "wb"),
+            text=True,
+            bufsize=1,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -379,7 +427,9 @@ class Loadgen:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self.kill()
-                raise WorkloadBroken(f"{self.label}: no '{event}' from the load generator within {timeout:.0f} s")
+                raise WorkloadBroken(
+                    f"{self.label}: no '{event}' from the load generator within {timeout:.0f} s"
+                )
             try:
                 line = self.lines.get(timeout=remaining)
             except queue.Empty:
@@ -422,11 +472,18 @@ def ws_target(server: Server, experiment_id: str | None) -> tuple[str, list[str]
         if server.spec.kind == "expstream":
             path += f"?token={token('read')}"
         return path, [
-            "--trigger-method", "POST", "--trigger-path", f"/api/v1/experiments/{experiment_id}/assignments",
+            "--trigger-method",
+            "POST",
+            "--trigger-path",
+            f"/api/v1/experiments/{experiment_id}/assignments",
             # New users spread over the variants as real traffic is: all in one arm would (rightly)
             # trip expstream's sample-ratio-mismatch alarm.
-            "--trigger-body", '{"assignments":[{"user_id":"fan-{i}","variant_key":"{cycle}"}]}',
-            "--cycle", ",".join(k for k, _, _ in VARIANTS), "--header", auth_header(),
+            "--trigger-body",
+            '{"assignments":[{"user_id":"fan-{i}","variant_key":"{cycle}"}]}',
+            "--cycle",
+            ",".join(k for k, _, _ in VARIANTS),
+            "--header",
+            auth_header(),
         ]
     return "/ws", ["--trigger-method", "GET", "--trigger-path", "/trigger"]
 
@@ -435,8 +492,22 @@ def fanout_once(server: Server, n: int, rounds: int, label: str, settle: float =
     """One fan-out measurement: connect n, sample RSS and CPU, run the rounds, sample again."""
     eid = server.db.create_experiment(f"bench-fanout-{label}") if server.spec.uses_db else None
     path, trigger = ws_target(server, eid)
-    args = ["--port", server.port, "--path", path, "--mode", "fanout", "--conns", n, "--rounds", rounds,
-            "--gap-ms", 50, "--control", *trigger]
+    args = [
+        "--port",
+        server.port,
+        "--path",
+        path,
+        "--mode",
+        "fanout",
+        "--conns",
+        n,
+        "--rounds",
+        rounds,
+        "--gap-ms",
+        50,
+        "--control",
+        *trigger,
+    ]
     if server.spec.offer_deflate:
         args.append("--offer-deflate")  # compressed frames: counted without looking inside
     else:
@@ -462,17 +533,26 @@ def fanout_once(server: Server, n: int, rounds: int, label: str, settle: float =
     deliveries = int(result.get("deliveries", 0))
     expected = n * rounds
     out: dict[str, Any] = {
-        "server": server.spec.name, "kind": server.spec.kind, "n": n, "rounds": rounds,
+        "server": server.spec.name,
+        "kind": server.spec.kind,
+        "n": n,
+        "rounds": rounds,
         "ok": bool(result.get("ok")) and rc == 0 and deliveries == expected,
-        "error": result.get("error"), "deliveries": deliveries, "expected_deliveries": expected,
-        "extras": result.get("extras"), "other_messages": result.get("other_messages"),
+        "error": result.get("error"),
+        "deliveries": deliveries,
+        "expected_deliveries": expected,
+        "extras": result.get("extras"),
+        "other_messages": result.get("other_messages"),
         "pings_answered": result.get("pings_answered"),
         "connect_seconds": connected.get("connect_seconds"),
         "connect_cpu_per_conn_us": (cpu1["sched"] - cpu0["sched"]) / n * 1e6,
-        "rss_before_kb": rss0, "rss_connected_kb": rss1,
+        "rss_before_kb": rss0,
+        "rss_connected_kb": rss1,
         "mem_per_conn_bytes": (rss1 - rss0) * 1024 / n,
-        "last_p50_ms": ms(result.get("last_p50")), "last_p99_ms": ms(result.get("last_p99")),
-        "delivery_p50_ms": ms(result.get("delivery_p50")), "delivery_p99_ms": ms(result.get("delivery_p99")),
+        "last_p50_ms": ms(result.get("last_p50")),
+        "last_p99_ms": ms(result.get("last_p99")),
+        "delivery_p50_ms": ms(result.get("delivery_p50")),
+        "delivery_p99_ms": ms(result.get("delivery_p99")),
         "deliveries_per_second": result.get("deliveries_per_second"),
         "server_cpu_seconds": cpu3["sched"] - cpu2["sched"],
         "server_cpu_seconds_stat": cpu3["stat"] - cpu2["stat"],
@@ -524,49 +604,105 @@ FANOUT_ENV = {"RESULTS_PUSH_MIN_INTERVAL_SECONDS": "0", "RESULTS_STREAM_INTERVAL
 
 def expstream_serve(env: dict[str, str] | None = None, name: str = "expstream") -> ServerSpec:
     return ServerSpec(
-        name, "expstream",
+        name,
+        "expstream",
         lambda port: [PY, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env={**EXPSTREAM_ENV, **FANOUT_ENV, **(env or {})},
         note="`expstream serve` (uvloop, httptools, websockets-sansio, deflate off, auth on), push interval 0",
     )
 
 
-def expstream_lever(name: str, note: str, *, loop: str = "uvloop", http: str = "httptools",
-                    ws: str = "websockets-sansio", deflate: bool = False, access_log: bool = True,
-                    levers: str = "", env: dict[str, str] | None = None, offer_deflate: bool = False) -> ServerSpec:
+def expstream_lever(
+    name: str,
+    note: str,
+    *,
+    loop: str = "uvloop",
+    http: str = "httptools",
+    ws: str = "websockets-sansio",
+    deflate: bool = False,
+    access_log: bool = True,
+    levers: str = "",
+    env: dict[str, str] | None = None,
+    offer_deflate: bool = False,
+) -> ServerSpec:
     """`expstream serve` with one or more levers changed (bench/levers/serve_lever.py)."""
 
     def argv(port: int) -> list[str]:
-        return [PY, str(BENCH / "levers" / "serve_lever.py"), "--port", str(port), "--loop", loop, "--http", http,
-                "--ws", ws, "--levers", levers] + (["--deflate"] if deflate else []) + \
-               ([] if access_log else ["--no-access-log"])
+        return (
+            [
+                PY,
+                str(BENCH / "levers" / "serve_lever.py"),
+                "--port",
+                str(port),
+                "--loop",
+                loop,
+                "--http",
+                http,
+                "--ws",
+                ws,
+                "--levers",
+                levers,
+            ]
+            + (["--deflate"] if deflate else [])
+            + ([] if access_log else ["--no-access-log"])
+        )
 
-    return ServerSpec(name, "expstream", argv, env={**EXPSTREAM_ENV, **FANOUT_ENV, **(env or {})},
-                      offer_deflate=offer_deflate, note=note)
+    return ServerSpec(
+        name,
+        "expstream",
+        argv,
+        env={**EXPSTREAM_ENV, **FANOUT_ENV, **(env or {})},
+        offer_deflate=offer_deflate,
+        note=note,
+    )
 
 
 def peer_specs(payload: Path) -> list[ServerSpec]:
     return [
         ServerSpec(
-            "seed-style", "seed",
-            lambda port: [str(VENV_BIN / "uvicorn"), "app:app", "--app-dir", str(BENCH / "peers" / "seed_style"),
-                          "--host", "127.0.0.1", "--port", str(port)],
+            "seed-style",
+            "seed",
+            lambda port: [
+                str(VENV_BIN / "uvicorn"),
+                "app:app",
+                "--app-dir",
+                str(BENCH / "peers" / "seed_style"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             note="FastAPI ConnectionManager, send_json per subscriber, asyncpg aggregate per change (uvicorn defaults)",
         ),
         ServerSpec(
-            "node-ws", "node",
-            lambda port: ["node", str(BENCH / "peers" / "node-ws" / "server.js"), "--port", str(port),
-                          "--payload", str(payload)],
+            "node-ws",
+            "node",
+            lambda port: [
+                "node",
+                str(BENCH / "peers" / "node-ws" / "server.js"),
+                "--port",
+                str(port),
+                "--payload",
+                str(payload),
+            ],
             note="Node.js ws, the same snapshot Buffer sent to every client",
         ),
         ServerSpec(
-            "py-websockets", "pyws",
-            lambda port: [PY, str(BENCH / "peers" / "py_websockets" / "server.py"), "--port", str(port),
-                          "--payload", str(payload)],
+            "py-websockets",
+            "pyws",
+            lambda port: [
+                PY,
+                str(BENCH / "peers" / "py_websockets" / "server.py"),
+                "--port",
+                str(port),
+                "--payload",
+                str(payload),
+            ],
             note="websockets library server, broadcast(), uvloop",
         ),
         ServerSpec(
-            "floor", "floor",
+            "floor",
+            "floor",
             lambda port: [str(FLOOR), "--port", str(port), "--payload", str(payload)],
             note="C++ epoll, one write() of pre-framed bytes per socket",
         ),
@@ -580,25 +716,53 @@ def lever_specs() -> list[tuple[str, ServerSpec]]:
         ("baseline (serve_lever.py = expstream serve)", L("lever-baseline", "nothing changed")),
         ("loop: asyncio instead of uvloop", L("lever-asyncio", "--loop asyncio", loop="asyncio")),
         ("http: h11 instead of httptools", L("lever-h11", "--http h11", http="h11")),
-        ("ws: websockets (legacy) instead of websockets-sansio", L("lever-ws-websockets", "--ws websockets", ws="websockets")),
+        (
+            "ws: websockets (legacy) instead of websockets-sansio",
+            L("lever-ws-websockets", "--ws websockets", ws="websockets"),
+        ),
         ("ws: wsproto instead of websockets-sansio", L("lever-wsproto", "--ws wsproto", ws="wsproto")),
-        ("permessage-deflate ON (client offers it, like browsers)",
-         L("lever-deflate-on", "deflate on; the load generator offers it", deflate=True, offer_deflate=True)),
-        ("permessage-deflate off, client offers it",
-         L("lever-deflate-off-offered", "deflate off; the load generator offers it", offer_deflate=True)),
+        (
+            "permessage-deflate ON (client offers it, like browsers)",
+            L(
+                "lever-deflate-on",
+                "deflate on; the load generator offers it",
+                deflate=True,
+                offer_deflate=True,
+            ),
+        ),
+        (
+            "permessage-deflate off, client offers it",
+            L("lever-deflate-off-offered", "deflate off; the load generator offers it", offer_deflate=True),
+        ),
         ("access log off", L("lever-no-access-log", "access_log=False", access_log=False)),
-        ("route dependencies as coroutines (bench patch)", L("lever-asyncdeps", "no threadpool hop per dependency", levers="asyncdeps")),
-        ("send bound with asyncio.timeout() instead of asyncio.wait_for() (bench patch)", L("lever-timeoutctx", "no Task per send", levers="timeoutctx")),
-        ("pre-framed bytes (bench patch)", L("lever-prebuilt", "frame built once per snapshot", levers="prebuilt")),
-        ("pre-framed + direct write from Hub.deliver (bench patch)", L("lever-direct", "no writer-task wake-up per subscriber", levers="direct")),
-        ("GC tuned: gc.freeze() each second, gen-0 threshold 50,000 (bench patch)", L("lever-gc", "gc.freeze + set_threshold", levers="gc")),
+        (
+            "route dependencies as coroutines (bench patch)",
+            L("lever-asyncdeps", "no threadpool hop per dependency", levers="asyncdeps"),
+        ),
+        (
+            "send bound with asyncio.timeout() instead of asyncio.wait_for() (bench patch)",
+            L("lever-timeoutctx", "no Task per send", levers="timeoutctx"),
+        ),
+        (
+            "pre-framed bytes (bench patch)",
+            L("lever-prebuilt", "frame built once per snapshot", levers="prebuilt"),
+        ),
+        (
+            "pre-framed + direct write from Hub.deliver (bench patch)",
+            L("lever-direct", "no writer-task wake-up per subscriber", levers="direct"),
+        ),
+        (
+            "GC tuned: gc.freeze() each second, gen-0 threshold 50,000 (bench patch)",
+            L("lever-gc", "gc.freeze + set_threshold", levers="gc"),
+        ),
         ("all of: async deps + direct write + GC tuned + access log off", combined_spec()),
     ]
 
 
 def combined_spec(name: str = "lever-combined") -> ServerSpec:
-    return expstream_lever(name, "levers asyncdeps,direct,gc and access log off", levers="asyncdeps,direct,gc",
-                           access_log=False)
+    return expstream_lever(
+        name, "levers asyncdeps,direct,gc and access log off", levers="asyncdeps,direct,gc", access_log=False
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -623,8 +787,10 @@ def run_fanout(plan: Plan, db: Db, payload: Path, results: dict[str, Any]) -> No
                     row = fanout_once(server, n, plan.rounds, label, settle=plan.settle)
                     row["note"] = spec.note
                     rows.append(row)
-                    log(f"  cpu/msg {row['cpu_per_msg_us']:.2f} us, last p50 {row['last_p50_ms']:.1f} ms, "
-                        f"{row['deliveries_per_second']:.0f} deliveries/s, {row['mem_per_conn_bytes'] / 1024:.1f} KiB/conn")
+                    log(
+                        f"  cpu/msg {row['cpu_per_msg_us']:.2f} us, last p50 {row['last_p50_ms']:.1f} ms, "
+                        f"{row['deliveries_per_second']:.0f} deliveries/s, {row['mem_per_conn_bytes'] / 1024:.1f} KiB/conn"
+                    )
             except WorkloadBroken as exc:
                 broken(results, label, exc)
                 rows.append({"server": spec.name, "kind": spec.kind, "n": n, "ok": False, "error": str(exc)})
@@ -651,8 +817,10 @@ def run_levers(plan: Plan, db: Db, results: dict[str, Any]) -> None:
                 batch, batches = plan.lever_ingest
                 row["ingest"] = ingest_once(server, db, batch, batches, f"{label}-ingest")
                 f = row["fanout"]
-                log(f"  cpu/msg {f['cpu_per_msg_us']:.2f} us, {f['mem_per_conn_bytes'] / 1024:.1f} KiB/conn, "
-                    f"connect {f['connect_cpu_per_conn_us']:.0f} us cpu/conn, ingest {row['ingest']['events_per_second']:.0f} ev/s")
+                log(
+                    f"  cpu/msg {f['cpu_per_msg_us']:.2f} us, {f['mem_per_conn_bytes'] / 1024:.1f} KiB/conn, "
+                    f"connect {f['connect_cpu_per_conn_us']:.0f} us cpu/conn, ingest {row['ingest']['events_per_second']:.0f} ev/s"
+                )
         except WorkloadBroken as exc:
             broken(results, label, exc)
             row.update(ok=False, error=str(exc))
@@ -661,9 +829,11 @@ def run_levers(plan: Plan, db: Db, results: dict[str, Any]) -> None:
 
 def latency_specs() -> list[ServerSpec]:
     baseline = ServerSpec(
-        "expstream (defaults)", "expstream",
+        "expstream (defaults)",
+        "expstream",
         lambda port: [PY, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=dict(EXPSTREAM_ENV), note="`expstream serve` with default settings (push interval 0.2 s)",
+        env=dict(EXPSTREAM_ENV),
+        note="`expstream serve` with default settings (push interval 0.2 s)",
     )
     levers = combined_spec("expstream + levers (defaults)")
     levers.env = dict(EXPSTREAM_ENV)  # default push interval and tick, like the baseline
@@ -673,7 +843,9 @@ def latency_specs() -> list[ServerSpec]:
 def run_latency(plan: Plan, db: Db, results: dict[str, Any], spec: ServerSpec, with_ingest: bool) -> None:
     n = plan.latency_conns
     label = f"latency-{n}-{spec.name.split()[0]}{'' if with_ingest else '-levers'}"
-    log(f"ingest-to-screen: {n} subscribers, {plan.latency_count} single-event ingest calls at {plan.latency_rate}/s")
+    log(
+        f"ingest-to-screen: {n} subscribers, {plan.latency_count} single-event ingest calls at {plan.latency_rate}/s"
+    )
     try:
         with Server(spec, db) as server:
             warm_up(server, plan, label)
@@ -697,12 +869,33 @@ def latency_once(plan: Plan, db: Db, subscribers: Server, ingest: Server, label:
     users = [{"user_id": f"lat-{i}", "variant_key": VARIANTS[i % 3][0]} for i in range(plan.latency_count)]
     http_json(ingest.port, "POST", f"/api/v1/experiments/{eid}/assignments", {"assignments": users})
     time.sleep(plan.settle)
-    args = ["--port", subscribers.port, "--http-port", ingest.port,
-            "--path", f"/api/v1/ws/experiments/{eid}/results?token={token('read')}",
-            "--mode", "latency", "--header", auth_header(), "--match-prefix", SNAPSHOT_PREFIX,
-            "--conns", n, "--rate", plan.latency_rate, "--count", plan.latency_count, "--control",
-            "--trigger-method", "POST", "--trigger-path", f"/api/v1/experiments/{eid}/events",
-            "--trigger-body", '{"events":[{"user_id":"lat-{i}","type":"conversion"}]}']
+    args = [
+        "--port",
+        subscribers.port,
+        "--http-port",
+        ingest.port,
+        "--path",
+        f"/api/v1/ws/experiments/{eid}/results?token={token('read')}",
+        "--mode",
+        "latency",
+        "--header",
+        auth_header(),
+        "--match-prefix",
+        SNAPSHOT_PREFIX,
+        "--conns",
+        n,
+        "--rate",
+        plan.latency_rate,
+        "--count",
+        plan.latency_count,
+        "--control",
+        "--trigger-method",
+        "POST",
+        "--trigger-path",
+        f"/api/v1/experiments/{eid}/events",
+        "--trigger-body",
+        '{"events":[{"user_id":"lat-{i}","type":"conversion"}]}',
+    ]
     lg = Loadgen(args, label)
     try:
         connected = lg.wait("connected", timeout=300)
@@ -718,13 +911,23 @@ def latency_once(plan: Plan, db: Db, subscribers: Server, ingest: Server, label:
     finally:
         rc = lg.close()
     row = {
-        "server": subscribers.spec.name, "n": n, "rate_per_s": plan.latency_rate, "calls": result.get("calls"),
-        "samples": result.get("samples"), "ok": bool(result.get("ok")) and rc == 0,
-        "error": result.get("error"), "unexpected_seq": result.get("unexpected_seq"),
-        "p50_ms": ms(result.get("p50")), "p90_ms": ms(result.get("p90")), "p99_ms": ms(result.get("p99")),
-        "max_ms": ms(result.get("max")), "last_p50_ms": ms(result.get("last_p50")),
-        "last_p99_ms": ms(result.get("last_p99")), "server_cpu_seconds": best_cpu(cpu0, cpu1),
-        "db_cpu_seconds": cpu1["db"] - cpu0["db"], "loadgen_cpu_seconds": result.get("loadgen_cpu_seconds"),
+        "server": subscribers.spec.name,
+        "n": n,
+        "rate_per_s": plan.latency_rate,
+        "calls": result.get("calls"),
+        "samples": result.get("samples"),
+        "ok": bool(result.get("ok")) and rc == 0,
+        "error": result.get("error"),
+        "unexpected_seq": result.get("unexpected_seq"),
+        "p50_ms": ms(result.get("p50")),
+        "p90_ms": ms(result.get("p90")),
+        "p99_ms": ms(result.get("p99")),
+        "max_ms": ms(result.get("max")),
+        "last_p50_ms": ms(result.get("last_p50")),
+        "last_p99_ms": ms(result.get("last_p99")),
+        "server_cpu_seconds": best_cpu(cpu0, cpu1),
+        "db_cpu_seconds": cpu1["db"] - cpu0["db"],
+        "loadgen_cpu_seconds": result.get("loadgen_cpu_seconds"),
         "experiment_id": eid,
     }
     if ingest is not subscribers:
@@ -734,9 +937,13 @@ def latency_once(plan: Plan, db: Db, subscribers: Server, ingest: Server, label:
 
 def check_latency(row: dict[str, Any], plan: Plan, label: str) -> None:
     if not row["ok"] or row["samples"] != plan.latency_conns * plan.latency_count:
-        raise WorkloadBroken(f"{label}: {row['samples']}/{plan.latency_conns * plan.latency_count} receipts, "
-                             f"error {row['error']}")
-    log(f"  p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms (to last subscriber p99 {row['last_p99_ms']:.1f} ms)")
+        raise WorkloadBroken(
+            f"{label}: {row['samples']}/{plan.latency_conns * plan.latency_count} receipts, "
+            f"error {row['error']}"
+        )
+    log(
+        f"  p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms (to last subscriber p99 {row['last_p99_ms']:.1f} ms)"
+    )
 
 
 def cross_node_specs() -> tuple[ServerSpec, ServerSpec]:
@@ -745,8 +952,12 @@ def cross_node_specs() -> tuple[ServerSpec, ServerSpec]:
     ingest comes from a change notice."""
     base = latency_specs()[0]
     env = {**base.env, "RESULTS_STREAM_INTERVAL_SECONDS": "3600"}
-    return (replace(base, name="expstream node A (ingest)", env={**env, "EXPSTREAM_NODE_ID": "bench-node-a"}),
-            replace(base, name="expstream node B (subscribers)", env={**env, "EXPSTREAM_NODE_ID": "bench-node-b"}))
+    return (
+        replace(base, name="expstream node A (ingest)", env={**env, "EXPSTREAM_NODE_ID": "bench-node-a"}),
+        replace(
+            base, name="expstream node B (subscribers)", env={**env, "EXPSTREAM_NODE_ID": "bench-node-b"}
+        ),
+    )
 
 
 def run_cross_node(plan: Plan, db: Db, results: dict[str, Any]) -> None:
@@ -754,8 +965,10 @@ def run_cross_node(plan: Plan, db: Db, results: dict[str, Any]) -> None:
     ingest calls through node A, so every push to them goes ingest -> NOTIFY -> B's listener -> B's push."""
     n = plan.latency_conns
     label = f"cross-node-{n}"
-    log(f"ingest-to-screen across nodes: {n} subscribers on node B, {plan.latency_count} single-event ingest "
-        f"calls through node A at {plan.latency_rate}/s")
+    log(
+        f"ingest-to-screen across nodes: {n} subscribers on node B, {plan.latency_count} single-event ingest "
+        f"calls through node A at {plan.latency_rate}/s"
+    )
     spec_a, spec_b = cross_node_specs()
     try:
         # B holds the subscribers on the servers' CPU, as the single node does. A only answers the ingest
@@ -764,17 +977,21 @@ def run_cross_node(plan: Plan, db: Db, results: dict[str, Any]) -> None:
         with Server(spec_b, db) as node_b, Server(spec_a, db, cpu=LOADGEN_CPU) as node_a:
             warm_up(node_b, plan, label)
             row = latency_once(plan, db, node_b, node_a, label)
-            row.update(server="expstream (defaults), 2 nodes: ingest via A, subscribers on B",
-                       note="`expstream serve` × 2 on one database, default settings but no periodic tick; "
-                            "subscribers on node B, ingest calls through node A")
+            row.update(
+                server="expstream (defaults), 2 nodes: ingest via A, subscribers on B",
+                note="`expstream serve` × 2 on one database, default settings but no periodic tick; "
+                "subscribers on node B, ingest calls through node A",
+            )
             listener = http_json(node_b.port, "GET", "/health/details", scope="admin")["listener"]
             row["node_b_notices_received"] = listener["notices_received"]
             results["cross_node"] = row
             check_latency(row, plan, label)
             # Without a periodic tick, B can only have pushed A's changes because it heard of them.
             if not listener["connected"] or listener["notices_received"] < plan.latency_count:
-                raise WorkloadBroken(f"{label}: node B heard {listener['notices_received']} change notices for "
-                                     f"{plan.latency_count} ingest calls (listener connected: {listener['connected']})")
+                raise WorkloadBroken(
+                    f"{label}: node B heard {listener['notices_received']} change notices for "
+                    f"{plan.latency_count} ingest calls (listener connected: {listener['connected']})"
+                )
     except WorkloadBroken as exc:
         broken(results, label, exc)
 
@@ -782,11 +999,33 @@ def run_cross_node(plan: Plan, db: Db, results: dict[str, Any]) -> None:
 def ingest_once(server: Server, db: Db, batch: int, batches: int, label: str) -> dict[str, Any]:
     eid = db.create_experiment(f"bench-{label}")
     assigned = min(10_000, batch * batches)
-    http_json(server.port, "POST", f"/api/v1/experiments/{eid}/assignments",
-              {"assignments": [{"user_id": f"u{i}", "variant_key": VARIANTS[i % 3][0]} for i in range(assigned)]})
-    args = ["--port", server.port, "--mode", "ingest", "--ingest-path", f"/api/v1/experiments/{eid}/events",
-            "--batch", batch, "--batches", batches, "--users", 100_000, "--http-conc", 2, "--prefix", label,
-            "--header", auth_header(), "--control"]
+    http_json(
+        server.port,
+        "POST",
+        f"/api/v1/experiments/{eid}/assignments",
+        {"assignments": [{"user_id": f"u{i}", "variant_key": VARIANTS[i % 3][0]} for i in range(assigned)]},
+    )
+    args = [
+        "--port",
+        server.port,
+        "--mode",
+        "ingest",
+        "--ingest-path",
+        f"/api/v1/experiments/{eid}/events",
+        "--batch",
+        batch,
+        "--batches",
+        batches,
+        "--users",
+        100_000,
+        "--http-conc",
+        2,
+        "--prefix",
+        label,
+        "--header",
+        auth_header(),
+        "--control",
+    ]
     lg = Loadgen(args, label)
     try:
         lg.wait("connected", timeout=120)
@@ -799,11 +1038,17 @@ def ingest_once(server: Server, db: Db, batch: int, batches: int, label: str) ->
     events = int(result.get("events") or 0)
     stored = int(db.psql(f"SELECT count(*) FROM events WHERE experiment_id = '{eid}'")[0][0])
     row = {
-        "batch": batch, "batches": batches, "events": events, "stored": stored,
+        "batch": batch,
+        "batches": batches,
+        "events": events,
+        "stored": stored,
         "ok": bool(result.get("ok")) and rc == 0 and stored == batch * batches,
-        "error": result.get("error"), "events_per_second": result.get("events_per_second"),
-        "batch_p50_ms": ms(result.get("batch_p50")), "batch_p99_ms": ms(result.get("batch_p99")),
-        "server_cpu_seconds": best_cpu(cpu0, cpu1), "db_cpu_seconds": cpu1["db"] - cpu0["db"],
+        "error": result.get("error"),
+        "events_per_second": result.get("events_per_second"),
+        "batch_p50_ms": ms(result.get("batch_p50")),
+        "batch_p99_ms": ms(result.get("batch_p99")),
+        "server_cpu_seconds": best_cpu(cpu0, cpu1),
+        "db_cpu_seconds": cpu1["db"] - cpu0["db"],
         "loadgen_cpu_seconds": result.get("loadgen_cpu_seconds"),
     }
     row["server_cpu_per_event_us"] = row["server_cpu_seconds"] / max(events, 1) * 1e6
@@ -819,8 +1064,10 @@ def run_ingest(server: Server, db: Db, batch: int, batches: int, results: dict[s
     try:
         row = ingest_once(server, db, batch, batches, label)
         results.setdefault("ingest", []).append(row)
-        log(f"  {row['events_per_second']:.0f} events/s (server {row['server_cpu_per_event_us']:.1f} us cpu/event, "
-            f"db {row['db_cpu_per_event_us']:.1f} us cpu/event)")
+        log(
+            f"  {row['events_per_second']:.0f} events/s (server {row['server_cpu_per_event_us']:.1f} us cpu/event, "
+            f"db {row['db_cpu_per_event_us']:.1f} us cpu/event)"
+        )
     except WorkloadBroken as exc:
         broken(results, label, exc)
 
@@ -832,11 +1079,15 @@ OLD_COUNTS_FROM = (
     "LEFT JOIN (SELECT DISTINCT user_id FROM events WHERE experiment_id = $1::uuid AND type = 'conversion') c "
     "ON c.user_id = a.user_id WHERE v.experiment_id = $1::uuid GROUP BY v.id"
 )
-OLD_SNAPSHOT_SQL = ("SELECT v.key, v.name, v.is_control, count(a.user_id), count(a.user_id) FILTER "
-                    f"(WHERE c.user_id IS NOT NULL), v.weight, v.min_p {OLD_COUNTS_FROM} ORDER BY v.position")
+OLD_SNAPSHOT_SQL = (
+    "SELECT v.key, v.name, v.is_control, count(a.user_id), count(a.user_id) FILTER "
+    f"(WHERE c.user_id IS NOT NULL), v.weight, v.min_p {OLD_COUNTS_FROM} ORDER BY v.position"
+)
 # What a snapshot reads now: one row per variant, kept by ingest.
-TOTALS_SQL = ("SELECT key, name, is_control, participants, converters, weight, min_p FROM variants "
-              "WHERE experiment_id = $1::uuid ORDER BY position")
+TOTALS_SQL = (
+    "SELECT key, name, is_control, participants, converters, weight, min_p FROM variants "
+    "WHERE experiment_id = $1::uuid ORDER BY position"
+)
 
 
 def with_id(sql: str, eid: str) -> str:
@@ -845,8 +1096,11 @@ def with_id(sql: str, eid: str) -> str:
 
 def recount_totals_sql(eid: str) -> str:
     """Sets one experiment's running totals from a recount of its raw rows (the old query's counts)."""
-    return with_id("UPDATE variants u SET participants = t.p, converters = t.c FROM (SELECT v.id, count(a.user_id) AS p, "
-                   f"count(a.user_id) FILTER (WHERE c.user_id IS NOT NULL) AS c {OLD_COUNTS_FROM}) t WHERE u.id = t.id", eid)
+    return with_id(
+        "UPDATE variants u SET participants = t.p, converters = t.c FROM (SELECT v.id, count(a.user_id) AS p, "
+        f"count(a.user_id) FILTER (WHERE c.user_id IS NOT NULL) AS c {OLD_COUNTS_FROM}) t WHERE u.id = t.id",
+        eid,
+    )
 
 
 def load_history(db: Db, events: int, reuse: bool) -> tuple[str, float | None]:
@@ -889,8 +1143,13 @@ def load_history(db: Db, events: int, reuse: bool) -> tuple[str, float | None]:
 
 def verify_totals(db: Db, eid: str) -> tuple[int, str]:
     """`expstream verify EID`: 0 when the running totals match a recount of the raw rows, 1 on drift."""
-    out = subprocess.run([PY, "-m", "expstream.cli", "verify", eid], env={**os.environ, "DATABASE_URL": db.url},
-                         capture_output=True, text=True, timeout=3600)
+    out = subprocess.run(
+        [PY, "-m", "expstream.cli", "verify", eid],
+        env={**os.environ, "DATABASE_URL": db.url},
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     said = (out.stdout.strip() or out.stderr.strip()).splitlines()
     return out.returncode, said[-1] if said else ""
 
@@ -926,6 +1185,7 @@ async def measure_history(db: Db, eid: str, reps: int) -> dict[str, Any]:
     """The snapshot as served (CoreService.snapshot), then the old full-scan query and today's totals
     query alone, the same number of times on the same data."""
     import asyncpg
+
     from expstream import _core
     from expstream.service import CoreService
 
@@ -951,8 +1211,13 @@ async def measure_history(db: Db, eid: str, reps: int) -> dict[str, Any]:
             await conn.close()
     except (OSError, asyncpg.PostgresError) as exc:
         raise WorkloadBroken(f"old snapshot query: {exc}") from exc
-    return {"times": times, "snapshot": json.loads(text), "old_times": old_times,
-            "old_counts": [(r[0], r[3], r[4]) for r in old_rows], "totals_times": totals_times}
+    return {
+        "times": times,
+        "snapshot": json.loads(text),
+        "old_times": old_times,
+        "old_counts": [(r[0], r[3], r[4]) for r in old_rows],
+        "totals_times": totals_times,
+    }
 
 
 def run_history(plan: Plan, db: Db, results: dict[str, Any]) -> None:
@@ -971,25 +1236,41 @@ def run_history(plan: Plan, db: Db, results: dict[str, Any]) -> None:
             m = asyncio.run(measure_history(db, eid, reps))
             snap = m["snapshot"]
             if snap.get("total_participants") != int(counts[0]):
-                raise WorkloadBroken(f"{label}: snapshot says {snap.get('total_participants')} participants, table {counts[0]}")
+                raise WorkloadBroken(
+                    f"{label}: snapshot says {snap.get('total_participants')} participants, table {counts[0]}"
+                )
             new_counts = [(v["key"], v["participant_count"], v["conversion_count"]) for v in snap["variants"]]
             if new_counts != m["old_counts"]:
                 raise WorkloadBroken(f"{label}: snapshot counts {new_counts}, old query {m['old_counts']}")
             times, old = m["times"], m["old_times"]
-            row = {"events": int(counts[1]), "assignments": int(counts[0]), "reps": reps,
-                   "median_ms": statistics.median(times) * 1000, "min_ms": min(times) * 1000,
-                   "max_ms": max(times) * 1000, "old_median_ms": statistics.median(old) * 1000,
-                   "old_min_ms": min(old) * 1000, "old_max_ms": max(old) * 1000,
-                   "totals_query_median_ms": statistics.median(m["totals_times"]) * 1000,
-                   "old_vs_new": statistics.median(old) / statistics.median(times),
-                   "load_seconds": load_s, "totals": totals, "ok": True}
+            row = {
+                "events": int(counts[1]),
+                "assignments": int(counts[0]),
+                "reps": reps,
+                "median_ms": statistics.median(times) * 1000,
+                "min_ms": min(times) * 1000,
+                "max_ms": max(times) * 1000,
+                "old_median_ms": statistics.median(old) * 1000,
+                "old_min_ms": min(old) * 1000,
+                "old_max_ms": max(old) * 1000,
+                "totals_query_median_ms": statistics.median(m["totals_times"]) * 1000,
+                "old_vs_new": statistics.median(old) / statistics.median(times),
+                "load_seconds": load_s,
+                "totals": totals,
+                "ok": True,
+            }
             if events >= 10**5 or plan.quick:
-                plan_text = db.psql("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + with_id(OLD_SNAPSHOT_SQL, eid),
-                                    timeout=600)
+                plan_text = db.psql(
+                    "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + with_id(OLD_SNAPSHOT_SQL, eid),
+                    timeout=600,
+                )
                 row["explain"] = [r[0] for r in plan_text]
             rows.append(row)
-            log(f"  median {row['median_ms']:.2f} ms over {reps}; old full-scan query {row['old_median_ms']:.2f} ms "
-                f"({row['old_vs_new']:.1f}x); totals {totals}, " + (f"loaded in {load_s:.1f} s" if load_s else "reused"))
+            log(
+                f"  median {row['median_ms']:.2f} ms over {reps}; old full-scan query {row['old_median_ms']:.2f} ms "
+                f"({row['old_vs_new']:.1f}x); totals {totals}, "
+                + (f"loaded in {load_s:.1f} s" if load_s else "reused")
+            )
         except (WorkloadBroken, RuntimeError) as exc:
             broken(results, label, exc)
             rows.append({"events": events, "ok": False, "error": str(exc)})
@@ -1041,8 +1322,14 @@ def _gamma_q(a: float, x: float) -> float:
     return front * h
 
 
-def py_snapshot_json(experiment_id: str, status: str, variants: list[tuple[str, str, bool, int, int]],
-                     days_running: int, seq: int, alpha: float) -> str:
+def py_snapshot_json(
+    experiment_id: str,
+    status: str,
+    variants: list[tuple[str, str, bool, int, int]],
+    days_running: int,
+    seq: int,
+    alpha: float,
+) -> str:
     """expstream._core.snapshot_json (method "fixed", Holm-Bonferroni, equal weights) in plain Python:
     pooled z-test p-values (math.erfc), Welch t intervals on lift and difference, Holm adjustment,
     chance to win, the SRM chi-square test, and json.dumps."""
@@ -1055,10 +1342,22 @@ def py_snapshot_json(experiment_id: str, status: str, variants: list[tuple[str, 
         key, name, is_control, n, c = v
         rate = c / n if n > 0 else 0.0
         total += n
-        row: dict[str, Any] = {"key": key, "name": name, "participant_count": n, "conversion_count": c,
-                               "conversion_rate": rate, "relative_lift": None, "p_value": None,
-                               "is_control": is_control, "weight": 1.0, "lift_ci": None, "difference_ci": None,
-                               "p_value_adjusted": None, "chance_to_win": None, "is_significant": False}
+        row: dict[str, Any] = {
+            "key": key,
+            "name": name,
+            "participant_count": n,
+            "conversion_count": c,
+            "conversion_rate": rate,
+            "relative_lift": None,
+            "p_value": None,
+            "is_control": is_control,
+            "weight": 1.0,
+            "lift_ci": None,
+            "difference_ci": None,
+            "p_value_adjusted": None,
+            "chance_to_win": None,
+            "is_significant": False,
+        }
         if v is control:
             row["relative_lift"] = 0.0
         elif control is not None:
@@ -1085,7 +1384,9 @@ def py_snapshot_json(experiment_id: str, status: str, variants: list[tuple[str, 
                     row["lift_ci"] = [lift - hw, lift + hw]
                     hw = q * math.sqrt(diff_var)
                     row["difference_ci"] = [diff - hw, diff + hw]
-                    row["chance_to_win"] = min(1.0, max(0.0, 0.5 * math.erfc(-lift / math.sqrt(lift_var) / math.sqrt(2))))
+                    row["chance_to_win"] = min(
+                        1.0, max(0.0, 0.5 * math.erfc(-lift / math.sqrt(lift_var) / math.sqrt(2)))
+                    )
         rows.append(row)
     holm = len(treatments) >= 2
     if holm:
@@ -1104,9 +1405,13 @@ def py_snapshot_json(experiment_id: str, status: str, variants: list[tuple[str, 
     for i in treatments:
         r = rows[i]
         r["is_significant"] = bool(
-            r["p_value_adjusted"] is not None and r["p_value_adjusted"] < alpha
-            and r["lift_ci"] is not None and not (r["lift_ci"][0] <= 0.0 <= r["lift_ci"][1])
-            and r["difference_ci"] is not None and not (r["difference_ci"][0] <= 0.0 <= r["difference_ci"][1]))
+            r["p_value_adjusted"] is not None
+            and r["p_value_adjusted"] < alpha
+            and r["lift_ci"] is not None
+            and not (r["lift_ci"][0] <= 0.0 <= r["lift_ci"][1])
+            and r["difference_ci"] is not None
+            and not (r["difference_ci"][0] <= 0.0 <= r["difference_ci"][1])
+        )
         significant = significant or r["is_significant"]
     srm_p = None
     if total > 0 and len(variants) >= 2:
@@ -1114,13 +1419,27 @@ def py_snapshot_json(experiment_id: str, status: str, variants: list[tuple[str, 
         x = sum((v[3] - expected) ** 2 / expected for v in variants)
         srm_p = min(1.0, max(0.0, _gamma_q((len(variants) - 1) / 2, x / 2)))
     return json.dumps(
-        {"event": "results_update", "experiment_id": experiment_id,
-         "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(), "status": status, "variants": rows,
-         "total_participants": total, "days_running": days_running, "is_significant": significant, "seq": seq,
-         "analysis": {"method": "fixed", "alpha": alpha, "sequential_tuning": None,
-                      "correction": "holm-bonferroni" if holm else "none"},
-         "srm": {"p_value": srm_p, "mismatch": srm_p is not None and srm_p < 0.001}},
-        separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+        {
+            "event": "results_update",
+            "experiment_id": experiment_id,
+            "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+            "status": status,
+            "variants": rows,
+            "total_participants": total,
+            "days_running": days_running,
+            "is_significant": significant,
+            "seq": seq,
+            "analysis": {
+                "method": "fixed",
+                "alpha": alpha,
+                "sequential_tuning": None,
+                "correction": "holm-bonferroni" if holm else "none",
+            },
+            "srm": {"p_value": srm_p, "mismatch": srm_p is not None and srm_p < 0.001},
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
     )
 
 
@@ -1142,16 +1461,27 @@ def _same(a: Any, b: Any, path: str = "") -> str | None:
             if (d := _same(x, y, f"{path}[{i}]")) is not None:
                 return d
         return None
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+    if (
+        isinstance(a, (int, float))
+        and isinstance(b, (int, float))
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         return None if math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-15) else f"{path}: {a} vs {b}"
     return None if a == b else f"{path}: {a!r} vs {b!r}"
 
 
 MICRO_ARGS = (
-    "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e", "active",
-    [("control", "Control", True, 48213, 4821), ("green", "Green button", False, 48190, 5302),
-     ("blue", "Blue button", False, 48177, 4890)],
-    12, 98231, 0.05,
+    "6f1c2b9e-3d4a-4b5c-8d7e-9f0a1b2c3d4e",
+    "active",
+    [
+        ("control", "Control", True, 48213, 4821),
+        ("green", "Green button", False, 48190, 5302),
+        ("blue", "Blue button", False, 48177, 4890),
+    ],
+    12,
+    98231,
+    0.05,
 )
 
 
@@ -1166,13 +1496,27 @@ def run_micro(plan: Plan, results: dict[str, Any]) -> None:
         if (diff := _same(cpp, py)) is not None:
             raise WorkloadBroken(f"micro: C++ and Python snapshots differ at {diff}")
         number = plan.micro_number
-        t_cpp = min(timeit.repeat(lambda: _core.snapshot_json(*MICRO_ARGS, method="fixed", holm=True),
-                                  number=number, repeat=5)) / number
+        t_cpp = (
+            min(
+                timeit.repeat(
+                    lambda: _core.snapshot_json(*MICRO_ARGS, method="fixed", holm=True),
+                    number=number,
+                    repeat=5,
+                )
+            )
+            / number
+        )
         t_py = min(timeit.repeat(lambda: py_snapshot_json(*MICRO_ARGS), number=number, repeat=5)) / number
-        results["micro"] = {"cpp_us": t_cpp * 1e6, "python_us": t_py * 1e6, "speedup": t_py / t_cpp,
-                            "bytes": len(_core.snapshot_json(*MICRO_ARGS)), "number": number, "ok": True,
-                            "what": "method fixed, Holm-Bonferroni, 3 variants; Python: erfc z-test, Welch t "
-                                    "intervals (Cornish-Fisher t quantile), Holm, chance to win, SRM, json.dumps"}
+        results["micro"] = {
+            "cpp_us": t_cpp * 1e6,
+            "python_us": t_py * 1e6,
+            "speedup": t_py / t_cpp,
+            "bytes": len(_core.snapshot_json(*MICRO_ARGS)),
+            "number": number,
+            "ok": True,
+            "what": "method fixed, Holm-Bonferroni, 3 variants; Python: erfc z-test, Welch t "
+            "intervals (Cornish-Fisher t quantile), Holm, chance to win, SRM, json.dumps",
+        }
         log(f"  C++ {t_cpp * 1e6:.2f} us, Python {t_py * 1e6:.2f} us per call ({t_py / t_cpp:.1f}x)")
     except WorkloadBroken as exc:
         broken(results, label, exc)
@@ -1197,21 +1541,51 @@ def run_profiles(plan: Plan, db: Db, results: dict[str, Any]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     profiles = results.setdefault("profiles", {})
     levers = dict((spec.name, spec) for _, spec in lever_specs())
-    for name, spec, n in (("fanout", expstream_serve(), plan.lever_n),
-                          ("fanout-direct", levers["lever-direct"], plan.lever_n),
-                          ("fanout-seed-style", peer_specs(WORK / "payload.json")[0], plan.lever_n)):
+    for name, spec, n in (
+        ("fanout", expstream_serve(), plan.lever_n),
+        ("fanout-direct", levers["lever-direct"], plan.lever_n),
+        ("fanout-seed-style", peer_specs(WORK / "payload.json")[0], plan.lever_n),
+    ):
         with Server(spec, db) as server:
             warm_up(server, plan, f"profile-{name}")
             eid = db.create_experiment(f"bench-profile-{name}")
             path, trigger = ws_target(server, eid)
-            lg = Loadgen(["--port", server.port, "--path", path, "--mode", "fanout", "--conns", n,
-                          "--rounds", plan.rounds * 2, "--control", *trigger], f"profile-{name}")
+            lg = Loadgen(
+                [
+                    "--port",
+                    server.port,
+                    "--path",
+                    path,
+                    "--mode",
+                    "fanout",
+                    "--conns",
+                    n,
+                    "--rounds",
+                    plan.rounds * 2,
+                    "--control",
+                    *trigger,
+                ],
+                f"profile-{name}",
+            )
             try:
                 lg.wait("connected", timeout=300)
                 raw = out_dir / f"{name}.txt"
-                spy = subprocess.Popen([str(pyspy), "record", "--pid", str(server.pid), "--rate", "250", "--format",
-                                        "raw", "--output", str(raw)],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                spy = subprocess.Popen(
+                    [
+                        str(pyspy),
+                        "record",
+                        "--pid",
+                        str(server.pid),
+                        "--rate",
+                        "250",
+                        "--format",
+                        "raw",
+                        "--output",
+                        str(raw),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 time.sleep(1.0)
                 lg.send("go")
                 lg.wait("result", timeout=600)
@@ -1225,9 +1599,22 @@ def run_profiles(plan: Plan, db: Db, results: dict[str, Any]) -> None:
     spec = expstream_serve(name="expstream-ingest")
     with Server(spec, db) as server:
         raw = out_dir / "ingest.txt"
-        spy = subprocess.Popen([str(pyspy), "record", "--pid", str(server.pid), "--rate", "250", "--format", "raw",
-                                "--output", str(raw)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = subprocess.Popen(
+            [
+                str(pyspy),
+                "record",
+                "--pid",
+                str(server.pid),
+                "--rate",
+                "250",
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(1.0)
         ingest_once(server, db, 10_000, 10, "profile-ingest")
         spy.send_signal(signal.SIGINT)
@@ -1269,10 +1656,16 @@ def summarize_collapsed(path: Path, top: int = 25) -> dict[str, Any]:
             incl_counts[f] = incl_counts.get(f, 0) + count
 
     def ranked(d: dict[str, int]) -> list[tuple[str, float]]:
-        return [(k, round(100 * v / max(total, 1), 1)) for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:top]]
+        return [
+            (k, round(100 * v / max(total, 1), 1)) for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:top]
+        ]
 
-    return {"samples": total, "all_samples": all_samples, "self": ranked(self_counts),
-            "inclusive": [x for x in ranked(incl_counts) if x[1] < 99.5]}
+    return {
+        "samples": total,
+        "all_samples": all_samples,
+        "self": ranked(self_counts),
+        "inclusive": [x for x in ranked(incl_counts) if x[1] < 99.5],
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1291,60 +1684,104 @@ def goals(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     def add(goal: str, value: str, met: bool | None, detail: str = "") -> None:
         out.append({"goal": goal, "value": value, "met": met, "detail": detail})
 
-    for who, n in [("expstream", n) for n in plan.fanout_ns] + [("expstream+levers", n) for n in plan.fanout_ns]:
+    for who, n in [("expstream", n) for n in plan.fanout_ns] + [
+        ("expstream+levers", n) for n in plan.fanout_ns
+    ]:
         e = find(fan, who, n)
         if who != "expstream" and e is None:
             continue
         tag = "" if who == "expstream" else " [with the bench levers]"
-        for peer, want, text in (("seed-style", 5.0, "CPU/msg <= 1/5 of seed-style"),
-                                 ("node-ws", 1.0, "CPU/msg no worse than node-ws"),
-                                 ("floor", 3.0, "CPU/msg within 3x of floor")):
+        for peer, want, text in (
+            ("seed-style", 5.0, "CPU/msg <= 1/5 of seed-style"),
+            ("node-ws", 1.0, "CPU/msg no worse than node-ws"),
+            ("floor", 3.0, "CPU/msg within 3x of floor"),
+        ):
             p = find(fan, peer, n)
             if e is None or p is None:
                 add(f"{text} (N={n}){tag}", "n/a", None, "a run broke")
                 continue
             if peer == "seed-style":
                 ratio = p["cpu_per_msg_us"] / e["cpu_per_msg_us"]
-                add(f"{text} (N={n}){tag}", f"seed-style/{who} = {ratio:.2f}x", ratio >= want,
-                    "" if ratio >= want else f"needs {want / ratio:.2f}x less CPU per message")
+                add(
+                    f"{text} (N={n}){tag}",
+                    f"seed-style/{who} = {ratio:.2f}x",
+                    ratio >= want,
+                    "" if ratio >= want else f"needs {want / ratio:.2f}x less CPU per message",
+                )
             else:
                 ratio = e["cpu_per_msg_us"] / p["cpu_per_msg_us"]
-                add(f"{text} (N={n}){tag}", f"{who}/{peer} = {ratio:.2f}x", ratio <= want,
-                    "" if ratio <= want else f"missed by {ratio / want:.2f}x")
+                add(
+                    f"{text} (N={n}){tag}",
+                    f"{who}/{peer} = {ratio:.2f}x",
+                    ratio <= want,
+                    "" if ratio <= want else f"missed by {ratio / want:.2f}x",
+                )
     e = find(fan, "expstream", nmax)
     if e:
         kb = e["mem_per_conn_bytes"] / 1024
-        add(f"memory per idle connection < 20 KB (N={nmax})", f"{kb:.1f} KiB", kb < 20,
-            "" if kb < 20 else f"missed by {kb / 20:.2f}x")
-    add(f"{nmax:,} concurrent subscribers held", "all delivered" if e else "broke", bool(e) if nmax >= 10000 else None,
-        "" if nmax >= 10000 else "quick mode: smaller N")
+        add(
+            f"memory per idle connection < 20 KB (N={nmax})",
+            f"{kb:.1f} KiB",
+            kb < 20,
+            "" if kb < 20 else f"missed by {kb / 20:.2f}x",
+        )
+    add(
+        f"{nmax:,} concurrent subscribers held",
+        "all delivered" if e else "broke",
+        bool(e) if nmax >= 10000 else None,
+        "" if nmax >= 10000 else "quick mode: smaller N",
+    )
     for lat in results.get("latency_runs", [results["latency"]] if results.get("latency") else []):
         if lat.get("p99_ms") is None:
             continue
-        tag = "" if lat is results.get("latency") or lat["server"].startswith("expstream (") else " [with the bench levers]"
-        add(f"ingest-to-screen p99 < 50 ms ({lat['n']} subscribers){tag}", f"{lat['p99_ms']:.1f} ms",
-            lat["p99_ms"] < 50, "" if lat["p99_ms"] < 50 else f"missed by {lat['p99_ms'] / 50:.2f}x")
+        tag = (
+            ""
+            if lat is results.get("latency") or lat["server"].startswith("expstream (")
+            else " [with the bench levers]"
+        )
+        add(
+            f"ingest-to-screen p99 < 50 ms ({lat['n']} subscribers){tag}",
+            f"{lat['p99_ms']:.1f} ms",
+            lat["p99_ms"] < 50,
+            "" if lat["p99_ms"] < 50 else f"missed by {lat['p99_ms'] / 50:.2f}x",
+        )
     cross = results.get("cross_node")
     if cross and cross.get("p99_ms") is not None:
-        add(f"ingest-to-screen p99 < 50 ms ({cross['n']} subscribers) [across 2 nodes]", f"{cross['p99_ms']:.1f} ms",
-            cross["p99_ms"] < 50, "" if cross["p99_ms"] < 50 else f"missed by {cross['p99_ms'] / 50:.2f}x")
+        add(
+            f"ingest-to-screen p99 < 50 ms ({cross['n']} subscribers) [across 2 nodes]",
+            f"{cross['p99_ms']:.1f} ms",
+            cross["p99_ms"] < 50,
+            "" if cross["p99_ms"] < 50 else f"missed by {cross['p99_ms'] / 50:.2f}x",
+        )
     # One call takes up to 10,000 records (EXPSTREAM_MAX_BATCH), so the goal is judged at the largest
     # batch; smaller batches are information.
     ingest = sorted(results.get("ingest", []), key=lambda r: -r["batch"])
     for row in ingest:
         eps = row["events_per_second"]
         if row is ingest[0]:
-            add(f"ingest >= 50,000 events/s (batches of {row['batch']:,}, the most one call takes)",
-                f"{eps:,.0f} events/s", eps >= 50_000, "" if eps >= 50_000 else f"missed by {50_000 / eps:.2f}x")
+            add(
+                f"ingest >= 50,000 events/s (batches of {row['batch']:,}, the most one call takes)",
+                f"{eps:,.0f} events/s",
+                eps >= 50_000,
+                "" if eps >= 50_000 else f"missed by {50_000 / eps:.2f}x",
+            )
         else:
-            add(f"ingest events/s at batches of {row['batch']:,} (information, no goal)", f"{eps:,.0f} events/s", None)
+            add(
+                f"ingest events/s at batches of {row['batch']:,} (information, no goal)",
+                f"{eps:,.0f} events/s",
+                None,
+            )
     hist = {r["events"]: r for r in results.get("history", []) if r.get("ok")}
     if hist:
         lo, hi = min(hist), max(hist)
         if hi > lo:
             ratio = hist[hi]["median_ms"] / hist[lo]["median_ms"]
-            add(f"snapshot at {hi:,} events within 2x of {lo:,}", f"{ratio:.1f}x", ratio <= 2,
-                "" if ratio <= 2 else f"missed by {ratio / 2:.1f}x")
+            add(
+                f"snapshot at {hi:,} events within 2x of {lo:,}",
+                f"{ratio:.1f}x",
+                ratio <= 2,
+                "" if ratio <= 2 else f"missed by {ratio / 2:.1f}x",
+            )
     return out
 
 
@@ -1371,7 +1808,7 @@ def render_markdown(results: dict[str, Any], plan: Plan) -> str:
         "### Fan-out (workloads 1 and 3)",
         "",
         f"{plan.rounds} snapshot updates to N subscribers of one experiment; expstream with "
-        "`RESULTS_PUSH_MIN_INTERVAL_SECONDS=0` so every ingest is its own push. \"last\" = trigger to the last "
+        '`RESULTS_PUSH_MIN_INTERVAL_SECONDS=0` so every ingest is its own push. "last" = trigger to the last '
         "subscriber's receipt (p50/p99 over the updates); CPU/msg = server CPU during the updates / deliveries; "
         "memory = (RSS with N idle connections − RSS before) / N.",
         "",
@@ -1386,11 +1823,16 @@ def render_markdown(results: dict[str, Any], plan: Plan) -> str:
                 lines.append(f"| {r['server']} | {n:,} | broke: {r.get('error', '')[:80]} | | | | | | | | |")
                 continue
             rel = f"{r['cpu_per_msg_us'] / e['cpu_per_msg_us']:.2f}x" if e else "—"
-            share = 100 * r["main_thread_cpu_seconds"] / r["server_cpu_seconds"] if r["server_cpu_seconds"] else float("nan")
+            share = (
+                100 * r["main_thread_cpu_seconds"] / r["server_cpu_seconds"]
+                if r["server_cpu_seconds"]
+                else float("nan")
+            )
             lines.append(
                 f"| {r['server']} | {n:,} | {r['cpu_per_msg_us']:.2f} | {rel} | {fmt(r['last_p50_ms'])} | "
                 f"{fmt(r['last_p99_ms'])} | {r['deliveries_per_second']:,.0f} | {r['mem_per_conn_bytes'] / 1024:.1f} | "
-                f"{r['connect_cpu_per_conn_us']:.0f} | {fmt(share, '.0f')} | {r['loadgen_cpu_per_msg_us']:.2f} |")
+                f"{r['connect_cpu_per_conn_us']:.0f} | {fmt(share, '.0f')} | {r['loadgen_cpu_per_msg_us']:.2f} |"
+            )
     lat, cross = results.get("latency"), results.get("cross_node")
     runs = results.get("latency_runs", [lat] if lat else []) + ([cross] if cross else [])
     lines += ["", "### Ingest-to-screen latency (workload 2)", ""]
@@ -1403,67 +1845,94 @@ def render_markdown(results: dict[str, Any], plan: Plan) -> str:
         ]
         if cross:
             lines += [
-                "", "**2 nodes**: two `expstream serve` processes on the same database, the subscribers on node B "
+                "",
+                "**2 nodes**: two `expstream serve` processes on the same database, the subscribers on node B "
                 f"(CPU {SERVER_CPU}, like the single node), the ingest calls through node A (CPU {LOADGEN_CPU}, beside the "
                 "load generator), so every push they see goes: ingest on A → `pg_notify('expstream_changes')` → "
                 f"B's LISTEN connection → B's snapshot and push (node B heard {cross.get('node_b_notices_received', '?')} "
                 "notices). Both nodes run the defaults with the periodic tick off "
                 "(`RESULTS_STREAM_INTERVAL_SECONDS=3600`), so no push comes from anything but a notice.",
             ]
-        lines += ["",
-                  "| server | samples | p50 ms | p90 ms | p99 ms | max ms | to last subscriber p50 / p99 ms |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "| server | samples | p50 ms | p90 ms | p99 ms | max ms | to last subscriber p50 / p99 ms |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for r in runs:
             lines.append(
                 f"| {r['server']} | {r['samples'] or 0:,} | {fmt(r['p50_ms'])} | {fmt(r['p90_ms'])} | {fmt(r['p99_ms'])} | "
-                f"{fmt(r['max_ms'])} | {fmt(r['last_p50_ms'])} / {fmt(r['last_p99_ms'])} |")
-    lines += ["", "### Ingest throughput (workload 4)", "",
-              "Conversion events with unique `event_id`s through `POST /api/v1/experiments/{id}/events`, 2 requests "
-              "in flight, no subscribers; 10,000 of the 100,000 users assigned. The goal (>= 50,000 events/s) is judged "
-              "at batches of 10,000, the most one call takes (`EXPSTREAM_MAX_BATCH`); 1,000 is for information.", "",
-              "| batch | events | events/s | batch p50 ms | batch p99 ms | server CPU µs/event | PostgreSQL CPU µs/event |",
-              "|---:|---:|---:|---:|---:|---:|---:|"]
+                f"{fmt(r['max_ms'])} | {fmt(r['last_p50_ms'])} / {fmt(r['last_p99_ms'])} |"
+            )
+    lines += [
+        "",
+        "### Ingest throughput (workload 4)",
+        "",
+        "Conversion events with unique `event_id`s through `POST /api/v1/experiments/{id}/events`, 2 requests "
+        "in flight, no subscribers; 10,000 of the 100,000 users assigned. The goal (>= 50,000 events/s) is judged "
+        "at batches of 10,000, the most one call takes (`EXPSTREAM_MAX_BATCH`); 1,000 is for information.",
+        "",
+        "| batch | events | events/s | batch p50 ms | batch p99 ms | server CPU µs/event | PostgreSQL CPU µs/event |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results.get("ingest", []):
-        lines.append(f"| {r['batch']:,} | {r['events']:,} | {r['events_per_second']:,.0f} | {fmt(r['batch_p50_ms'])} | "
-                     f"{fmt(r['batch_p99_ms'])} | {r['server_cpu_per_event_us']:.1f} | {r['db_cpu_per_event_us']:.1f} |")
-    lines += ["", "### Snapshot cost against history (workload 5)", "",
-              "Server-side compute of one snapshot (`CoreService.snapshot`: the store read, now one row of running "
-              "totals per variant, then statistics and JSON in the C++ core; no HTTP). Peer: the full-scan aggregate every snapshot "
-              "ran before the running totals, verbatim (`OLD_SNAPSHOT_SQL` in `bench/run.py`), timed alone the same "
-              "number of times on the same data in the same run, as the old store ran it (a parameterized statement "
-              "planned for the experiment each time, here over asyncpg); \"old / new\" = its median / the snapshot's "
-              "median, a lower bound since the old snapshot paid for statistics and JSON on top. \"totals query\" is "
-              "today's read alone, timed the same way (so with asyncpg's per-call cost). N assigned users over 3 variants and N conversion events on "
-              "10 % of them, loaded with `generate_series` (running totals set from a recount in the same "
-              "transaction, then checked with `expstream verify`), then `VACUUM ANALYZE`.", "",
-              "| events | assignments | reps | snapshot median ms | min ms | max ms | vs smallest | totals query ms "
-              "| old full-scan query median ms | old min / max ms | old / new |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {r['batch']:,} | {r['events']:,} | {r['events_per_second']:,.0f} | {fmt(r['batch_p50_ms'])} | "
+            f"{fmt(r['batch_p99_ms'])} | {r['server_cpu_per_event_us']:.1f} | {r['db_cpu_per_event_us']:.1f} |"
+        )
+    lines += [
+        "",
+        "### Snapshot cost against history (workload 5)",
+        "",
+        "Server-side compute of one snapshot (`CoreService.snapshot`: the store read, now one row of running "
+        "totals per variant, then statistics and JSON in the C++ core; no HTTP). Peer: the full-scan aggregate every snapshot "
+        "ran before the running totals, verbatim (`OLD_SNAPSHOT_SQL` in `bench/run.py`), timed alone the same "
+        "number of times on the same data in the same run, as the old store ran it (a parameterized statement "
+        'planned for the experiment each time, here over asyncpg); "old / new" = its median / the snapshot\'s '
+        'median, a lower bound since the old snapshot paid for statistics and JSON on top. "totals query" is '
+        "today's read alone, timed the same way (so with asyncpg's per-call cost). N assigned users over 3 variants and N conversion events on "
+        "10 % of them, loaded with `generate_series` (running totals set from a recount in the same "
+        "transaction, then checked with `expstream verify`), then `VACUUM ANALYZE`.",
+        "",
+        "| events | assignments | reps | snapshot median ms | min ms | max ms | vs smallest | totals query ms "
+        "| old full-scan query median ms | old min / max ms | old / new |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     hist = [r for r in results.get("history", []) if r.get("ok")]
     base = hist[0]["median_ms"] if hist else None
     for r in hist:
-        old = (f"{fmt(r.get('old_median_ms'), '.2f')} | {fmt(r.get('old_min_ms'), '.2f')} / "
-               f"{fmt(r.get('old_max_ms'), '.2f')} | {times(r.get('old_vs_new'))}")
-        lines.append(f"| {r['events']:,} | {r['assignments']:,} | {r['reps']} | {r['median_ms']:.2f} | {r['min_ms']:.2f} | "
-                     f"{r['max_ms']:.2f} | {r['median_ms'] / base:.1f}x | {fmt(r.get('totals_query_median_ms'), '.3f')} | "
-                     f"{old} |")
+        old = (
+            f"{fmt(r.get('old_median_ms'), '.2f')} | {fmt(r.get('old_min_ms'), '.2f')} / "
+            f"{fmt(r.get('old_max_ms'), '.2f')} | {times(r.get('old_vs_new'))}"
+        )
+        lines.append(
+            f"| {r['events']:,} | {r['assignments']:,} | {r['reps']} | {r['median_ms']:.2f} | {r['min_ms']:.2f} | "
+            f"{r['max_ms']:.2f} | {r['median_ms'] / base:.1f}x | {fmt(r.get('totals_query_median_ms'), '.3f')} | "
+            f"{old} |"
+        )
     mi = results.get("micro")
     lines += ["", "### Core micro-benchmark (workload 6)", ""]
     if mi and mi.get("ok"):
-        lines += [f"Statistics + JSON of a 3-variant snapshot ({mi['bytes']} bytes), per call, best of 5 × "
-                  f"{mi['number']:,}: `expstream._core.snapshot_json` **{mi['cpp_us']:.2f} µs**, the same in plain "
-                  f"Python **{mi['python_us']:.2f} µs** — {mi['speedup']:.1f}x. Both compute "
-                  f"{mi.get('what', 'the fixed analysis')}; the outputs are checked equal (floats to 1e-9)."]
+        lines += [
+            f"Statistics + JSON of a 3-variant snapshot ({mi['bytes']} bytes), per call, best of 5 × "
+            f"{mi['number']:,}: `expstream._core.snapshot_json` **{mi['cpp_us']:.2f} µs**, the same in plain "
+            f"Python **{mi['python_us']:.2f} µs** — {mi['speedup']:.1f}x. Both compute "
+            f"{mi.get('what', 'the fixed analysis')}; the outputs are checked equal (floats to 1e-9)."
+        ]
     levers = results.get("levers", [])
     if levers:
-        lines += ["", "### Levers on expstream's server (each a separate run of the same workloads)", "",
-                  f"Fan-out to {plan.lever_n:,} subscribers × {plan.rounds} updates, and ingest of "
-                  f"{plan.lever_ingest[1]} batches of {plan.lever_ingest[0]:,}; every row runs "
-                  "`bench/levers/serve_lever.py` (exactly `expstream serve`: its uvicorn options, logging and "
-                  "shutdown) with the one lever changed. \"bench patch\" levers are monkeypatches in "
-                  "`bench/levers/expstream_levers.py` that measure a change before anyone makes it.", "",
-                  "| lever | CPU/msg µs | vs baseline | last p50 ms | mem/conn KiB | connect CPU/conn µs | ingest events/s | ingest server CPU µs/event |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "### Levers on expstream's server (each a separate run of the same workloads)",
+            "",
+            f"Fan-out to {plan.lever_n:,} subscribers × {plan.rounds} updates, and ingest of "
+            f"{plan.lever_ingest[1]} batches of {plan.lever_ingest[0]:,}; every row runs "
+            "`bench/levers/serve_lever.py` (exactly `expstream serve`: its uvicorn options, logging and "
+            'shutdown) with the one lever changed. "bench patch" levers are monkeypatches in '
+            "`bench/levers/expstream_levers.py` that measure a change before anyone makes it.",
+            "",
+            "| lever | CPU/msg µs | vs baseline | last p50 ms | mem/conn KiB | connect CPU/conn µs | ingest events/s | ingest server CPU µs/event |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         b = next((x for x in levers if x["server"] == "lever-baseline" and x.get("fanout")), None)
         for x in levers:
             f = x.get("fanout")
@@ -1471,16 +1940,20 @@ def render_markdown(results: dict[str, Any], plan: Plan) -> str:
                 lines.append(f"| {x['lever']} | broke: {x.get('error', '')[:80]} | | | | | | |")
                 continue
             rel = f"{f['cpu_per_msg_us'] / b['fanout']['cpu_per_msg_us']:.2f}x" if b else "—"
-            lines.append(f"| {x['lever']} | {f['cpu_per_msg_us']:.2f} | {rel} | {fmt(f['last_p50_ms'])} | "
-                         f"{f['mem_per_conn_bytes'] / 1024:.1f} | {f['connect_cpu_per_conn_us']:.0f} | "
-                         f"{x['ingest']['events_per_second']:,.0f} | "
-                         f"{fmt(x['ingest']['server_cpu_per_event_us'] if x['ingest']['server_cpu_per_event_us'] >= 0 else None)} |")
+            lines.append(
+                f"| {x['lever']} | {f['cpu_per_msg_us']:.2f} | {rel} | {fmt(f['last_p50_ms'])} | "
+                f"{f['mem_per_conn_bytes'] / 1024:.1f} | {f['connect_cpu_per_conn_us']:.0f} | "
+                f"{x['ingest']['events_per_second']:,.0f} | "
+                f"{fmt(x['ingest']['server_cpu_per_event_us'] if x['ingest']['server_cpu_per_event_us'] >= 0 else None)} |"
+            )
     lines += ["", "### Goals", "", "| goal | measured | met |", "|---|---|---|"]
     for g in results.get("goals", []):
         met = "—" if g["met"] is None else ("yes" if g["met"] else f"**no** — {g['detail']}")
         lines.append(f"| {g['goal']} | {g['value']} | {met} |")
     if results.get("broken"):
-        lines += ["", "Broken workloads in this run:", ""] + [f"- {b['workload']}: {b['error']}" for b in results["broken"]]
+        lines += ["", "Broken workloads in this run:", ""] + [
+            f"- {b['workload']}: {b['error']}" for b in results["broken"]
+        ]
     return "\n".join(lines)
 
 
@@ -1505,14 +1978,22 @@ def print_summary(results: dict[str, Any], plan: Plan) -> None:
             if not r.get("ok"):
                 print(f"  {r['server']:<14} BROKE: {r.get('error')}")
                 continue
-            ratio = f"  (expstream is {e['cpu_per_msg_us'] / r['cpu_per_msg_us']:.2f}x its CPU/msg)" if e and r is not e else ""
-            print(f"  {r['server']:<14} cpu/msg {r['cpu_per_msg_us']:8.2f} us  last p50 {fmt(r['last_p50_ms']):>7} ms  "
-                  f"p99 {fmt(r['last_p99_ms']):>7} ms  {r['deliveries_per_second']:>9,.0f}/s  "
-                  f"{r['mem_per_conn_bytes'] / 1024:6.1f} KiB/conn{ratio}")
+            ratio = (
+                f"  (expstream is {e['cpu_per_msg_us'] / r['cpu_per_msg_us']:.2f}x its CPU/msg)"
+                if e and r is not e
+                else ""
+            )
+            print(
+                f"  {r['server']:<14} cpu/msg {r['cpu_per_msg_us']:8.2f} us  last p50 {fmt(r['last_p50_ms']):>7} ms  "
+                f"p99 {fmt(r['last_p99_ms']):>7} ms  {r['deliveries_per_second']:>9,.0f}/s  "
+                f"{r['mem_per_conn_bytes'] / 1024:6.1f} KiB/conn{ratio}"
+            )
     for r in results.get("history", []):
         if r.get("ok"):
-            print(f"snapshot at {r['events']:>10,} events: {r['median_ms']:9.2f} ms, old full-scan query "
-                  f"{fmt(r.get('old_median_ms'), '.2f'):>9} ms ({times(r.get('old_vs_new'))})")
+            print(
+                f"snapshot at {r['events']:>10,} events: {r['median_ms']:9.2f} ms, old full-scan query "
+                f"{fmt(r.get('old_median_ms'), '.2f'):>9} ms ({times(r.get('old_vs_new'))})"
+            )
     for g in results.get("goals", []):
         status = "—" if g["met"] is None else ("MET" if g["met"] else "MISSED")
         print(f"goal: {g['goal']}: {g['value']} -> {status} {g['detail']}")
@@ -1535,26 +2016,47 @@ def machine_meta(command: str) -> dict[str, Any]:
         mem_kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
     os_name = platform.platform()
     with contextlib.suppress(OSError), open("/etc/os-release") as f:
-        os_name = next((line.split("=", 1)[1].strip().strip('"') for line in f if line.startswith("PRETTY_NAME")), os_name)
+        os_name = next(
+            (line.split("=", 1)[1].strip().strip('"') for line in f if line.startswith("PRETTY_NAME")),
+            os_name,
+        )
     return {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "command": command,
-        "nproc": NCPU, "cpu_model": cpu_model, "mem_gib": mem_kb / 1024 / 1024, "os": os_name,
-        "kernel": platform.release(), "python": platform.python_version(), "node": cmd(["node", "--version"]),
-        "postgres": (re.findall(r"\d+\.\d+", cmd(["psql", "--version"])) or ["?"])[0] if shutil.which("psql") else "?",
-        "loadavg_start": os.getloadavg(), "server_cpu": SERVER_CPU, "loadgen_cpu": LOADGEN_CPU,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": command,
+        "nproc": NCPU,
+        "cpu_model": cpu_model,
+        "mem_gib": mem_kb / 1024 / 1024,
+        "os": os_name,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "node": cmd(["node", "--version"]),
+        "postgres": (re.findall(r"\d+\.\d+", cmd(["psql", "--version"])) or ["?"])[0]
+        if shutil.which("psql")
+        else "?",
+        "loadavg_start": os.getloadavg(),
+        "server_cpu": SERVER_CPU,
+        "loadgen_cpu": LOADGEN_CPU,
         "rlimit_nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
     }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small N, a few seconds per workload")
-    parser.add_argument("--only", default="", help="comma list: micro,history,fanout,latency (with ingest),"
-                        "cross-node,levers,none (with --profile: profiles only)")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma list: micro,history,fanout,latency (with ingest),"
+        "cross-node,levers,none (with --profile: profiles only)",
+    )
     parser.add_argument("--profile", action="store_true", help="also record py-spy profiles of the server")
     parser.add_argument("--no-md", action="store_true", help="do not update BENCHMARKS.md (full mode)")
     parser.add_argument("--output", help="results JSON path")
-    parser.add_argument("--render", metavar="JSON", help="only re-render BENCHMARKS.md from a full run's results")
+    parser.add_argument(
+        "--render", metavar="JSON", help="only re-render BENCHMARKS.md from a full run's results"
+    )
     parser.add_argument("--ns", help="override the fan-out subscriber counts, e.g. 1000,5000")
     parser.add_argument("--servers", help="fan-out: only these servers, e.g. expstream,floor")
     args = parser.parse_args()
@@ -1570,13 +2072,15 @@ def main() -> int:
     global SERVER_FILTER
     SERVER_FILTER = {x for x in (args.servers or "").split(",") if x}
     only = {x for x in args.only.split(",") if x}
-    want = (lambda name: not only or name in only)
+    want = lambda name: not only or name in only
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < max(plan.fanout_ns + [plan.lever_n]) + 500:
-        log(f"RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)} is too low for {max(plan.fanout_ns)} connections")
+        log(
+            f"RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)} is too low for {max(plan.fanout_ns)} connections"
+        )
         return 1
     for tool in (LOADGEN, FLOOR):
         if not tool.exists():
@@ -1633,8 +2137,10 @@ def main() -> int:
     if not plan.quick and not args.no_md and not only:
         update_benchmarks_md(render_markdown(results, plan))
         log("BENCHMARKS.md results section updated")
-    log(f"results: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
-        f"({results['meta']['duration_seconds']:.0f} s)")
+    log(
+        f"results: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
+        f"({results['meta']['duration_seconds']:.0f} s)"
+    )
     return 1 if results.get("broken") else 0
 
 

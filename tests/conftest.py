@@ -11,10 +11,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from helpers import RunningServer, bearer, run_server
 
 from expstream.embedded_db import EmbeddedPostgres, free_port
-
+from helpers import RunningServer, bearer, run_server
 
 # The server every integration test talks to; .ci/run makes sure one answers here.
 ADMIN_URL = os.environ.get("EXPSTREAM_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import uuid
-import base64
-import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -27,11 +27,18 @@ TEST_SECRET = "test-secret-" + uuid.uuid4().hex
 
 
 def token(
-    scope: str = "admin", experiments: list[str] | None = None, tenant: str | None = None, ttl: float = 600,
+    scope: str = "admin",
+    experiments: list[str] | None = None,
+    tenant: str | None = None,
+    ttl: float = 600,
     subject: str = "tester",
 ) -> str:
     return issue_token(
-        TEST_SECRET, subject=subject, scope=scope, experiments=experiments or ["*"], ttl_seconds=ttl,  # type: ignore[arg-type]
+        TEST_SECRET,
+        subject=subject,
+        scope=scope,
+        experiments=experiments or ["*"],
+        ttl_seconds=ttl,  # type: ignore[arg-type]
         tenant=tenant,
     )
 
@@ -58,7 +65,9 @@ class RunningServer:
                 self.log.append(line)
                 self._log_changed.notify_all()
 
-    def wait_for_log(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+    def wait_for_log(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30
+    ) -> dict[str, Any]:
         """Blocks until the server logs a JSON line matching predicate (an event, not a sleep)."""
         seen = 0
 
@@ -90,9 +99,22 @@ def run_server(
 ) -> Iterator[RunningServer]:
     port = port or free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-         *(extra_args or [])],
-        env={k: v for k, v in {**os.environ, "EXPSTREAM_JWT_SECRET": TEST_SECRET, **env}.items() if v is not None},
+        [
+            sys.executable,
+            "-m",
+            "expstream.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *(extra_args or []),
+        ],
+        env={
+            k: v
+            for k, v in {**os.environ, "EXPSTREAM_JWT_SECRET": TEST_SECRET, **env}.items()
+            if v is not None
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -149,8 +171,12 @@ def assign(client: httpx.Client, experiment_id: str, pairs: list[tuple[str, str]
     return result
 
 
-def convert(client: httpx.Client, experiment_id: str, users: list[str], event_ids: bool = False) -> dict[str, Any]:
-    events = [{"user_id": u, "type": "conversion"} | ({"event_id": f"e-{u}"} if event_ids else {}) for u in users]
+def convert(
+    client: httpx.Client, experiment_id: str, users: list[str], event_ids: bool = False
+) -> dict[str, Any]:
+    events = [
+        {"user_id": u, "type": "conversion"} | ({"event_id": f"e-{u}"} if event_ids else {}) for u in users
+    ]
     response = client.post(f"/api/v1/experiments/{experiment_id}/events", json={"events": events})
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
@@ -194,7 +220,9 @@ def raw_upgrade(port: int, path: str, rcvbuf: int | None = None) -> socket.socke
 T = TypeVar("T")
 
 
-def wait_until(condition: Callable[[], T], timeout: float = 30, what: str = "condition", interval: float = 0.05) -> T:
+def wait_until(
+    condition: Callable[[], T], timeout: float = 30, what: str = "condition", interval: float = 0.05
+) -> T:
     """Polls condition until it returns something truthy (and returns that); fails after timeout."""
     deadline = time.monotonic() + timeout
     last: T = condition()
@@ -210,15 +238,22 @@ def psql(database_url: str, sql: str) -> list[list[str]]:
     """Runs SQL with the real psql; returns the rows as lists of text fields."""
     done = subprocess.run(
         ["psql", database_url, "-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t", "-F", "\t", "-c", sql],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == 0, done.stderr
     return [line.split("\t") for line in done.stdout.splitlines() if line]
 
 
-def expstream_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def expstream_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """The installed `expstream` console script (the one beside this interpreter)."""
     return subprocess.run(
         [str(Path(sys.executable).with_name("expstream")), *args],
-        env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

@@ -32,10 +32,18 @@ def expired_token() -> str:
 
 @pytest.mark.parametrize(
     "bad",
-    [None, "not-a-jwt", "Bearer", expired_token, lambda: jwt.encode({"sub": "x", "exp": 9e9}, "wrong-secret-" + "x" * 32, "HS256")],
+    [
+        None,
+        "not-a-jwt",
+        "Bearer",
+        expired_token,
+        lambda: jwt.encode({"sub": "x", "exp": 9e9}, "wrong-secret-" + "x" * 32, "HS256"),
+    ],
     ids=["missing", "malformed", "garbage", "expired", "bad-signature"],
 )
-def test_websocket_without_a_valid_token_is_closed_4401(server: RunningServer, client: httpx.Client, bad: Any) -> None:
+def test_websocket_without_a_valid_token_is_closed_4401(
+    server: RunningServer, client: httpx.Client, bad: Any
+) -> None:
     eid = new_experiment(client)["id"]
     value = bad() if callable(bad) else bad
     with open_stream(server.ws, eid, token=value) as ws:
@@ -75,12 +83,17 @@ def test_http_needs_a_token_and_the_right_scope(server: RunningServer, client: h
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
         assert "missing token" in response.json()["detail"]
-        assert anonymous.get("/api/v1/experiments", headers={"Authorization": "Bearer junk"}).status_code == 401
+        assert (
+            anonymous.get("/api/v1/experiments", headers={"Authorization": "Bearer junk"}).status_code == 401
+        )
         assert anonymous.get("/health").status_code == 200  # liveness stays open
     reader = bearer("read")
     assert client.get(f"/api/v1/experiments/{eid}", headers=reader).status_code == 200
     assert client.post(f"/api/v1/experiments/{eid}/assignments", json=body, headers=reader).status_code == 403
-    assert client.patch(f"/api/v1/experiments/{eid}", json={"status": "active"}, headers=reader).status_code == 403
+    assert (
+        client.patch(f"/api/v1/experiments/{eid}", json={"status": "active"}, headers=reader).status_code
+        == 403
+    )
     writer = bearer("write")
     assert client.post(f"/api/v1/experiments/{eid}/assignments", json=body, headers=writer).status_code == 200
     assert client.get("/api/v1/ws/active-experiments", headers=writer).status_code == 403
@@ -89,7 +102,9 @@ def test_http_needs_a_token_and_the_right_scope(server: RunningServer, client: h
     assert client.get("/health/details").status_code == 200  # admin
     # A token for one experiment cannot create others or touch others.
     scoped = bearer("write", experiments=[eid])
-    assert client.post("/api/v1/experiments", json={"name": "x", "variants": []}, headers=scoped).status_code in (403, 422)
+    assert client.post(
+        "/api/v1/experiments", json={"name": "x", "variants": []}, headers=scoped
+    ).status_code in (403, 422)
     assert client.get(f"/api/v1/experiments/{random_id()}", headers=scoped).status_code == 403
 
 
@@ -110,19 +125,28 @@ def test_websocket_from_a_disallowed_origin_is_refused(server: RunningServer, cl
 
 
 def test_tenants_never_see_each_others_experiments_or_messages(server: RunningServer) -> None:
-    with httpx.Client(base_url=server.http, headers=bearer("admin", tenant="acme")) as acme, \
-            httpx.Client(base_url=server.http, headers=bearer("admin", tenant="globex")) as globex:
+    with (
+        httpx.Client(base_url=server.http, headers=bearer("admin", tenant="acme")) as acme,
+        httpx.Client(base_url=server.http, headers=bearer("admin", tenant="globex")) as globex,
+    ):
         a = new_experiment(acme, name="acme test")["id"]
         g = new_experiment(globex, name="globex test")["id"]
         assert [e["id"] for e in acme.get("/api/v1/experiments").json()] == [a]
         assert acme.get(f"/api/v1/experiments/{g}").status_code == 403
-        assert acme.post(f"/api/v1/experiments/{g}/assignments",
-                         json={"assignments": [{"user_id": "u", "variant_key": "control"}]}).status_code == 403
+        assert (
+            acme.post(
+                f"/api/v1/experiments/{g}/assignments",
+                json={"assignments": [{"user_id": "u", "variant_key": "control"}]},
+            ).status_code
+            == 403
+        )
         with open_stream(server.ws, g, token=token("read", tenant="acme")) as ws:
             assert close_code(ws) == 4403
         # Both watch their own experiment; ingest into each reaches only its own watcher.
-        with open_stream(server.ws, a, token=token("read", tenant="acme")) as wa, \
-                open_stream(server.ws, g, token=token("read", tenant="globex")) as wg:
+        with (
+            open_stream(server.ws, a, token=token("read", tenant="acme")) as wa,
+            open_stream(server.ws, g, token=token("read", tenant="globex")) as wg,
+        ):
             recv_json(wa), recv_json(wg)
             assign(acme, a, [("a1", "control")])
             assign(globex, g, [("g1", "control"), ("g2", "control")])
@@ -144,9 +168,14 @@ def test_an_open_stream_ends_when_its_token_expires(server: RunningServer, clien
         expired, _ = recv_until(ws, lambda m: m.get("code") == "token_expired", timeout=TIMEOUT)
         assert "expired" in expired["message"]
         assert close_code(ws) == 4401
-    with httpx.Client(base_url=server.http, timeout=TIMEOUT) as sse_client, sse_client.stream(
-        "GET", f"/api/v1/experiments/{eid}/results/stream", headers={"Authorization": f"Bearer {token('read', ttl=2)}"}
-    ) as response:
+    with (
+        httpx.Client(base_url=server.http, timeout=TIMEOUT) as sse_client,
+        sse_client.stream(
+            "GET",
+            f"/api/v1/experiments/{eid}/results/stream",
+            headers={"Authorization": f"Bearer {token('read', ttl=2)}"},
+        ) as response,
+    ):
         assert response.status_code == 200
         body = "".join(response.iter_text())  # returns only because the server ends the stream
     assert "token_expired" in body

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from helpers import assign, convert, new_experiment, random_id
 
 CONTROL = {"key": "control", "name": "Control", "is_control": True}
@@ -54,7 +55,8 @@ def test_unknown_experiment_is_404_and_malformed_id_is_422(client: httpx.Client)
     assert client.get(f"/api/v1/experiments/{random_id()}/results").status_code == 404
     assert client.get("/api/v1/experiments/not-a-uuid").status_code == 422
     response = client.post(
-        f"/api/v1/experiments/{random_id()}/assignments", json={"assignments": [{"user_id": "u", "variant_key": "b"}]}
+        f"/api/v1/experiments/{random_id()}/assignments",
+        json={"assignments": [{"user_id": "u", "variant_key": "b"}]},
     )
     assert response.status_code == 404
     assert "not found" in response.json()["detail"]
@@ -70,13 +72,18 @@ def test_status_changes_and_lifecycle_rules(client: httpx.Client) -> None:
     assert client.patch(f"/api/v1/experiments/{eid}", json={"status": "bogus"}).status_code == 422
     assert client.patch(f"/api/v1/experiments/{eid}", json={"status": "completed"}).status_code == 200
     assert client.patch(f"/api/v1/experiments/{eid}", json={"status": "active"}).status_code == 409
-    late = client.post(f"/api/v1/experiments/{eid}/events", json={"events": [{"user_id": "u", "type": "conversion"}]})
+    late = client.post(
+        f"/api/v1/experiments/{eid}/events", json={"events": [{"user_id": "u", "type": "conversion"}]}
+    )
     assert late.status_code == 409
 
 
 def test_first_assignment_wins_and_repeats_count_as_duplicates(client: httpx.Client) -> None:
     eid = new_experiment(client)["id"]
-    assert assign(client, eid, [("u1", "control"), ("u2", "v1"), ("u1", "v1")]) == {"accepted": 2, "duplicates": 1}
+    assert assign(client, eid, [("u1", "control"), ("u2", "v1"), ("u1", "v1")]) == {
+        "accepted": 2,
+        "duplicates": 1,
+    }
     assert assign(client, eid, [("u1", "v1"), ("u3", "v1")]) == {"accepted": 1, "duplicates": 1}
     assert counts(results(client, eid)) == {"control": (1, 0), "v1": (2, 0)}
 
@@ -85,7 +92,12 @@ def test_unknown_variant_rejects_the_whole_batch_and_stores_nothing(client: http
     eid = new_experiment(client)["id"]
     response = client.post(
         f"/api/v1/experiments/{eid}/assignments",
-        json={"assignments": [{"user_id": "a", "variant_key": "control"}, {"user_id": "b", "variant_key": "nope"}]},
+        json={
+            "assignments": [
+                {"user_id": "a", "variant_key": "control"},
+                {"user_id": "b", "variant_key": "nope"},
+            ]
+        },
     )
     assert response.status_code == 422
     assert "nope" in response.json()["detail"]

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import websockets
+
 from helpers import RunningServer, bearer, new_experiment, raw_upgrade, run_server, token, wide_experiment
 
 
@@ -19,7 +20,9 @@ def fast_server(server_env: dict[str, str]) -> Iterator[RunningServer]:
         yield running
 
 
-def test_200_concurrent_clients_all_receive_the_broadcast(server: RunningServer, client: httpx.Client) -> None:
+def test_200_concurrent_clients_all_receive_the_broadcast(
+    server: RunningServer, client: httpx.Client
+) -> None:
     eid = new_experiment(client)["id"]
     url = f"{server.ws}/api/v1/ws/experiments/{eid}/results"
 
@@ -63,8 +66,10 @@ def _never_reading_client_scenario(server: RunningServer, client: httpx.Client) 
     rounds = 200
 
     async def main() -> list[int]:
-        async with websockets.connect(f"{server.ws}{path}", ping_interval=None, max_size=None) as a, \
-                websockets.connect(f"{server.ws}{path}", ping_interval=None, max_size=None) as b:
+        async with (
+            websockets.connect(f"{server.ws}{path}", ping_interval=None, max_size=None) as a,
+            websockets.connect(f"{server.ws}{path}", ping_interval=None, max_size=None) as b,
+        ):
             await a.recv()
             await b.recv()
             seen = []

@@ -80,8 +80,10 @@ def test_connections_past_the_per_token_cap_close_with_1013(
 
 
 def test_connections_past_the_per_address_cap_close_with_1013(server_env: dict[str, str]) -> None:
-    with run_server({**server_env, "EXPSTREAM_WS_MAX_CONNECTIONS_PER_ADDRESS": "3"}) as srv, \
-            httpx.Client(base_url=srv.http, headers=bearer()) as client:
+    with (
+        run_server({**server_env, "EXPSTREAM_WS_MAX_CONNECTIONS_PER_ADDRESS": "3"}) as srv,
+        httpx.Client(base_url=srv.http, headers=bearer()) as client,
+    ):
         eid = new_experiment(client)["id"]
         with contextlib.ExitStack() as stack:
             for _ in range(3):
@@ -102,9 +104,13 @@ def test_a_silent_peer_is_dropped_by_the_heartbeat_and_counts_update(
     strict: RunningServer, strict_client: httpx.Client
 ) -> None:
     eid = new_experiment(strict_client)["id"]
-    sock = raw_upgrade(strict.port, f"/api/v1/ws/experiments/{eid}/results?token={token('read', subject='silent')}")
+    sock = raw_upgrade(
+        strict.port, f"/api/v1/ws/experiments/{eid}/results?token={token('read', subject='silent')}"
+    )
     try:
-        entry = strict.wait_for_log(lambda e: e.get("event") == "ws_disconnect" and e.get("subject") == "silent")
+        entry = strict.wait_for_log(
+            lambda e: e.get("event") == "ws_disconnect" and e.get("subject") == "silent"
+        )
         assert entry["experiments"] == [eid]
         subscribers = strict_client.get(f"/api/v1/ws/experiments/{eid}/results/subscribers").json()
         assert subscribers["subscribers"] == 0
@@ -133,7 +139,9 @@ def _stalled_reader_scenario(strict: RunningServer, strict_client: httpx.Client)
             assert response.status_code == 200
             if any('"subject": "slow"' in line and "ws_disconnect" in line for line in strict.log):
                 break
-        entry = strict.wait_for_log(lambda e: e.get("event") == "ws_disconnect" and e.get("subject") == "slow")
+        entry = strict.wait_for_log(
+            lambda e: e.get("event") == "ws_disconnect" and e.get("subject") == "slow"
+        )
         assert entry["close_code"] == 1013
     finally:
         sock.close()
@@ -150,7 +158,9 @@ def test_each_websocket_has_a_fixed_kernel_send_buffer(server: RunningServer) ->
         # The server's end of this very connection: source port = server port, peer = our port.
         out = subprocess.run(
             ["ss", "-tmnH", "state", "established", f"( sport = :{server.port} and dport = :{local_port} )"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         sizes = re.findall(r"tb(\d+)", out)
         assert sizes == [str(2 * 128 * 1024)], out

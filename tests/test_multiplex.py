@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import httpx
-from helpers import RunningServer, assign, new_experiment, token
 from websockets.sync.client import connect
+
+from helpers import RunningServer, assign, new_experiment, token
 from wsclient import TIMEOUT, open_stream, recv_json, recv_until
 
 
@@ -48,13 +49,17 @@ def test_status_changes_arrive_as_a_lifecycle_envelope_on_both_endpoints(
     server: RunningServer, client: httpx.Client
 ) -> None:
     eid = new_experiment(client)["id"]
-    with open_stream(server.ws, eid) as single, connect(f"{server.ws}/api/v1/ws?token={token('read')}") as multi:
+    with (
+        open_stream(server.ws, eid) as single,
+        connect(f"{server.ws}/api/v1/ws?token={token('read')}") as multi,
+    ):
         recv_json(single)
         recv_json(multi)
         multi.send(json.dumps({"action": "subscribe", "experiment_id": eid}))
         recv_until(multi, lambda m: m.get("event") == "results_update")
-        response = client.patch(f"/api/v1/experiments/{eid}", json={"status": "active"},
-                                headers={"X-Request-ID": "trace-123"})
+        response = client.patch(
+            f"/api/v1/experiments/{eid}", json={"status": "active"}, headers={"X-Request-ID": "trace-123"}
+        )
         assert response.status_code == 200
         for ws in (single, multi):
             envelope, _ = recv_until(ws, lambda m: m.get("event") == "STATUS_CHANGED")

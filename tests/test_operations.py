@@ -10,8 +10,9 @@ import sys
 import httpx
 import jwt
 import pytest
-from helpers import TEST_SECRET, RunningServer, assign, bearer, new_experiment, run_server, token
 from websockets.exceptions import ConnectionClosed
+
+from helpers import TEST_SECRET, RunningServer, assign, bearer, new_experiment, run_server, token
 from wsclient import TIMEOUT, open_stream, recv_json
 
 
@@ -22,8 +23,12 @@ def test_connect_and_disconnect_are_logged_as_json_without_tokens(
     secret_token = token("read", subject="log-check")
     with open_stream(server.ws, eid, token=secret_token) as ws:
         recv_json(ws)
-    connect = server.wait_for_log(lambda e: e.get("event") == "ws_connect" and e.get("subject") == "log-check")
-    disconnect = server.wait_for_log(lambda e: e.get("event") == "ws_disconnect" and e.get("subject") == "log-check")
+    connect = server.wait_for_log(
+        lambda e: e.get("event") == "ws_connect" and e.get("subject") == "log-check"
+    )
+    disconnect = server.wait_for_log(
+        lambda e: e.get("event") == "ws_disconnect" and e.get("subject") == "log-check"
+    )
     assert connect["experiments"] == [eid] and connect["connections"] >= 1
     assert disconnect["close_code"] == 1000
     assert disconnect["duration_seconds"] >= 0
@@ -33,7 +38,9 @@ def test_connect_and_disconnect_are_logged_as_json_without_tokens(
     assert secret_token.split(".")[2] not in everything  # not even the signature
 
 
-def test_metrics_count_connections_messages_and_snapshots(server: RunningServer, client: httpx.Client) -> None:
+def test_metrics_count_connections_messages_and_snapshots(
+    server: RunningServer, client: httpx.Client
+) -> None:
     eid = new_experiment(client)["id"]
     with open_stream(server.ws, eid) as ws:
         recv_json(ws)
@@ -51,7 +58,10 @@ def test_metrics_count_connections_messages_and_snapshots(server: RunningServer,
 
 
 def test_sigterm_closes_streams_with_1001_and_keeps_acknowledged_ingest(server_env: dict[str, str]) -> None:
-    with run_server(server_env) as srv, httpx.Client(base_url=srv.http, headers=bearer(), timeout=30) as client:
+    with (
+        run_server(server_env) as srv,
+        httpx.Client(base_url=srv.http, headers=bearer(), timeout=30) as client,
+    ):
         eid = new_experiment(client)["id"]
         assert assign(client, eid, [(f"u{i}", "control") for i in range(100)])["accepted"] == 100
         with open_stream(srv.ws, eid) as ws:
@@ -70,8 +80,9 @@ def test_sigterm_closes_streams_with_1001_and_keeps_acknowledged_ingest(server_e
 
 def cli(*args: str, env: dict[str, str | None]) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
-    return subprocess.run([sys.executable, "-m", "expstream.cli", *args], env=full, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "expstream.cli", *args], env=full, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_serve_refuses_to_start_without_a_secret() -> None:
@@ -83,8 +94,18 @@ def test_serve_refuses_to_start_without_a_secret() -> None:
 
 
 def test_token_command_prints_a_token_the_server_accepts() -> None:
-    result = cli("token", "--experiment", "*", "--scope", "write", "--ttl", "1h", "--tenant", "acme",
-                 env={"EXPSTREAM_JWT_SECRET": TEST_SECRET})
+    result = cli(
+        "token",
+        "--experiment",
+        "*",
+        "--scope",
+        "write",
+        "--ttl",
+        "1h",
+        "--tenant",
+        "acme",
+        env={"EXPSTREAM_JWT_SECRET": TEST_SECRET},
+    )
     assert result.returncode == 0, result.stderr
     claims = jwt.decode(result.stdout.strip(), TEST_SECRET, algorithms=["HS256"])
     assert claims["scope"] == "write" and claims["experiments"] == ["*"] and claims["tenant"] == "acme"
@@ -93,6 +114,9 @@ def test_token_command_prints_a_token_the_server_accepts() -> None:
 
 def test_insecure_mode_is_explicit_and_loud(server_env: dict[str, str]) -> None:
     env = {**server_env, "EXPSTREAM_JWT_SECRET": None}
-    with run_server(env, extra_args=["--insecure-no-auth"]) as srv, httpx.Client(base_url=srv.http) as anonymous:
+    with (
+        run_server(env, extra_args=["--insecure-no-auth"]) as srv,
+        httpx.Client(base_url=srv.http) as anonymous,
+    ):
         assert anonymous.get("/api/v1/experiments").status_code == 200
         assert any("AUTHENTICATION IS OFF" in line for line in srv.log)

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from helpers import bearer, RunningServer, assign, new_experiment, run_server
-from wsclient import open_stream, recv_json, recv_until
 
 from expstream.embedded_db import EmbeddedPostgres
+from helpers import RunningServer, assign, bearer, new_experiment, run_server
+from wsclient import open_stream, recv_json, recv_until
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,9 @@ def test_database_outage_sends_an_error_then_snapshots_resume_without_reconnecti
         _outage_scenario(owned_postgres, outage_server, client)
 
 
-def _outage_scenario(owned_postgres: EmbeddedPostgres, outage_server: RunningServer, client: httpx.Client) -> None:
+def _outage_scenario(
+    owned_postgres: EmbeddedPostgres, outage_server: RunningServer, client: httpx.Client
+) -> None:
     eid = new_experiment(client)["id"]
     assign(client, eid, [("u1", "control")])
     with open_stream(outage_server.ws, eid) as ws:

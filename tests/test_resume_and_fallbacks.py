@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import httpx
+
 from helpers import RunningServer, assign, new_experiment, token
 from wsclient import open_stream, recv_json, recv_until
 
@@ -70,11 +71,16 @@ def test_sse_sends_the_same_payloads_as_the_websocket_with_seq_ids(
         assert pushed["id"] == str(ws_pushed["seq"])
 
 
-def test_sse_honours_last_event_id_and_token_in_the_query(server: RunningServer, client: httpx.Client) -> None:
+def test_sse_honours_last_event_id_and_token_in_the_query(
+    server: RunningServer, client: httpx.Client
+) -> None:
     eid = new_experiment(client)["id"]
     seq = client.get(f"/api/v1/experiments/{eid}/results").json()["seq"]
     url = f"{server.http}/api/v1/experiments/{eid}/results/stream?token={token('read')}"
-    with httpx.Client(timeout=30) as browser, browser.stream("GET", url, headers={"Last-Event-ID": str(seq)}) as response:
+    with (
+        httpx.Client(timeout=30) as browser,
+        browser.stream("GET", url, headers={"Last-Event-ID": str(seq)}) as response,
+    ):
         assert response.status_code == 200
         events = sse_events(response)
         assign(client, eid, [("u1", "control")])
@@ -90,7 +96,9 @@ def test_long_poll_returns_when_a_newer_snapshot_exists(server: RunningServer, c
     result: dict[str, dict[str, object]] = {}
 
     def poll() -> None:
-        response = client.get(f"/api/v1/experiments/{eid}/results", params={"after_seq": current["seq"], "wait": 30})
+        response = client.get(
+            f"/api/v1/experiments/{eid}/results", params={"after_seq": current["seq"], "wait": 30}
+        )
         result["snapshot"] = response.json()
 
     poller = threading.Thread(target=poll)
@@ -101,12 +109,16 @@ def test_long_poll_returns_when_a_newer_snapshot_exists(server: RunningServer, c
     poller.join(timeout=30)
     snapshot = result["snapshot"]
     assert int(snapshot["seq"]) > current["seq"]  # type: ignore[call-overload]
-    assert snapshot == client.get(f"/api/v1/experiments/{eid}/results").json() | {"timestamp": snapshot["timestamp"]}
+    assert snapshot == client.get(f"/api/v1/experiments/{eid}/results").json() | {
+        "timestamp": snapshot["timestamp"]
+    }
 
 
 def test_long_poll_times_out_with_the_current_snapshot(client: httpx.Client) -> None:
     eid = new_experiment(client)["id"]
     current = client.get(f"/api/v1/experiments/{eid}/results").json()
-    response = client.get(f"/api/v1/experiments/{eid}/results", params={"after_seq": current["seq"], "wait": 0.5})
+    response = client.get(
+        f"/api/v1/experiments/{eid}/results", params={"after_seq": current["seq"], "wait": 0.5}
+    )
     assert response.status_code == 200
     assert response.json()["seq"] == current["seq"]

@@ -84,8 +84,11 @@ def start_node(stack: ExitStack, server_env: dict[str, str], name: str) -> Node:
 def cluster(server_env: dict[str, str]) -> Iterator[tuple[Node, Node, Node]]:
     """Three nodes on the session database; tests that kill or cut a node start their own."""
     with ExitStack() as stack:
-        yield (start_node(stack, server_env, "a"), start_node(stack, server_env, "b"),
-               start_node(stack, server_env, "c"))
+        yield (
+            start_node(stack, server_env, "a"),
+            start_node(stack, server_env, "b"),
+            start_node(stack, server_env, "c"),
+        )
 
 
 def totals(snapshot: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -93,6 +96,7 @@ def totals(snapshot: dict[str, Any]) -> dict[str, tuple[int, int]]:
 
 
 # 1 ------------------------------------------------------------------------------------------------
+
 
 def test_ingest_and_status_changes_on_one_node_reach_subscribers_of_the_others(
     cluster: tuple[Node, Node, Node],
@@ -114,8 +118,11 @@ def test_ingest_and_status_changes_on_one_node_reach_subscribers_of_the_others(
             assert totals(pushed[name]) == {"control": (2, 0), "v1": (1, 0)}
         assert pushed["b"]["seq"] == pushed["c"]["seq"]  # one database, one seq
 
-        response = a.client.patch(f"/api/v1/experiments/{eid}", json={"status": "active"},
-                                  headers={"X-Request-ID": "trace-scale-out"})
+        response = a.client.patch(
+            f"/api/v1/experiments/{eid}",
+            json={"status": "active"},
+            headers={"X-Request-ID": "trace-scale-out"},
+        )
         assert response.status_code == 200, response.text
         for name, ws in (("b", on_b), ("c", on_c)):
             envelope, _ = recv_until(ws, lambda m: m.get("event") == "STATUS_CHANGED")
@@ -136,8 +143,10 @@ def test_ingest_and_status_changes_on_one_node_reach_subscribers_of_the_others(
 
 # 2 ------------------------------------------------------------------------------------------------
 
+
 def test_subscriber_counts_agree_across_nodes_and_a_killed_node_drops_out_while_its_client_resumes(
-    cluster: tuple[Node, Node, Node], server_env: dict[str, str],
+    cluster: tuple[Node, Node, Node],
+    server_env: dict[str, str],
 ) -> None:
     a, b, _ = cluster
     with ExitStack() as stack:
@@ -149,7 +158,11 @@ def test_subscriber_counts_agree_across_nodes_and_a_killed_node_drops_out_while_
             assert recv_json(ws)["total_participants"] == 1
         c_client = streams[-1]
         for node in (a, b, c):
-            wait_until(lambda: node.subscribers(eid) == 6, timeout=15, what=f"6 subscribers on {node.node_id}")
+            wait_until(
+                lambda node=node: node.subscribers(eid) == 6,
+                timeout=15,
+                what=f"6 subscribers on {node.node_id}",
+            )
         listed = c.client.get("/api/v1/ws/active-experiments").json()
         assert {"experiment_id": eid, "subscribers": 6} in listed
 
@@ -167,7 +180,9 @@ def test_subscriber_counts_agree_across_nodes_and_a_killed_node_drops_out_while_
 
         bound = 3 * HEARTBEAT
         for node in (a, b):
-            wait_until(lambda: node.subscribers(eid) == 5, timeout=bound + 10, what=f"5 on {node.node_id}")
+            wait_until(
+                lambda node=node: node.subscribers(eid) == 5, timeout=bound + 10, what=f"5 on {node.node_id}"
+            )
         dropped_after = time.monotonic() - killed_at
         print(f"\nkilled node dropped out of the counts after {dropped_after:.2f} s (bound {bound:.1f} s)")
         assert dropped_after < bound + 10
@@ -186,7 +201,11 @@ def test_subscriber_counts_agree_across_nodes_and_a_killed_node_drops_out_while_
             assert is_snapshot(newer)
             assert newer["seq"] > missed["seq"] and newer["total_participants"] == 5
             for node in (a, b):
-                wait_until(lambda: node.subscribers(eid) == 6, timeout=15, what=f"6 again on {node.node_id}")
+                wait_until(
+                    lambda node=node: node.subscribers(eid) == 6,
+                    timeout=15,
+                    what=f"6 again on {node.node_id}",
+                )
 
 
 # 3 ------------------------------------------------------------------------------------------------
@@ -209,10 +228,12 @@ KEYS = ("control", "v1", "v2")
 
 
 def chunks(rows: list[Any], size: int) -> list[list[Any]]:
-    return [rows[i:i + size] for i in range(0, len(rows), size)]
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
-def ingest_plans(rng: random.Random, workers: int) -> tuple[list[list[tuple[str, list[dict[str, Any]]]]], dict[str, Any]]:
+def ingest_plans(
+    rng: random.Random, workers: int
+) -> tuple[list[list[tuple[str, list[dict[str, Any]]]]], dict[str, Any]]:
     """Overlapping users, a fixed variant per user (so "first wins" has one answer whichever process
     is first), shared event ids (duplicates across processes), events without ids, conversions
     before assignments and conversions of users never assigned."""
@@ -241,32 +262,45 @@ def ingest_plans(rng: random.Random, workers: int) -> tuple[list[list[tuple[str,
             event_ids.add(f"e-{u}")
         rng.shuffle(events)
         ops: list[tuple[str, list[dict[str, Any]]]] = [("assignments", batch) for batch in chunks(rows, 20)]
-        event_ops: list[tuple[str, list[dict[str, Any]]]] = [("events", batch) for batch in chunks(events, 15)]
+        event_ops: list[tuple[str, list[dict[str, Any]]]] = [
+            ("events", batch) for batch in chunks(events, 15)
+        ]
         if w == 0:
             ops = event_ops + ops  # this one converts everybody before assigning anybody
         else:
             for op in event_ops:
                 ops.insert(rng.randrange(len(ops) + 1), op)
         plans.append(ops)
-    per_variant = {k: (sum(variant_of[u] == k for u in assigned),
-                       sum(variant_of[u] == k for u in assigned & converted)) for k in KEYS}
-    expected = {"totals": per_variant, "participants": len(assigned), "assignments_accepted": len(assigned),
-                "events_accepted": len(event_ids) + anonymous_events}
+    per_variant = {
+        k: (sum(variant_of[u] == k for u in assigned), sum(variant_of[u] == k for u in assigned & converted))
+        for k in KEYS
+    }
+    expected = {
+        "totals": per_variant,
+        "participants": len(assigned),
+        "assignments_accepted": len(assigned),
+        "events_accepted": len(event_ids) + anonymous_events,
+    }
     return plans, expected
 
 
 def raw_counts(database_url: str, experiment_id: str) -> dict[str, tuple[int, int]]:
-    rows = psql(database_url, f"""
+    rows = psql(
+        database_url,
+        f"""
         SELECT v.key, count(a.user_id),
                count(a.user_id) FILTER (WHERE EXISTS (SELECT 1 FROM events e WHERE e.experiment_id = v.experiment_id
                                                      AND e.user_id = a.user_id AND e.type = 'conversion'))
         FROM variants v LEFT JOIN assignments a ON a.experiment_id = v.experiment_id AND a.variant_id = v.id
-        WHERE v.experiment_id = '{experiment_id}' GROUP BY v.key, v.position ORDER BY v.position""")
+        WHERE v.experiment_id = '{experiment_id}' GROUP BY v.key, v.position ORDER BY v.position""",
+    )
     return {key: (int(p), int(c)) for key, p, c in rows}
 
 
 def test_concurrent_ingest_from_several_processes_keeps_exact_totals_and_verify_finds_drift(
-    cluster: tuple[Node, Node, Node], database_url: str, tmp_path: Path,
+    cluster: tuple[Node, Node, Node],
+    database_url: str,
+    tmp_path: Path,
 ) -> None:
     a, b, _ = cluster
     eid = new_experiment(a.client, variants=3)["id"]
@@ -278,10 +312,19 @@ def test_concurrent_ingest_from_several_processes_keeps_exact_totals_and_verify_
             for i, ops in enumerate(plans):
                 node = (a, b)[i % 2]
                 plan = tmp_path / f"plan-{i}.json"
-                plan.write_text(json.dumps({"base": node.server.http, "token": token("admin"), "experiment": eid,
-                                            "ops": ops}))
-                procs.append(subprocess.Popen([sys.executable, "-c", WORKER, str(plan)], stdout=subprocess.PIPE,
-                                              stderr=subprocess.PIPE, text=True))
+                plan.write_text(
+                    json.dumps(
+                        {"base": node.server.http, "token": token("admin"), "experiment": eid, "ops": ops}
+                    )
+                )
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-c", WORKER, str(plan)],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        text=True,
+                    )
+                )
             outputs = []
             for proc in procs:
                 out, err = proc.communicate(timeout=90)
@@ -301,7 +344,9 @@ def test_concurrent_ingest_from_several_processes_keeps_exact_totals_and_verify_
 
         # Both nodes' subscribers end on the final numbers, seq never going back.
         for ws in (on_a, on_b):
-            final, seen = recv_until(ws, lambda m: is_snapshot(m) and totals(m) == expected["totals"], timeout=30)
+            final, seen = recv_until(
+                ws, lambda m: is_snapshot(m) and totals(m) == expected["totals"], timeout=30
+            )
             seqs = [m["seq"] for m in seen if is_snapshot(m)] + [final["seq"]]
             assert seqs == sorted(seqs)
             assert final["total_participants"] == expected["participants"]
@@ -325,7 +370,10 @@ def test_concurrent_ingest_from_several_processes_keeps_exact_totals_and_verify_
         stored = expected["totals"]["v1"][0] + 1
         drifted = expstream_cli("verify", eid, env=env)
         assert drifted.returncode == 1, drifted.stdout + drifted.stderr
-        assert f"DRIFT experiment {eid} variant v1: participants stored {stored}, recounted {stored - 1}" in drifted.stdout
+        assert (
+            f"DRIFT experiment {eid} variant v1: participants stored {stored}, recounted {stored - 1}"
+            in drifted.stdout
+        )
         assert f"verified 3 variants of experiment {eid}: 1 with drift" in drifted.stdout
         drifted_all = expstream_cli("verify", env=env)
         assert drifted_all.returncode == 1
@@ -342,13 +390,19 @@ def test_concurrent_ingest_from_several_processes_keeps_exact_totals_and_verify_
 
 # 4 ------------------------------------------------------------------------------------------------
 
+
 def listener_pids(database_url: str, node_id: str) -> list[int]:
-    rows = psql(database_url, f"SELECT pid FROM pg_stat_activity WHERE application_name = 'expstream-listener {node_id}'")
+    rows = psql(
+        database_url,
+        f"SELECT pid FROM pg_stat_activity WHERE application_name = 'expstream-listener {node_id}'",
+    )
     return [int(r[0]) for r in rows]
 
 
 def test_a_dropped_listen_connection_comes_back_and_notices_flow_again(
-    cluster: tuple[Node, Node, Node], server_env: dict[str, str], database_url: str,
+    cluster: tuple[Node, Node, Node],
+    server_env: dict[str, str],
+    database_url: str,
 ) -> None:
     a = cluster[0]
     with ExitStack() as stack:
@@ -356,7 +410,9 @@ def test_a_dropped_listen_connection_comes_back_and_notices_flow_again(
         eid = new_experiment(a.client)["id"]
         ws = stack.enter_context(open_stream(x.server.ws, eid))
         assert recv_json(ws)["total_participants"] == 0
-        old = wait_until(lambda: listener_pids(database_url, x.node_id), timeout=15, what="the listener backend")
+        old = wait_until(
+            lambda: listener_pids(database_url, x.node_id), timeout=15, what="the listener backend"
+        )
         assert len(old) == 1  # one LISTEN connection per node, named after it
         assert x.listener()["connected"] is True
         assert x.listener()["reconnects"] == 0
@@ -388,5 +444,7 @@ def test_a_dropped_listen_connection_comes_back_and_notices_flow_again(
         assert x.server.process.wait(timeout=30) in (0, -signal.SIGTERM)  # uvicorn re-raises it
         # Its subscriber rows are gone. (Its `nodes` row is not checked: a heartbeat in flight while
         # Runtime::stop runs leave() can write it back, without subscribers.)
-        assert psql(database_url, f"SELECT count(*) FROM node_subscribers WHERE node_id = '{x.node_id}'") == [["0"]]
+        assert psql(database_url, f"SELECT count(*) FROM node_subscribers WHERE node_id = '{x.node_id}'") == [
+            ["0"]
+        ]
         assert a.subscribers(eid) == 0

@@ -22,7 +22,9 @@ HOSTILE_NAMES = [
 
 
 def make(name: str) -> dict[str, object]:
-    text = _core.snapshot_json("id-1", "active", [("control", name, True, 10, 1), ("b", name, False, 10, 2)], 3, 7)
+    text = _core.snapshot_json(
+        "id-1", "active", [("control", name, True, 10, 1), ("b", name, False, 10, 2)], 3, 7
+    )
     result: dict[str, object] = json.loads(text)
     return result
 
@@ -53,11 +55,18 @@ def test_timestamp_is_iso8601_with_utc_offset() -> None:
 
 def test_non_finite_numbers_never_appear() -> None:
     # Counts this large push every intermediate toward overflow; output must stay strict JSON.
-    text = _core.snapshot_json("e", "active", [("control", "C", True, 2**62, 2**61), ("b", "B", False, 2**62, 2**62)])
+    text = _core.snapshot_json(
+        "e", "active", [("control", "C", True, 2**62, 2**61), ("b", "B", False, 2**62, 2**62)]
+    )
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-finite constant {c} in output"))
 
 
 def test_error_and_pong_messages_are_valid_json() -> None:
     err = json.loads(_core.error_json("results_unavailable", 'id"1', "db down\n"))
-    assert err == {"event": "error", "code": "results_unavailable", "experiment_id": 'id"1', "message": "db down\n"}
+    assert err == {
+        "event": "error",
+        "code": "results_unavailable",
+        "experiment_id": 'id"1',
+        "message": "db down\n",
+    }
     assert json.loads(_core.pong_json()) == {"event": "pong"}

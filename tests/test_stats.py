@@ -31,7 +31,9 @@ CASES = [
 
 @pytest.mark.parametrize(("n1", "c1", "n2", "c2"), CASES)
 def test_p_value_matches_scipy_to_1e9_relative(n1: int, c1: int, n2: int, c2: int) -> None:
-    assert _core.two_proportion_p_value(n1, c1, n2, c2) == pytest.approx(scipy_pooled_p(n1, c1, n2, c2), rel=1e-9)
+    assert _core.two_proportion_p_value(n1, c1, n2, c2) == pytest.approx(
+        scipy_pooled_p(n1, c1, n2, c2), rel=1e-9
+    )
 
 
 def test_seed_example_reports_the_true_p_value_not_the_illustrative_one() -> None:
@@ -42,7 +44,9 @@ def test_seed_example_reports_the_true_p_value_not_the_illustrative_one() -> Non
     ("n1", "c1", "n2", "c2"),
     [(0, 0, 10, 1), (10, 1, 0, 0), (10, 0, 10, 0), (10, 10, 10, 10)],
 )
-def test_p_value_is_undefined_for_empty_arms_and_degenerate_pooled_rates(n1: int, c1: int, n2: int, c2: int) -> None:
+def test_p_value_is_undefined_for_empty_arms_and_degenerate_pooled_rates(
+    n1: int, c1: int, n2: int, c2: int
+) -> None:
     assert _core.two_proportion_p_value(n1, c1, n2, c2) is None
 
 
@@ -57,7 +61,9 @@ def snapshot(variants: list[tuple[str, str, bool, int, int]], alpha: float = 0.0
 
 
 def test_snapshot_reports_rates_lift_and_significance_per_variant() -> None:
-    snap = snapshot([("control", "Control", True, 500, 50), ("b", "B", False, 500, 65), ("c", "C", False, 400, 80)])
+    snap = snapshot(
+        [("control", "Control", True, 500, 50), ("b", "B", False, 500, 65), ("c", "C", False, 400, 80)]
+    )
     control, b, c = snap["variants"]  # type: ignore[misc]
     assert control["conversion_rate"] == pytest.approx(0.1)
     assert control["relative_lift"] == 0.0

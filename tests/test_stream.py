@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,8 +11,9 @@ from datetime import datetime
 
 import httpx
 import pytest
-from helpers import RunningServer, assign, bearer, convert, new_experiment, random_id, token
 from websockets.exceptions import ConnectionClosed
+
+from helpers import RunningServer, assign, bearer, convert, new_experiment, random_id, token
 from wsclient import open_stream, participants, recv_json, recv_until
 
 
@@ -65,9 +67,8 @@ def test_unknown_or_malformed_messages_are_ignored_and_the_connection_stays(
 
 
 def test_id_that_is_not_a_uuid_is_refused_with_1008(server: RunningServer) -> None:
-    with open_stream(server.ws, "not-a-uuid") as ws:
-        with pytest.raises(ConnectionClosed) as closed:
-            ws.recv(timeout=10)
+    with open_stream(server.ws, "not-a-uuid") as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
 
 
@@ -97,7 +98,9 @@ def test_ingest_pushes_a_new_snapshot_to_subscribers(server: RunningServer, clie
         assert converted["variants"][1]["conversion_rate"] == 1.0
 
 
-def test_status_change_pushes_a_snapshot_with_the_new_status(server: RunningServer, client: httpx.Client) -> None:
+def test_status_change_pushes_a_snapshot_with_the_new_status(
+    server: RunningServer, client: httpx.Client
+) -> None:
     eid = new_experiment(client)["id"]
     with open_stream(server.ws, eid) as ws:
         assert recv_json(ws)["status"] == "draft"
@@ -130,7 +133,12 @@ def test_a_burst_of_ingest_calls_is_coalesced_into_a_few_snapshots(
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
         for i in range(worker, calls, workers):
             body = json.dumps({"assignments": [{"user_id": f"u{i}", "variant_key": "control"}]})
-            conn.request("POST", f"/api/v1/experiments/{eid}/assignments", body, {"Content-Type": "application/json", **auth})
+            conn.request(
+                "POST",
+                f"/api/v1/experiments/{eid}/assignments",
+                body,
+                {"Content-Type": "application/json", **auth},
+            )
             response = conn.getresponse()
             response.read()
             assert response.status == 200
@@ -149,7 +157,7 @@ def test_a_burst_of_ingest_calls_is_coalesced_into_a_few_snapshots(
     assert len(pushed) <= elapsed / 0.2 + 2, f"{len(pushed)} snapshots in {elapsed:.1f} s"
     assert len(pushed) <= calls // 10, f"{len(pushed)} snapshots for {calls} ingest calls"
     times = [datetime.fromisoformat(m["timestamp"]) for m in pushed]
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
     assert all(gap >= 0.2 for gap in gaps), gaps
 
 
@@ -162,12 +170,16 @@ def test_companion_endpoints_count_subscribers(server: RunningServer, client: ht
         recv_json(ws1)
         recv_json(ws2)
         assert client.get(url).json() == {"experiment_id": eid, "subscribers": 2}
-        active = {e["experiment_id"]: e["subscribers"] for e in client.get("/api/v1/ws/active-experiments").json()}
+        active = {
+            e["experiment_id"]: e["subscribers"] for e in client.get("/api/v1/ws/active-experiments").json()
+        }
         assert active[eid] == 2
         assert client.get("/health").json()["wsConnections"] >= 2
         ws1.close()
         # The server logs the disconnect once the connection is gone from every count.
-        server.wait_for_log(lambda e: e.get("event") == "ws_disconnect" and e.get("subject") == f"companion-{eid}")
+        server.wait_for_log(
+            lambda e: e.get("event") == "ws_disconnect" and e.get("subject") == f"companion-{eid}"
+        )
         assert client.get(url).json()["subscribers"] == 1
     server.wait_for_log(lambda e: e.get("event") == "ws_disconnect" and e.get("subject") == f"other-{eid}")
     assert client.get(url).json()["subscribers"] == 0

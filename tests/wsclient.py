@@ -11,7 +11,9 @@ from websockets.sync.client import ClientConnection, connect
 TIMEOUT = 15.0
 
 
-def open_stream(base: str, experiment_id: str, token: str | None = "", query: str = "", **kwargs: Any) -> ClientConnection:
+def open_stream(
+    base: str, experiment_id: str, token: str | None = "", query: str = "", **kwargs: Any
+) -> ClientConnection:
     """token "" (default): an admin token for all experiments; None: no token at all."""
     from helpers import token as make_token
 
@@ -19,7 +21,9 @@ def open_stream(base: str, experiment_id: str, token: str | None = "", query: st
     if token is not None:
         params.append(f"token={token or make_token('admin')}")
     suffix = ("?" + "&".join(params)) if params else ""
-    return connect(f"{base}/api/v1/ws/experiments/{experiment_id}/results{suffix}", open_timeout=TIMEOUT, **kwargs)
+    return connect(
+        f"{base}/api/v1/ws/experiments/{experiment_id}/results{suffix}", open_timeout=TIMEOUT, **kwargs
+    )
 
 
 def recv_json(ws: ClientConnection, timeout: float = TIMEOUT) -> dict[str, Any]:

@@ -80,9 +80,14 @@ if "asyncdeps" in LEVERS:
 
         return check
 
-    for name, replacement in (("get_settings", _settings), ("get_service", _service), ("get_hub", _hub),
-                              ("get_metrics", _metrics), ("get_principal", _principal),
-                              ("get_stream_principal", _stream_principal)):
+    for name, replacement in (
+        ("get_settings", _settings),
+        ("get_service", _service),
+        ("get_hub", _hub),
+        ("get_metrics", _metrics),
+        ("get_principal", _principal),
+        ("get_stream_principal", _stream_principal),
+    ):
         fn = getattr(deps, name, None)
         if fn is not None:
             fn.__code__ = replacement.__code__  # globals stay deps'; names used above live there
@@ -124,7 +129,12 @@ if "prebuilt" in LEVERS:
 
     async def _send(self: Any, message: Any) -> None:
         text = message.get("text") if message["type"] == "websocket.send" else None
-        if text is not None and self.handshake_complete and not self.close_sent and self.initial_response is None:
+        if (
+            text is not None
+            and self.handshake_complete
+            and not self.close_sent
+            and self.initial_response is None
+        ):
             await self.writable.wait()
             if self.disconnected:
                 raise ClientDisconnected()

@@ -40,8 +40,13 @@ def main() -> int:
         return 2
     app = expstream_levers.apply(create_app(settings))
     options = cli.uvicorn_options(settings)
-    options.update(loop=args.loop, http=args.http, ws=args.ws, ws_per_message_deflate=args.deflate,
-                   access_log=not args.no_access_log)
+    options.update(
+        loop=args.loop,
+        http=args.http,
+        ws=args.ws,
+        ws_per_message_deflate=args.deflate,
+        access_log=not args.no_access_log,
+    )
     config = uvicorn.Config(app, host=args.host, port=args.port, **options)
     cli.GracefulServer(config, app).run()
     return 0

@@ -6,7 +6,9 @@ from expstream.auth import ForbiddenError, Principal, Scope
 from expstream.service import CoreService, ExperimentNotFoundError
 
 
-async def authorize(service: CoreService, principal: Principal, experiment_id: str, scope: Scope = "read") -> None:
+async def authorize(
+    service: CoreService, principal: Principal, experiment_id: str, scope: Scope = "read"
+) -> None:
     """Raises ForbiddenError or ExperimentNotFoundError. A token restricted to a list of experiments
     learns nothing about others: it is refused before anything is looked up."""
     if not principal.has_scope(scope) or (

@@ -56,7 +56,9 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     encodable as JSON (lone surrogates, NaN), which would turn a 422 into a 500."""
     assert isinstance(exc, RequestValidationError)
     errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
-    return JSONResponse({"detail": jsonable_encoder(errors, custom_encoder={float: _finite_or_text})}, status_code=422)
+    return JSONResponse(
+        {"detail": jsonable_encoder(errors, custom_encoder={float: _finite_or_text})}, status_code=422
+    )
 
 
 def _finite_or_text(value: float) -> float | str:

@@ -48,7 +48,9 @@ async def _as_coroutine(awaitable: Awaitable[None]) -> None:
     await awaitable
 
 
-def _ended(task: asyncio.Task[None], spec: BackgroundTask, request_exit: Callable[[int], None] | None) -> None:
+def _ended(
+    task: asyncio.Task[None], spec: BackgroundTask, request_exit: Callable[[int], None] | None
+) -> None:
     if task.cancelled():
         return
     error = task.exception()

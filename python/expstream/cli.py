@@ -9,15 +9,14 @@ import logging
 import os
 import re
 import secrets
-import signal
 import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import uvicorn
-from uvicorn.config import STARTUP_FAILURE
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 
 from expstream import logs
 from expstream.auth import SCOPE_RANK, issue_token
@@ -53,6 +52,7 @@ class GracefulServer(uvicorn.Server):
         super().__init__(config)
         self._app = app
         self._closing = False
+        self._closer: asyncio.Future[None] | None = None  # referenced, so it cannot be collected mid-run
         self.exit_code = 0
         app.state.request_exit = self.request_exit
 
@@ -64,7 +64,7 @@ class GracefulServer(uvicorn.Server):
         if self._closing:
             return
         self._closing = True
-        asyncio.ensure_future(self._close_streams(self._stop_serving))
+        self._start_closing(self._stop_serving)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         hub = getattr(self._app.state, "hub", None)
@@ -74,7 +74,10 @@ class GracefulServer(uvicorn.Server):
         self._closing = True
         then = functools.partial(uvicorn.Server.handle_exit, self, sig, frame)
         # Signal handlers may interrupt the loop anywhere: hand the work over thread-safely.
-        asyncio.get_event_loop().call_soon_threadsafe(lambda: asyncio.ensure_future(self._close_streams(then)))
+        asyncio.get_event_loop().call_soon_threadsafe(self._start_closing, then)
+
+    def _start_closing(self, then: Callable[[], None]) -> None:
+        self._closer = asyncio.ensure_future(self._close_streams(then))
 
     def _stop_serving(self) -> None:
         self.should_exit = True
@@ -86,7 +89,9 @@ class GracefulServer(uvicorn.Server):
                 for server in self.servers:
                     server.close()  # stop accepting
                 settings: Settings = self._app.state.settings
-                await hub.close_all(CLOSE_GOING_AWAY, "server shutting down", settings.shutdown_timeout_seconds)
+                await hub.close_all(
+                    CLOSE_GOING_AWAY, "server shutting down", settings.shutdown_timeout_seconds
+                )
         finally:
             then()
 
@@ -136,7 +141,9 @@ def _demo(args: argparse.Namespace) -> int:
     settings = Settings(stream_interval_seconds=args.interval, jwt_secret=secret)
     app = create_app(settings)
     shown_host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
-    reader = issue_token(secret, subject="demo-viewer", scope="read", experiments=["*"], ttl_seconds=7 * 86400)
+    reader = issue_token(
+        secret, subject="demo-viewer", scope="read", experiments=["*"], ttl_seconds=7 * 86400
+    )
     writer = issue_token(secret, subject="demo-writer", scope="write", experiments=["*"], ttl_seconds=86400)
 
     def announce(experiment_id: str) -> None:
@@ -152,11 +159,15 @@ def _demo(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    app.state.background_tasks.append(BackgroundTask("demo simulator", simulator(args.rate, announce), fatal=True))
+    app.state.background_tasks.append(
+        BackgroundTask("demo simulator", simulator(args.rate, announce), fatal=True)
+    )
     code = run(app, settings, args.host, args.port)
     if code == EXIT_BACKGROUND_FAILED:
-        print("expstream demo: stopped because the traffic simulator failed; the log above says why",
-              file=sys.stderr)
+        print(
+            "expstream demo: stopped because the traffic simulator failed; the log above says why",
+            file=sys.stderr,
+        )
     return code
 
 
@@ -245,15 +256,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--interval", type=float, default=5.0, help="periodic snapshot interval, seconds")
     demo.set_defaults(func=_demo)
     token = sub.add_parser("token", help="print an access token signed with EXPSTREAM_JWT_SECRET")
-    token.add_argument("--experiment", action="append", required=True, help="an experiment id, or '*' (repeatable)")
+    token.add_argument(
+        "--experiment", action="append", required=True, help="an experiment id, or '*' (repeatable)"
+    )
     token.add_argument("--scope", choices=sorted(SCOPE_RANK, key=SCOPE_RANK.__getitem__), default="read")
     token.add_argument("--ttl", type=parse_ttl, default=3600.0, help="lifetime: 3600, 90s, 30m, 1h, 7d")
     token.add_argument("--tenant", default=None)
     token.add_argument("--subject", default="cli")
     token.set_defaults(func=_token)
     verify = sub.add_parser("verify", help="recount running totals from the raw tables; exit 1 on any drift")
-    verify.add_argument("experiment_id", nargs="?", default=None, type=_experiment_id,
-                        help="one experiment (default: all)")
+    verify.add_argument(
+        "experiment_id", nargs="?", default=None, type=_experiment_id, help="one experiment (default: all)"
+    )
     verify.set_defaults(func=_verify)
     return parser
 

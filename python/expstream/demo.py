@@ -33,7 +33,9 @@ async def ensure_demo_experiment(service: CoreService) -> str:
     return experiment_id
 
 
-def _batch(rng: random.Random, size: int, first_user: int) -> tuple[list[tuple[str, str]], list[tuple[str, str | None]]]:
+def _batch(
+    rng: random.Random, size: int, first_user: int
+) -> tuple[list[tuple[str, str]], list[tuple[str, str | None]]]:
     assignments: list[tuple[str, str]] = []
     conversions: list[tuple[str, str | None]] = []
     for user in range(first_user, first_user + size):
@@ -66,7 +68,9 @@ def simulator(
                 if conversions:
                     changed |= (await service.add_conversions(experiment_id, conversions))["changed"]
             except StoreError as exc:
-                log.warning("demo traffic batch failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, retry)
+                log.warning(
+                    "demo traffic batch failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, retry
+                )
                 await asyncio.sleep(retry)
                 retry = min(retry * 2, RETRY_MAX_SECONDS)
                 continue

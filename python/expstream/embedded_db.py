@@ -90,7 +90,9 @@ class EmbeddedPostgres:
             **kwargs,  # type: ignore[call-overload]
         )
         if check and proc.returncode != 0:
-            raise EmbeddedPostgresError(f"{args[0]} failed ({proc.returncode}): {proc.stderr.strip()}{self._log_tail()}")
+            raise EmbeddedPostgresError(
+                f"{args[0]} failed ({proc.returncode}): {proc.stderr.strip()}{self._log_tail()}"
+            )
         return proc
 
     def _log_tail(self) -> str:
@@ -122,20 +124,52 @@ class EmbeddedPostgres:
         fresh = not (self.pgdata / "PG_VERSION").exists()
         if fresh:
             log.info("initialising embedded PostgreSQL in %s", self.pgdata)
-            self._run("initdb", "-D", str(self.pgdata), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
-                      "--no-instructions")
+            self._run(
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            )
         running = self._running_port()
         if running is not None:
             self.port = running  # another process of ours started it; share, don't own
         else:
             if self.port is None:
                 self.port = free_port()
-            options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' -c TimeZone=UTC"
-            self._run("pg_ctl", "-D", str(self.pgdata), "-l", str(self.logfile), "-o", options, "-w", "-t", "60",
-                      "start")
+            options = (
+                f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' -c TimeZone=UTC"
+            )
+            self._run(
+                "pg_ctl",
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.logfile),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            )
             self._owned = True
-        exists = self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, "-d", "postgres",
-                           "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'")
+        exists = self._run(
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            SUPERUSER,
+            "-d",
+            "postgres",
+            "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'",
+        )
         if exists.stdout.strip() != "1":
             self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, DATABASE)
         log.info("embedded PostgreSQL ready on 127.0.0.1:%d", self.port)

@@ -123,7 +123,9 @@ class Subscriber:
 
 
 def _expire(outbox: Outbox) -> None:
-    outbox.put_control(_core.error_json("token_expired", "", "the access token expired; reconnect with a new one"))
+    outbox.put_control(
+        _core.error_json("token_expired", "", "the access token expired; reconnect with a new one")
+    )
     outbox.close(CLOSE_UNAUTHORIZED, "token expired")
 
 
@@ -154,7 +156,9 @@ class Hub:
     def streams_of_address(self, address: str) -> int:
         return self._per_address[address]
 
-    def add(self, principal: Principal, address: str, transport: str, *, close_on_not_found: bool) -> Subscriber:
+    def add(
+        self, principal: Principal, address: str, transport: str, *, close_on_not_found: bool
+    ) -> Subscriber:
         sub = Subscriber(
             next(self._ids), principal, address, transport, Outbox(self._metrics), close_on_not_found
         )
@@ -214,7 +218,9 @@ class Hub:
             targets = [sub] if sub is not None and delivery.experiment_id in sub.experiments else []
         else:
             targets = [
-                s for sid in self._core.subscribers(delivery.experiment_id) if (s := self._subscribers.get(sid))
+                s
+                for sid in self._core.subscribers(delivery.experiment_id)
+                if (s := self._subscribers.get(sid))
             ]
         for sub in targets:
             if delivery.kind is DeliveryKind.SNAPSHOT:

@@ -22,7 +22,9 @@ class _CoreCollector(Collector):
         if core is None:
             return
         yield CounterMetricFamily(
-            "expstream_snapshots_computed", "Snapshots read, computed and serialized", value=core.snapshots_computed
+            "expstream_snapshots_computed",
+            "Snapshots read, computed and serialized",
+            value=core.snapshots_computed,
         )
         yield CounterMetricFamily(
             "expstream_snapshot_compute_seconds",
@@ -40,11 +42,14 @@ class _CoreCollector(Collector):
             value=core.notices_received,
         )
         yield CounterMetricFamily(
-            "expstream_listener_reconnects", "Times the LISTEN connection was re-established",
+            "expstream_listener_reconnects",
+            "Times the LISTEN connection was re-established",
             value=core.listener_reconnects,
         )
         yield GaugeMetricFamily(
-            "expstream_listener_connected", "1 while the LISTEN connection is up", value=int(core.listener_connected)
+            "expstream_listener_connected",
+            "1 while the LISTEN connection is up",
+            value=int(core.listener_connected),
         )
 
 
@@ -67,7 +72,9 @@ class Metrics:
             "expstream_close_codes", "WebSocket closes by code", ["code"], registry=self.registry
         )
         self.client_messages_ignored = Counter(
-            "expstream_client_messages_ignored", "Client messages ignored, by reason", ["reason"],
+            "expstream_client_messages_ignored",
+            "Client messages ignored, by reason",
+            ["reason"],
             registry=self.registry,
         )
         self.registry.register(_CoreCollector(lambda: self.core))

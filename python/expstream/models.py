@@ -111,4 +111,4 @@ class SubscribersOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "unavailable"]
-    wsConnections: int  # noqa: N815 - the wire name
+    wsConnections: int

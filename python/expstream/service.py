@@ -128,7 +128,9 @@ class CoreService:
         result: dict[str, Any] | None = await self._call(self.core.submit_get_experiment, experiment_id)
         return result
 
-    async def set_status(self, experiment_id: str, status: str, trace_id: str) -> tuple[dict[str, Any], str, str]:
+    async def set_status(
+        self, experiment_id: str, status: str, trace_id: str
+    ) -> tuple[dict[str, Any], str, str]:
         """Returns the experiment, its previous status and when it changed (empty: it did not).
         Every other server process hears of the change, with trace_id in its envelope."""
         result: tuple[dict[str, Any], str, str] = await self._call(

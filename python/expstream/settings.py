@@ -58,11 +58,14 @@ class Settings(BaseSettings):
         "z-test, valid only when read once.",
     )
     sequential_tuning: float = Field(
-        default=5000.0, gt=0, validation_alias="RESULTS_SEQUENTIAL_TUNING",
+        default=5000.0,
+        gt=0,
+        validation_alias="RESULTS_SEQUENTIAL_TUNING",
         description="N*: the total sample size at which the confidence sequence is tightest.",
     )
     correction: Literal["holm", "none"] = Field(
-        default="holm", validation_alias="RESULTS_CORRECTION",
+        default="holm",
+        validation_alias="RESULTS_CORRECTION",
         description="Multiple-comparison correction across treatments (Holm-Bonferroni).",
     )
     push_min_interval_seconds: float = Field(
@@ -116,31 +119,45 @@ class Settings(BaseSettings):
         "Same-origin pages and clients that send no Origin are always allowed.",
     )
     ws_max_message_bytes: int = Field(
-        default=4096, ge=64, validation_alias="EXPSTREAM_WS_MAX_MESSAGE_BYTES",
+        default=4096,
+        ge=64,
+        validation_alias="EXPSTREAM_WS_MAX_MESSAGE_BYTES",
         description="A larger client message closes the connection with 1009.",
     )
     ws_rate_limit_messages: int = Field(
-        default=10, ge=1, validation_alias="EXPSTREAM_WS_RATE_LIMIT_MESSAGES",
+        default=10,
+        ge=1,
+        validation_alias="EXPSTREAM_WS_RATE_LIMIT_MESSAGES",
         description="More client messages than this within the window close the connection with 1008.",
     )
     ws_rate_limit_window_seconds: float = Field(
-        default=10.0, gt=0, validation_alias="EXPSTREAM_WS_RATE_LIMIT_WINDOW_SECONDS",
+        default=10.0,
+        gt=0,
+        validation_alias="EXPSTREAM_WS_RATE_LIMIT_WINDOW_SECONDS",
         description="The rate-limit window.",
     )
     ws_max_connections_per_token: int = Field(
-        default=50, ge=1, validation_alias="EXPSTREAM_WS_MAX_CONNECTIONS_PER_TOKEN",
+        default=50,
+        ge=1,
+        validation_alias="EXPSTREAM_WS_MAX_CONNECTIONS_PER_TOKEN",
         description="Open streams one token (its subject) may hold; past it, close 1013.",
     )
     ws_max_connections_per_address: int = Field(
-        default=1000, ge=1, validation_alias="EXPSTREAM_WS_MAX_CONNECTIONS_PER_ADDRESS",
+        default=1000,
+        ge=1,
+        validation_alias="EXPSTREAM_WS_MAX_CONNECTIONS_PER_ADDRESS",
         description="Open streams one client address may hold; past it, close 1013.",
     )
     ws_auth_timeout_seconds: float = Field(
-        default=5.0, gt=0, validation_alias="EXPSTREAM_WS_AUTH_TIMEOUT_SECONDS",
+        default=5.0,
+        gt=0,
+        validation_alias="EXPSTREAM_WS_AUTH_TIMEOUT_SECONDS",
         description="Without a token in the URL or cookie, the first message must authenticate within this.",
     )
     ws_send_timeout_seconds: float = Field(
-        default=10.0, gt=0, validation_alias="EXPSTREAM_WS_SEND_TIMEOUT_SECONDS",
+        default=10.0,
+        gt=0,
+        validation_alias="EXPSTREAM_WS_SEND_TIMEOUT_SECONDS",
         description="A client that takes longer than this to accept one message is closed with 1013.",
     )
     ws_send_buffer_bytes: int = Field(
@@ -158,15 +175,21 @@ class Settings(BaseSettings):
         "connection (slowloris).",
     )
     ws_ping_interval_seconds: float = Field(
-        default=30.0, gt=0, validation_alias="EXPSTREAM_WS_PING_INTERVAL_SECONDS",
+        default=30.0,
+        gt=0,
+        validation_alias="EXPSTREAM_WS_PING_INTERVAL_SECONDS",
         description="Server protocol pings; a peer that does not answer within the timeout is dropped.",
     )
     ws_ping_timeout_seconds: float = Field(
-        default=20.0, gt=0, validation_alias="EXPSTREAM_WS_PING_TIMEOUT_SECONDS",
+        default=20.0,
+        gt=0,
+        validation_alias="EXPSTREAM_WS_PING_TIMEOUT_SECONDS",
         description="How long a ping may go unanswered.",
     )
     shutdown_timeout_seconds: float = Field(
-        default=10.0, gt=0, validation_alias="EXPSTREAM_SHUTDOWN_TIMEOUT_SECONDS",
+        default=10.0,
+        gt=0,
+        validation_alias="EXPSTREAM_SHUTDOWN_TIMEOUT_SECONDS",
         description="On SIGTERM, how long closing streams (1001) and finishing requests may take.",
     )
     web_dir: Path | None = Field(

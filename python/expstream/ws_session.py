@@ -109,20 +109,33 @@ class WebSocketSession:
             if self.hub.streams_of_token(principal) >= self.settings.ws_max_connections_per_token:
                 await self._close(CLOSE_TRY_AGAIN_LATER, "too many connections for this token")
                 return
-            self.sub = self.hub.add(principal, address, "websocket", close_on_not_found=self.fixed_experiment is not None)
+            self.sub = self.hub.add(
+                principal, address, "websocket", close_on_not_found=self.fixed_experiment is not None
+            )
             writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.sub.id}")
-            event(log, "ws_connect", connection_id=self.sub.id, subject=principal.subject, address=address,
-                  experiments=[self.fixed_experiment] if self.fixed_experiment else [],
-                  connections=self.hub.connection_count)
+            event(
+                log,
+                "ws_connect",
+                connection_id=self.sub.id,
+                subject=principal.subject,
+                address=address,
+                experiments=[self.fixed_experiment] if self.fixed_experiment else [],
+                connections=self.hub.connection_count,
+            )
             if self.fixed_experiment is not None:
                 since = self.ws.query_params.get("since_seq")
                 if not await self._subscribe(self.fixed_experiment, _as_int(since), fatal=True):
                     return
             else:
-                self.sub.outbox.put_control(json.dumps({
-                    "event": "connected", "connection_id": str(self.sub.id),
-                    "server_time": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
-                }))
+                self.sub.outbox.put_control(
+                    json.dumps(
+                        {
+                            "event": "connected",
+                            "connection_id": str(self.sub.id),
+                            "server_time": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+                        }
+                    )
+                )
             await self._read_loop()
         except _Closed:
             pass
@@ -142,9 +155,16 @@ class WebSocketSession:
             if self.sub is not None:
                 experiments = sorted(self.sub.experiments)
                 self.hub.remove(self.sub)
-                event(log, "ws_disconnect", connection_id=self.sub.id, subject=self.sub.principal.subject,
-                      experiments=experiments, connections=self.hub.connection_count, close_code=self.close_code,
-                      duration_seconds=round(time.monotonic() - self._opened, 3))
+                event(
+                    log,
+                    "ws_disconnect",
+                    connection_id=self.sub.id,
+                    subject=self.sub.principal.subject,
+                    experiments=experiments,
+                    connections=self.hub.connection_count,
+                    close_code=self.close_code,
+                    duration_seconds=round(time.monotonic() - self._opened, 3),
+                )
             self.metrics.close_codes.labels(str(self.close_code or 1005)).inc()
 
     async def _close(self, code: int, reason: str) -> None:
@@ -176,10 +196,14 @@ class WebSocketSession:
     async def _token_from_first_message(self) -> str | None:
         try:
             message = await asyncio.wait_for(self.ws.receive(), self.settings.ws_auth_timeout_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         text = message.get("text")
-        if message["type"] != "websocket.receive" or text is None or len(text) > self.settings.ws_max_message_bytes:
+        if (
+            message["type"] != "websocket.receive"
+            or text is None
+            or len(text) > self.settings.ws_max_message_bytes
+        ):
             return None
         action, _reason, _experiment, token, _seq = _core.parse_client_message(text)
         return token if action == A.AUTH and token else None
@@ -192,18 +216,32 @@ class WebSocketSession:
             await authorize(self.service, self.sub.principal, experiment_id)
             _exists, tenant = await self.service.experiment_tenant(experiment_id)
         except ValueError:
-            return self._refuse(CLOSE_POLICY_VIOLATION, "invalid_experiment_id", experiment_id,
-                                "experiment id must be a UUID", fatal)
+            return self._refuse(
+                CLOSE_POLICY_VIOLATION,
+                "invalid_experiment_id",
+                experiment_id,
+                "experiment id must be a UUID",
+                fatal,
+            )
         except ForbiddenError as exc:
             return self._refuse(CLOSE_FORBIDDEN, "forbidden", experiment_id, str(exc), fatal)
         except ExperimentNotFoundError:
-            return self._refuse(CLOSE_NOT_FOUND, "experiment_not_found", experiment_id, "experiment not found", fatal)
+            return self._refuse(
+                CLOSE_NOT_FOUND, "experiment_not_found", experiment_id, "experiment not found", fatal
+            )
         except StoreError:
             # Access cannot be checked while the database is away: no subscription, try again later.
-            return self._refuse(CLOSE_TRY_AGAIN_LATER, "results_unavailable", experiment_id,
-                                "results are temporarily unavailable; try again later", fatal)
+            return self._refuse(
+                CLOSE_TRY_AGAIN_LATER,
+                "results_unavailable",
+                experiment_id,
+                "results are temporarily unavailable; try again later",
+                fatal,
+            )
         if self.fixed_experiment is None:
-            self.sub.outbox.put_control(json.dumps({"event": "subscription_confirmed", "experiment_id": experiment_id}))
+            self.sub.outbox.put_control(
+                json.dumps({"event": "subscription_confirmed", "experiment_id": experiment_id})
+            )
         self.hub.subscribe(self.sub, experiment_id, tenant, after_seq=after_seq)
         return True
 
@@ -228,7 +266,9 @@ class WebSocketSession:
                 self.metrics.client_messages_ignored.labels("binary").inc()
                 continue
             if len(text.encode()) > self.settings.ws_max_message_bytes:
-                self._request_close(CLOSE_TOO_BIG, f"messages are limited to {self.settings.ws_max_message_bytes} bytes")
+                self._request_close(
+                    CLOSE_TOO_BIG, f"messages are limited to {self.settings.ws_max_message_bytes} bytes"
+                )
             await self._handle(text)
 
     def _count_message(self) -> None:
@@ -276,7 +316,7 @@ class WebSocketSession:
                     async with asyncio.timeout(timeout):
                         await self.ws.close(code=close[0], reason=close[1])
                     return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             # A reader too slow to take one message within the bound: close it rather than buffer.
             self.close_code = CLOSE_TRY_AGAIN_LATER
             _abort(self.ws)

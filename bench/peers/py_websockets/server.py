@@ -11,7 +11,6 @@ usage: python server.py --port P --payload FILE
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 import uvloop
@@ -25,7 +24,7 @@ async def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--payload", required=True)
     args = parser.parse_args()
-    with open(args.payload, encoding="utf-8") as f:
+    with open(args.payload, encoding="utf-8") as f:  # noqa: ASYNC230 -- once, before serving
         payload = f.read()
 
     async def handler(ws: ServerConnection) -> None:
@@ -40,8 +39,15 @@ async def main() -> None:
         return None
 
     server = await serve(
-        handler, args.host, args.port, process_request=process_request, compression=None,
-        max_size=64 * 1024, ping_interval=20, ping_timeout=20, backlog=4096,
+        handler,
+        args.host,
+        args.port,
+        process_request=process_request,
+        compression=None,
+        max_size=64 * 1024,
+        ping_interval=20,
+        ping_timeout=20,
+        backlog=4096,
     )
     print(f"py-websockets ready on {args.host}:{args.port}", file=sys.stderr, flush=True)
     await server.serve_forever()

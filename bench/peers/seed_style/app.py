@@ -78,7 +78,7 @@ class ConnectionManager:
         for websocket in targets:
             try:
                 await websocket.send_json(message)
-            except Exception:
+            except Exception:  # noqa: BLE001 -- the seed design this peer reproduces
                 dead.append(websocket)
         for websocket in dead:
             await self.disconnect(experiment_id, websocket)
@@ -110,13 +110,21 @@ async def compute_snapshot(experiment_id: str) -> dict[str, Any] | None:
             p = p_value(control[3], control[4], n, c)
             significant = significant or (p is not None and p < ALPHA)
         variants.append(
-            {"key": key, "name": name, "participant_count": n, "conversion_count": c, "conversion_rate": rate,
-             "relative_lift": lift, "p_value": p, "is_control": is_control}
+            {
+                "key": key,
+                "name": name,
+                "participant_count": n,
+                "conversion_count": c,
+                "conversion_rate": rate,
+                "relative_lift": lift,
+                "p_value": p,
+                "is_control": is_control,
+            }
         )
     return {
         "event": "results_update",
         "experiment_id": experiment_id,
-        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(),
         "status": head[0],
         "variants": variants,
         "total_participants": sum(v["participant_count"] for v in variants),
@@ -158,7 +166,9 @@ async def add_assignments(experiment_id: uuid.UUID, body: AssignmentBatch) -> di
             "SELECT $1::uuid, x.u, v.id FROM unnest($2::text[], $3::text[]) AS x(u, k) "
             "JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
             "ON CONFLICT (experiment_id, user_id) DO NOTHING",
-            eid, [a.user_id for a in body.assignments], [a.variant_key for a in body.assignments],
+            eid,
+            [a.user_id for a in body.assignments],
+            [a.variant_key for a in body.assignments],
         )
         accepted = int(result.split()[-1])
         if accepted:

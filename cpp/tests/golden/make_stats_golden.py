@@ -16,6 +16,7 @@ Where gbstats returns its uninformative default (error_message set: zero baselin
 units), the expected value is "undefined" (an empty optional in C++). is_significant is derived here from
 those oracle numbers with the rule documented in stats.hpp; the C++ test also checks the rule directly.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,9 +27,6 @@ from pathlib import Path
 
 import numpy as np
 import scipy.stats
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportions_ztest
-
 from gbstats.bayesian.tests import EffectBayesianABTest, EffectBayesianConfig, GaussianPrior
 from gbstats.frequentist.tests import (
     FrequentistConfig,
@@ -38,6 +36,8 @@ from gbstats.frequentist.tests import (
 )
 from gbstats.models.statistics import ProportionStatistic
 from gbstats.utils import check_srm
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportions_ztest
 
 OUT = Path(__file__).with_name("stats_golden.inc")
 
@@ -145,28 +145,109 @@ COMPARISONS = [
 # Whole analyses: (label, method, alpha, tuning, holm, [(key, is_control, n, c), ...])
 ANALYSES = [
     ("two arms fixed", "fixed", 0.05, 5000, True, [("control", True, 500, 50), ("b", False, 500, 65)]),
-    ("two arms sequential", "sequential", 0.05, 5000, True,
-     [("control", True, 20000, 2000), ("b", False, 20000, 2300)]),
-    ("four arms fixed holm", "fixed", 0.05, 5000, True,
-     [("control", True, 1000, 100), ("b", False, 1000, 140), ("c", False, 500, 60), ("d", False, 1000, 70)]),
-    ("four arms fixed no correction", "fixed", 0.05, 5000, False,
-     [("control", True, 1000, 100), ("b", False, 1000, 140), ("c", False, 500, 60), ("d", False, 1000, 70)]),
-    ("four arms sequential holm", "sequential", 0.05, 5000, True,
-     [("control", True, 10000, 1000), ("b", False, 10000, 1150), ("c", False, 10000, 1080),
-      ("d", False, 10000, 880)]),
-    ("holm withholds a label", "fixed", 0.05, 5000, True,
-     [("control", True, 20000, 2000), ("b", False, 20000, 2120), ("c", False, 20000, 2010)]),
-    ("control not first, undefined arm in the family", "fixed", 0.05, 5000, True,
-     [("b", False, 20000, 2300), ("c", False, 0, 0), ("control", True, 20000, 2000)]),
-    ("zero control conversions", "fixed", 0.05, 5000, True, [("control", True, 100, 0), ("b", False, 100, 5)]),
-    ("boundary lift CI contains 0", "fixed", 0.05, 5000, True,
-     [("control", True, 500, 50), ("b", False, 500, 75)]),
-    ("boundary pooled p above alpha", "fixed", 0.05, 5000, True,
-     [("control", True, 1000, 100), ("b", False, 250, 15)]),
-    ("huge unequal arms", "sequential", 0.05, 5000, True,
-     [("control", True, 1000000000, 100000000), ("b", False, 250000000, 25100000)]),
-    ("second control is a treatment", "sequential", 0.05, 5000, True,
-     [("c1", True, 5000, 500), ("c2", True, 5000, 600)]),
+    (
+        "two arms sequential",
+        "sequential",
+        0.05,
+        5000,
+        True,
+        [("control", True, 20000, 2000), ("b", False, 20000, 2300)],
+    ),
+    (
+        "four arms fixed holm",
+        "fixed",
+        0.05,
+        5000,
+        True,
+        [
+            ("control", True, 1000, 100),
+            ("b", False, 1000, 140),
+            ("c", False, 500, 60),
+            ("d", False, 1000, 70),
+        ],
+    ),
+    (
+        "four arms fixed no correction",
+        "fixed",
+        0.05,
+        5000,
+        False,
+        [
+            ("control", True, 1000, 100),
+            ("b", False, 1000, 140),
+            ("c", False, 500, 60),
+            ("d", False, 1000, 70),
+        ],
+    ),
+    (
+        "four arms sequential holm",
+        "sequential",
+        0.05,
+        5000,
+        True,
+        [
+            ("control", True, 10000, 1000),
+            ("b", False, 10000, 1150),
+            ("c", False, 10000, 1080),
+            ("d", False, 10000, 880),
+        ],
+    ),
+    (
+        "holm withholds a label",
+        "fixed",
+        0.05,
+        5000,
+        True,
+        [("control", True, 20000, 2000), ("b", False, 20000, 2120), ("c", False, 20000, 2010)],
+    ),
+    (
+        "control not first, undefined arm in the family",
+        "fixed",
+        0.05,
+        5000,
+        True,
+        [("b", False, 20000, 2300), ("c", False, 0, 0), ("control", True, 20000, 2000)],
+    ),
+    (
+        "zero control conversions",
+        "fixed",
+        0.05,
+        5000,
+        True,
+        [("control", True, 100, 0), ("b", False, 100, 5)],
+    ),
+    (
+        "boundary lift CI contains 0",
+        "fixed",
+        0.05,
+        5000,
+        True,
+        [("control", True, 500, 50), ("b", False, 500, 75)],
+    ),
+    (
+        "boundary pooled p above alpha",
+        "fixed",
+        0.05,
+        5000,
+        True,
+        [("control", True, 1000, 100), ("b", False, 250, 15)],
+    ),
+    (
+        "huge unequal arms",
+        "sequential",
+        0.05,
+        5000,
+        True,
+        [("control", True, 1000000000, 100000000), ("b", False, 250000000, 25100000)],
+    ),
+    (
+        "second control is a treatment",
+        "sequential",
+        0.05,
+        5000,
+        True,
+        [("c1", True, 5000, 500), ("c2", True, 5000, 600)],
+    ),
     ("no control", "sequential", 0.05, 5000, True, [("a", False, 500, 50), ("b", False, 500, 80)]),
     ("single control variant", "fixed", 0.05, 5000, True, [("control", True, 500, 50)]),
     ("single treatment variant", "sequential", 0.05, 5000, True, [("b", False, 500, 50)]),
@@ -236,11 +317,18 @@ def comparisons() -> list[str]:
         rows.append(
             "    {%s, %d, %d, %d, %d, %s, %s,\n     %s, %s, %s,\n     %s, %s, %s,\n     %s}"
             % (
-                cstr(label), na, ca, nb, cb, num(alpha), num(tuning),
+                cstr(label),
+                na,
+                ca,
+                nb,
+                cb,
+                num(alpha),
+                num(tuning),
                 opt(pooled_p(na, ca, nb, cb)),
                 opt_iv(fixed_ci(na, ca, nb, cb, alpha, "relative")),
                 opt_iv(fixed_ci(na, ca, nb, cb, alpha, "absolute")),
-                opt(sp), opt_iv(sl),
+                opt(sp),
+                opt_iv(sl),
                 opt_iv(seq_ci(na, ca, nb, cb, alpha, tuning, "absolute")),
                 opt(ctw(na, ca, nb, cb)),
             )
@@ -255,7 +343,7 @@ def analyses() -> list[str]:
         control = None if control_index is None else arms[control_index]
         per = []
         treatments = []
-        for index, (key, is_control, n, c) in enumerate(arms):
+        for index, (_key, _is_control, n, c) in enumerate(arms):
             r = {"p": None, "lift": None, "diff": None, "ctw": None}
             if control is not None and index != control_index:
                 na, ca = control[2], control[3]
@@ -286,15 +374,26 @@ def analyses() -> list[str]:
         )
         expected = ",\n".join(
             "      {%s, %s, %s, %s, %s, %s}"
-            % (opt(r["p"]), opt(r["adj"]), opt_iv(r["lift"]), opt_iv(r["diff"]), opt(r["ctw"]),
-               "true" if r["sig"] else "false")
+            % (
+                opt(r["p"]),
+                opt(r["adj"]),
+                opt_iv(r["lift"]),
+                opt_iv(r["diff"]),
+                opt(r["ctw"]),
+                "true" if r["sig"] else "false",
+            )
             for r in per
         )
         rows.append(
             "    {%s, %s, %s, %s, %s,\n     {\n%s\n     },\n     {\n%s\n     },\n     %s, %s}"
             % (
-                cstr(label), "Method::Fixed" if method == "fixed" else "Method::Sequential", num(alpha),
-                num(tuning), "true" if use_holm else "false", variants, expected,
+                cstr(label),
+                "Method::Fixed" if method == "fixed" else "Method::Sequential",
+                num(alpha),
+                num(tuning),
+                "true" if use_holm else "false",
+                variants,
+                expected,
                 "Correction::HolmBonferroni" if corrected else "Correction::None",
                 "true" if any_sig else "false",
             )
@@ -330,7 +429,8 @@ def srm_rows() -> list[str]:
         p_scipy = float(scipy.stats.chisquare(users, expected).pvalue)
         assert math.isclose(p, p_scipy, rel_tol=1e-9, abs_tol=1e-300), (users, p, p_scipy)
         rows.append(
-            "    {{%s}, {%s}, %s}" % (", ".join(str(u) for u in users), ", ".join(num(w) for w in weights), num(p))
+            "    {{%s}, {%s}, %s}"
+            % (", ".join(str(u) for u in users), ", ".join(num(w) for w in weights), num(p))
         )
     return rows
 
@@ -352,8 +452,9 @@ def render() -> str:
         "kGoldenHolm": "GoldenHolm",
         "kGoldenSrm": "GoldenSrm",
     }
-    import gbstats  # noqa: F401  (version stamp only)
     from importlib.metadata import version
+
+    import gbstats  # noqa: F401  (version stamp only)
 
     out = [
         "// GENERATED by cpp/tests/golden/make_stats_golden.py — do not edit by hand; rerun the script.",

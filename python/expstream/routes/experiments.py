@@ -31,7 +31,9 @@ def _check_batch_size(size: int, limit: int) -> None:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ExperimentOut)
-async def create_experiment(body: ExperimentIn, principal: WriterDep, service: ServiceDep) -> dict[str, object]:
+async def create_experiment(
+    body: ExperimentIn, principal: WriterDep, service: ServiceDep
+) -> dict[str, object]:
     if principal.experiments is not None:
         raise ForbiddenError("creating experiments needs a token for all experiments (experiments: ['*'])")
     variants = [(v.key, v.name, v.is_control, v.weight) for v in body.variants]
@@ -44,7 +46,9 @@ async def list_experiments(principal: ReaderDep, service: ServiceDep) -> list[di
 
 
 @router.get("/{experiment_id}", response_model=ExperimentOut)
-async def get_experiment(experiment_id: uuid.UUID, principal: ReaderDep, service: ServiceDep) -> dict[str, object]:
+async def get_experiment(
+    experiment_id: uuid.UUID, principal: ReaderDep, service: ServiceDep
+) -> dict[str, object]:
     await authorize(service, principal, str(experiment_id))
     experiment = await service.get_experiment(str(experiment_id))
     if experiment is None:
@@ -54,7 +58,11 @@ async def get_experiment(experiment_id: uuid.UUID, principal: ReaderDep, service
 
 @router.patch("/{experiment_id}", response_model=ExperimentOut)
 async def change_status(
-    experiment_id: uuid.UUID, body: StatusIn, request: Request, principal: WriterDep, service: ServiceDep,
+    experiment_id: uuid.UUID,
+    body: StatusIn,
+    request: Request,
+    principal: WriterDep,
+    service: ServiceDep,
     hub: HubDep,
 ) -> dict[str, object]:
     eid = str(experiment_id)
@@ -70,7 +78,11 @@ async def change_status(
 
 
 async def _ingest(
-    experiment_id: uuid.UUID, size: int, principal: Principal, service: CoreService, settings: Settings,
+    experiment_id: uuid.UUID,
+    size: int,
+    principal: Principal,
+    service: CoreService,
+    settings: Settings,
     store: Callable[[str], Awaitable[dict[str, object]]],
 ) -> dict[str, object]:
     """The path every ingest call takes: size, access, one store transaction, then the push signal."""
@@ -85,17 +97,27 @@ async def _ingest(
 
 @router.post("/{experiment_id}/assignments", response_model=IngestOut)
 async def add_assignments(
-    experiment_id: uuid.UUID, body: AssignmentBatch, principal: WriterDep, service: ServiceDep, settings: SettingsDep
+    experiment_id: uuid.UUID,
+    body: AssignmentBatch,
+    principal: WriterDep,
+    service: ServiceDep,
+    settings: SettingsDep,
 ) -> dict[str, object]:
     rows = [(a.user_id, a.variant_key) for a in body.assignments]
-    return await _ingest(experiment_id, len(rows), principal, service, settings,
-                         lambda eid: service.add_assignments(eid, rows))
+    return await _ingest(
+        experiment_id, len(rows), principal, service, settings, lambda eid: service.add_assignments(eid, rows)
+    )
 
 
 @router.post("/{experiment_id}/events", response_model=IngestOut)
 async def add_events(
-    experiment_id: uuid.UUID, body: EventBatch, principal: WriterDep, service: ServiceDep, settings: SettingsDep
+    experiment_id: uuid.UUID,
+    body: EventBatch,
+    principal: WriterDep,
+    service: ServiceDep,
+    settings: SettingsDep,
 ) -> dict[str, object]:
     rows = [(e.user_id, e.event_id) for e in body.events]
-    return await _ingest(experiment_id, len(rows), principal, service, settings,
-                         lambda eid: service.add_conversions(eid, rows))
+    return await _ingest(
+        experiment_id, len(rows), principal, service, settings, lambda eid: service.add_conversions(eid, rows)
+    )

@@ -29,7 +29,9 @@ async def get_results(
     principal: StreamReaderDep,
     service: ServiceDep,
     hub: HubDep,
-    after_seq: Annotated[int | None, Query(description="long-poll: wait for a snapshot newer than this")] = None,
+    after_seq: Annotated[
+        int | None, Query(description="long-poll: wait for a snapshot newer than this")
+    ] = None,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, description="long-poll: seconds to wait")] = 25.0,
 ) -> Response:
     """The current snapshot (same JSON as the WebSocket); with after_seq, waits for a newer one."""
@@ -37,7 +39,9 @@ async def get_results(
     await authorize(service, principal, eid)
     if after_seq is not None and wait > 0:
         _exists, tenant = await service.experiment_tenant(eid)
-        sub = hub.add(principal, request.client.host if request.client else "unknown", "poll", close_on_not_found=True)
+        sub = hub.add(
+            principal, request.client.host if request.client else "unknown", "poll", close_on_not_found=True
+        )
         try:
             hub.subscribe(sub, eid, tenant, after_seq=after_seq)
             with contextlib.suppress(asyncio.TimeoutError, OutboxStopped):
@@ -55,7 +59,9 @@ HISTORY_MAX_POINTS = 500
 
 
 @router.get("/{experiment_id}/results/history", response_class=Response)
-async def results_history(experiment_id: uuid.UUID, principal: StreamReaderDep, service: ServiceDep) -> Response:
+async def results_history(
+    experiment_id: uuid.UUID, principal: StreamReaderDep, service: ServiceDep
+) -> Response:
     """Each computed snapshot's numbers (seq, time, per variant counts, lift and its interval), oldest first,
     evenly thinned to at most 500 points (the newest always kept)."""
     eid = str(experiment_id)
@@ -93,7 +99,7 @@ async def stream_results(
                     messages, close = await asyncio.wait_for(sub.outbox.take(), SSE_KEEPALIVE_SECONDS)
                 except OutboxStopped:
                     return
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     yield ": keepalive\n\n"
                     continue
                 for message in messages:

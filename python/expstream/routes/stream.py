@@ -13,7 +13,11 @@ router = APIRouter(prefix="/api/v1/ws", tags=["stream"])
 
 @router.websocket("/experiments/{experiment_id}/results")
 async def results_stream(
-    websocket: WebSocket, experiment_id: str, hub: HubDep, service: ServiceDep, settings: SettingsDep,
+    websocket: WebSocket,
+    experiment_id: str,
+    hub: HubDep,
+    service: ServiceDep,
+    settings: SettingsDep,
     metrics: MetricsDep,
 ) -> None:
     """One experiment's snapshots."""
@@ -32,7 +36,9 @@ async def multiplexed_stream(
     ).run()
 
 
-async def _cluster_counts(hub: HubDep, service: ServiceDep, settings: SettingsDep) -> dict[str, tuple[str | None, int]]:
+async def _cluster_counts(
+    hub: HubDep, service: ServiceDep, settings: SettingsDep
+) -> dict[str, tuple[str | None, int]]:
     """experiment id -> (tenant, subscribers on every live node): ours counted live, the others'
     as of their last heartbeat (a node silent for settings.node_ttl_seconds no longer counts)."""
     counts: dict[str, tuple[str | None, int]] = {
@@ -53,7 +59,9 @@ async def subscriber_count(
     experiment_id: str, principal: AdminDep, hub: HubDep, service: ServiceDep, settings: SettingsDep
 ) -> SubscribersOut:
     tenant, count = (await _cluster_counts(hub, service, settings)).get(experiment_id, (principal.tenant, 0))
-    return SubscribersOut(experiment_id=experiment_id, subscribers=count if _visible(principal, tenant) else 0)
+    return SubscribersOut(
+        experiment_id=experiment_id, subscribers=count if _visible(principal, tenant) else 0
+    )
 
 
 @router.get("/active-experiments", response_model=list[SubscribersOut])
