@@ -35,7 +35,7 @@ import { appendQuery } from "@/lib/urlQuery";
 import { buildResultsWsUrl } from "@/lib/wsUrl";
 import type { AnomalyEvent, ClientMessage, ServerMessage } from "@/types/messages";
 import type { ExperimentSnapshot } from "@/types/snapshot";
-import type { ConnectionStatus, UseExperimentStreamOptions } from "./streamTypes";
+import type { ConnectionStatus, ExperimentStream, UseExperimentStreamOptions } from "./streamTypes";
 
 export const DEFAULT_PING_INTERVAL_MS = 30_000;
 const COUNTDOWN_TICK_MS = 1_000;
@@ -60,6 +60,22 @@ type Timers = {
   probeTimeout?: ReturnType<typeof setTimeout>;
 };
 
+/**
+ * What createStreamController returns. Function-valued properties (not methods): they use no
+ * `this`, so the hook hands them out detached (`refresh: controller.refresh`).
+ */
+export interface StreamController {
+  /** The options the next connection, reconnect, ping or probe uses; the hook calls it after every commit. */
+  setOptions: (options: UseExperimentStreamOptions) => void;
+  /** Starts streaming `id` (or stops, for null). Called by the effect. */
+  start: (id: string | null) => void;
+  /** Effect cleanup: close every socket and EventSource, stop polling and clear every timer. */
+  stop: () => void;
+  refresh: ExperimentStream["refresh"];
+  disconnect: ExperimentStream["disconnect"];
+  reconnect: ExperimentStream["reconnect"];
+}
+
 const hasWebSocket = () => typeof WebSocket !== "undefined";
 
 /**
@@ -80,15 +96,16 @@ function discardSocket(ws: WebSocket | null): void {
 /**
  * Transport and timer bookkeeping for one useExperimentStream instance.
  * Everything mutable lives here (not in React state), so the functions are
- * stable for the hook's life and always see the latest options through
- * `options.current`.
+ * stable for the hook's life; the hook hands over the latest options with
+ * `setOptions` after every render it commits.
  *
  * One transport runs at a time: the WebSocket (`socket`, with ping and backoff
  * reconnects), or on fallback SSE (`sse`) or long polling (`poller`) with a
  * probe WebSocket (`probe`) tried every wsProbeIntervalMs. `seq` survives
  * every switch, so resuming never repeats or skips a snapshot.
  */
-export function createStreamController(setters: StreamSetters, options: { current: UseExperimentStreamOptions }) {
+export function createStreamController(setters: StreamSetters, initialOptions: UseExperimentStreamOptions): StreamController {
+  let options = initialOptions;
   let experimentId: string | null = null;
   let transport: Transport | null = null;
   let socket: WebSocket | null = null;
@@ -99,7 +116,7 @@ export function createStreamController(setters: StreamSetters, options: { curren
   let attempt = 0;
   let serverError: string | null = null;
   const seq = createSeqTracker();
-  let timers: Timers = {};
+  const timers: Timers = {};
 
   // ------------------------------------------------------------ bookkeeping
 
@@ -114,7 +131,7 @@ export function createStreamController(setters: StreamSetters, options: { curren
   }
 
   function token(): string | null {
-    const fromOptions = options.current.token;
+    const fromOptions = options.token;
     return fromOptions === undefined ? currentToken() : fromOptions;
   }
 
@@ -197,7 +214,7 @@ export function createStreamController(setters: StreamSetters, options: { curren
       case "pong":
         break;
     }
-    options.current.onMessage?.(message);
+    options.onMessage?.(message);
   }
 
   function handleFrame(data: unknown, source: Transport): void {
@@ -209,7 +226,7 @@ export function createStreamController(setters: StreamSetters, options: { curren
 
   /** WebSocket URL with ?token= and, when resuming, &since_seq= of the last applied snapshot. */
   function wsUrl(id: string, resume: boolean): string {
-    return appendQuery(options.current.url ?? buildResultsWsUrl(id), {
+    return appendQuery(options.url ?? buildResultsWsUrl(id), {
       token: token() ?? undefined,
       since_seq: resume ? seq.last : undefined,
     });
@@ -222,7 +239,7 @@ export function createStreamController(setters: StreamSetters, options: { curren
   }
 
   function startPing(): void {
-    const interval = options.current.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
+    const interval = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
     if (!(interval > 0) || !Number.isFinite(interval)) return;
     timers.ping = setInterval(() => send({ action: "ping" }), interval);
   }
@@ -267,7 +284,7 @@ export function createStreamController(setters: StreamSetters, options: { curren
   }
 
   function scheduleReconnect(): void {
-    const opts = options.current;
+    const opts = options;
     const maxAttempts = opts.maxReconnectAttempts ?? DEFAULT_MAX_RECONNECT_ATTEMPTS;
     const next = attempt + 1;
     if (next > maxAttempts) {
@@ -307,7 +324,7 @@ export function createStreamController(setters: StreamSetters, options: { curren
       return;
     }
     if (!hasWebSocket()) {
-      if (options.current.fallback ?? true) startFallback("websocket");
+      if (options.fallback ?? true) startFallback("websocket");
       else fail("This browser cannot open a WebSocket.");
       return;
     }
@@ -388,7 +405,7 @@ export function createStreamController(setters: StreamSetters, options: { curren
 
   function scheduleProbe(): void {
     if (probe || timers.probe !== undefined || !hasWebSocket()) return;
-    const interval = options.current.wsProbeIntervalMs ?? DEFAULT_WS_PROBE_INTERVAL_MS;
+    const interval = options.wsProbeIntervalMs ?? DEFAULT_WS_PROBE_INTERVAL_MS;
     if (!(interval > 0) || !Number.isFinite(interval)) return;
     timers.probe = setTimeout(() => {
       timers.probe = undefined;
@@ -445,7 +462,9 @@ export function createStreamController(setters: StreamSetters, options: { curren
   // ------------------------------------------------------------ public API
 
   return {
-    /** Starts streaming `id` (or stops, for null). Called by the effect. */
+    setOptions(next: UseExperimentStreamOptions): void {
+      options = next;
+    },
     start(id: string | null): void {
       experimentId = id;
       seq.reset();
@@ -455,7 +474,6 @@ export function createStreamController(setters: StreamSetters, options: { curren
       setters.setError(null);
       openWebSocket();
     },
-    /** Effect cleanup: close every socket and EventSource, stop polling and clear every timer. */
     stop(): void {
       experimentId = null;
       stopAll();

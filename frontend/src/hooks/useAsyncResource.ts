@@ -16,7 +16,10 @@ export interface AsyncResource<T> {
  */
 export function useAsyncResource<T>(key: string | null, load: (signal: AbortSignal) => Promise<T>): AsyncResource<T> {
   const loadRef = useRef(load);
-  loadRef.current = load;
+  // Declared before the loading effect, so that effect always calls the latest `load`.
+  useEffect(() => {
+    loadRef.current = load;
+  });
   const [generation, setGeneration] = useState(0);
   const [state, setState] = useState<{ data: T | null; error: Error | null; loading: boolean }>({
     data: null,
@@ -24,13 +27,18 @@ export function useAsyncResource<T>(key: string | null, load: (signal: AbortSign
     loading: key !== null,
   });
 
+  // A new key or a reload: show it during this render already (adjusting state while rendering,
+  // https://react.dev/learn/you-might-not-need-an-effect), not one effect later. The previous
+  // data stays on screen while the new request runs; a null key clears it.
+  const [requested, setRequested] = useState({ key, generation });
+  if (requested.key !== key || requested.generation !== generation) {
+    setRequested({ key, generation });
+    setState((prev) => (key === null ? { data: null, error: null, loading: false } : { data: prev.data, error: null, loading: true }));
+  }
+
   useEffect(() => {
-    if (key === null) {
-      setState({ data: null, error: null, loading: false });
-      return;
-    }
+    if (key === null) return;
     const controller = new AbortController();
-    setState((prev) => ({ data: prev.data, error: null, loading: true }));
     loadRef.current(controller.signal).then(
       (data) => {
         if (!controller.signal.aborted) setState({ data, error: null, loading: false });

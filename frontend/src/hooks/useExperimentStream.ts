@@ -1,6 +1,6 @@
 "use client";
 
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { DEFAULT_MAX_RECONNECT_ATTEMPTS } from "@/lib/backoff";
 import type { Transport } from "@/lib/transportState";
 import type { AnomalyEvent } from "@/types/messages";
@@ -22,9 +22,6 @@ export function useExperimentStream(
   experimentId: string | null | undefined,
   options: UseExperimentStreamOptions = {},
 ): ExperimentStream {
-  const optionsRef = useRef(options);
-  optionsRef.current = options;
-
   const [snapshot, setSnapshot] = useState<ExperimentSnapshot | null>(null);
   const [anomaly, setAnomaly] = useState<AnomalyEvent | null>(null);
   const [status, setStatus] = useState<ConnectionStatus>(experimentId ? "connecting" : "disconnected");
@@ -36,9 +33,15 @@ export function useExperimentStream(
   const [controller] = useState(() =>
     createStreamController(
       { setSnapshot, setAnomaly, setStatus, setError, setReconnectIn, setAttempt, setTransport },
-      optionsRef,
+      options,
     ),
   );
+
+  // The latest options, for the controller's next connection, reconnect, ping or probe. This effect
+  // comes before the one that starts the stream, so a new experiment starts with them too.
+  useEffect(() => {
+    controller.setOptions(options);
+  });
 
   const id = experimentId || null;
   useEffect(() => {

@@ -19,17 +19,29 @@ export interface LiftHistory {
 
 interface State {
   experimentId: string | null;
+  /** The snapshot last taken into account: appended to `points`, or the old experiment's last one. */
+  snapshot: ExperimentSnapshot | null;
   points: HistoryPoint[];
   loading: boolean;
   error: string | null;
 }
 
-const initialState = (experimentId: string | null): State => ({
-  experimentId,
-  points: [],
-  loading: experimentId !== null,
-  error: null,
-});
+/**
+ * `state` brought up to this render's experiment and snapshot: a new experiment starts empty
+ * (the old experiment's last snapshot is not taken over), and a new snapshot with a newer seq
+ * adds a point. Returns `state` itself when nothing changed.
+ */
+function advance(state: State, experimentId: string | null, snapshot: ExperimentSnapshot | null): State {
+  let next =
+    state.experimentId === experimentId
+      ? state
+      : { experimentId, snapshot: state.snapshot, points: [], loading: experimentId !== null, error: null };
+  if (snapshot !== next.snapshot) {
+    const points = snapshot && next.experimentId !== null ? appendSnapshotPoint(next.points, snapshot) : next.points;
+    next = { ...next, snapshot, points };
+  }
+  return next;
+}
 
 /**
  * Points for the lift chart: GET …/results/history once per experiment, plus a
@@ -42,10 +54,15 @@ export function useLiftHistory(
   { token }: { token?: string | null } = {},
 ): LiftHistory {
   const id = experimentId || null;
-  const [state, setState] = useState<State>(() => initialState(id));
+  const [state, setState] = useState<State>(() =>
+    advance({ experimentId: id, snapshot: null, points: [], loading: id !== null, error: null }, id, snapshot),
+  );
+  // A new experiment or snapshot changes the state during this render (adjusting state while
+  // rendering, https://react.dev/learn/you-might-not-need-an-effect), not one effect later.
+  const current = advance(state, id, snapshot);
+  if (current !== state) setState(current);
 
   useEffect(() => {
-    setState(initialState(id));
     if (id === null) return;
     const controller = new AbortController();
     fetchResultsHistory(id, { signal: controller.signal, token }).then(
@@ -65,16 +82,5 @@ export function useLiftHistory(
     // The token is read when the experiment changes; a new token alone does not refetch.
   }, [id]); // eslint-disable-line react-hooks/exhaustive-deps
 
-  useEffect(() => {
-    if (!snapshot) return;
-    setState((prev) => {
-      if (prev.experimentId === null) return prev;
-      const points = appendSnapshotPoint(prev.points, snapshot);
-      return points === prev.points ? prev : { ...prev, points };
-    });
-  }, [snapshot]);
-
-  // Until the reset effect has run for a new experiment, show nothing of the old one.
-  if (state.experimentId !== id) return { points: [], loading: id !== null, error: null };
-  return { points: state.points, loading: state.loading, error: state.error };
+  return { points: current.points, loading: current.loading, error: current.error };
 }
