@@ -77,14 +77,14 @@ void register_stats(py::module_& m) {
         .value("RESUME", ClientAction::Resume)
         .value("IGNORED", ClientAction::Ignored);
     // Returns (action, reason it was ignored or "", experiment_id or "", token or "", seq or None).
+    // max_bytes is the app's EXPSTREAM_WS_MAX_MESSAGE_BYTES: longer text is ignored as "too_large".
     m.def(
         "parse_client_message",
-        [](std::string_view text) {
-            ClientMessage msg = parse_client_message(text);
+        [](std::string_view text, std::size_t max_bytes) {
+            ClientMessage msg = parse_client_message(text, max_bytes);
             return py::make_tuple(msg.action, msg.error, msg.experiment_id, msg.token, msg.seq);
         },
-        py::arg("text"));
-    m.attr("MAX_CLIENT_MESSAGE_BYTES") = kMaxClientMessageBytes;
+        py::arg("text"), py::arg("max_bytes"));
 }
 
 }  // namespace expstream::bindings

@@ -23,6 +23,9 @@ using expstream::ClientMessage;
 
 namespace {
 
+// The limit the app passes by default (EXPSTREAM_WS_MAX_MESSAGE_BYTES); the parser has none of its own.
+constexpr std::size_t kLimit = 4096;
+
 [[noreturn]] void fail(const char* what, std::string_view input) {
     std::fprintf(stderr, "fuzz_client_message: %s (input %zu bytes)\n", what, input.size());
     std::abort();
@@ -45,7 +48,7 @@ ClientMessage ignored(const char* why) {
 
 // The rules of protocol.hpp, written again from the header's description.
 ClientMessage expected(std::string_view text) {
-    if (text.size() > expstream::kMaxClientMessageBytes) return ignored("too_large");
+    if (text.size() > kLimit) return ignored("too_large");
     static simdjson::dom::parser parser;
     const simdjson::padded_string padded(text);
     simdjson::dom::element doc;
@@ -88,7 +91,7 @@ ClientMessage expected(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
-    const ClientMessage m = expstream::parse_client_message(text);
+    const ClientMessage m = expstream::parse_client_message(text, kLimit);
 
     static const std::set<std::string> reasons = {"too_large",      "malformed",     "not_an_object", "missing_action",
                                                   "unknown_action", "missing_field", "internal"};
@@ -102,13 +105,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CHECK(m.token.empty() || m.action == ClientAction::Auth);
     CHECK(m.experiment_id.empty() || m.action == ClientAction::Refresh || m.action == ClientAction::Subscribe ||
           m.action == ClientAction::Unsubscribe || m.action == ClientAction::Resume);
-    if (m.action != ClientAction::Ignored) CHECK(text.size() <= expstream::kMaxClientMessageBytes);
+    if (m.action != ClientAction::Ignored) CHECK(text.size() <= kLimit);
 
     CHECK(same(m, expected(text)));
 
     // Only the view counts: the same bytes followed by a closing brace and garbage give the same result.
     std::string longer(text);
     longer += "} {\"action\":\"ping\"}";
-    CHECK(same(m, expstream::parse_client_message(std::string_view(longer).substr(0, size))));
+    CHECK(same(m, expstream::parse_client_message(std::string_view(longer).substr(0, size), kLimit)));
+    // The limit is only a size check: at a limit of exactly this size, the input is never too large.
+    CHECK(expstream::parse_client_message(text, size).error != "too_large");
     return 0;
 }

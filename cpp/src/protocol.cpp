@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <cstring>
+#include <vector>
 
 namespace expstream {
 
@@ -24,21 +25,23 @@ ClientMessage understood(ClientAction action) {
 
 }  // namespace
 
-ClientMessage parse_client_message(std::string_view text) {
+ClientMessage parse_client_message(std::string_view text, std::size_t max_bytes) {
     // Checked before parsing so a hostile client cannot make us grow the parser's buffers.
-    if (text.size() > kMaxClientMessageBytes) {
+    if (text.size() > max_bytes) {
         return ignored("too_large");
     }
     try {
         // One parser per thread: reuses its buffers, and parsers are not thread-safe.
         thread_local simdjson::dom::parser parser;
         // simdjson reads up to SIMDJSON_PADDING bytes past the end, which the caller's view does not
-        // promise; copy into a per-thread padded buffer instead of allocating per message.
-        thread_local char buffer[kMaxClientMessageBytes + simdjson::SIMDJSON_PADDING];
-        if (!text.empty()) std::memcpy(buffer, text.data(), text.size());  // data() may be null
-        std::memset(buffer + text.size(), 0, simdjson::SIMDJSON_PADDING);
+        // promise; copy into a per-thread padded buffer instead of allocating per message. It grows
+        // to the largest message accepted so far, at most max_bytes + padding.
+        thread_local std::vector<char> buffer;
+        if (buffer.size() < text.size() + simdjson::SIMDJSON_PADDING) buffer.resize(text.size() + simdjson::SIMDJSON_PADDING);
+        if (!text.empty()) std::memcpy(buffer.data(), text.data(), text.size());  // data() may be null
+        std::memset(buffer.data() + text.size(), 0, simdjson::SIMDJSON_PADDING);
         simdjson::dom::element doc;
-        if (parser.parse(buffer, text.size(), false).get(doc) != simdjson::SUCCESS) {
+        if (parser.parse(buffer.data(), text.size(), false).get(doc) != simdjson::SUCCESS) {
             return ignored("malformed");
         }
         simdjson::dom::object obj;

@@ -27,9 +27,8 @@ struct ClientMessage {
     std::optional<std::int64_t> seq;
 };
 
-// Messages longer than this are ignored without being parsed.
-inline constexpr std::size_t kMaxClientMessageBytes = 4096;
-
-ClientMessage parse_client_message(std::string_view text);
+// Messages longer than max_bytes are ignored ("too_large") without being parsed. The limit is the
+// caller's (the app's EXPSTREAM_WS_MAX_MESSAGE_BYTES setting): one source, no second copy here.
+ClientMessage parse_client_message(std::string_view text, std::size_t max_bytes);
 
 }  // namespace expstream
