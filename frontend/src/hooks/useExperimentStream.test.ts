@@ -101,7 +101,7 @@ describe("useExperimentStream", () => {
 
     it("passes every understood message to onMessage, including pong", async () => {
       const server = serve(URL_1);
-      const onMessage = vi.fn();
+      const onMessage = vi.fn<NonNullable<UseExperimentStreamOptions["onMessage"]>>();
       renderStream("exp-1", { ...TEST_OPTIONS, onMessage });
       await flush();
       act(() => server.send({ event: "pong" }));
@@ -166,7 +166,7 @@ describe("useExperimentStream", () => {
       expect(server.received).toEqual([{ action: "refresh" }]);
     });
 
-    it("does not send refresh while not connected", async () => {
+    it("does not send refresh while not connected", () => {
       serve(URL_1);
       const { result } = renderStream();
       expect(result.current.refresh()).toBe(false);

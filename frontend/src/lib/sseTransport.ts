@@ -57,7 +57,7 @@ export function openSse(url: string, handlers: SseHandlers, maxConsecutiveErrors
   source.onerror = (event: Event) => {
     if (closed) return;
     // A server-sent `event: error` arrives here too, as a MessageEvent with data.
-    const data = (event as Partial<MessageEvent>).data;
+    const data = (event as Partial<MessageEvent<unknown>>).data;
     if (typeof data === "string") {
       handlers.onData(data);
       return;

@@ -19,7 +19,7 @@ type Fixture = Record<string, unknown> & {
 };
 
 function loadFixture(): Fixture {
-  return JSON.parse(readFileSync(FIXTURE_PATH, "utf8"));
+  return JSON.parse(readFileSync(FIXTURE_PATH, "utf8")) as Fixture;
 }
 
 describe("snapshot wire format", () => {

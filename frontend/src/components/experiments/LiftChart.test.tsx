@@ -36,7 +36,7 @@ function renderChart(points: HistoryPoint[] = POINTS, extra: Partial<Parameters<
 const seriesOf = (key: string) => {
   const group = screen.getAllByTestId("lift-series").find((g) => g.getAttribute("data-variant-key") === key);
   if (!group) throw new Error(`no series for ${key}`);
-  return within(group as unknown as HTMLElement);
+  return within(group);
 };
 
 /** Number of subpaths (each starts with M) in a path's d attribute. */
@@ -60,7 +60,7 @@ describe("LiftChart", () => {
   it("draws the zero line, percentage ticks on the y axis and time ticks on the x axis", () => {
     renderChart();
     expect(screen.getByTestId("lift-zero-line")).toBeInTheDocument();
-    const yLabels = within(screen.getByTestId("lift-y-axis") as unknown as HTMLElement)
+    const yLabels = within(screen.getByTestId("lift-y-axis"))
       .getAllByText(/%$/)
       .map((t) => t.textContent);
     expect(yLabels).toContain("0%");
@@ -137,7 +137,7 @@ describe("LiftChart on a narrow card", () => {
     class FakeResizeObserver {
       constructor(private readonly callback: ResizeObserverCallback) {}
       observe(target: Element) {
-        this.callback([{ target, contentRect: { width: 340 } } as unknown as ResizeObserverEntry], this as never);
+        this.callback([{ target, contentRect: { width: 340 } } as unknown as ResizeObserverEntry], this);
       }
       unobserve() {}
       disconnect() {}
