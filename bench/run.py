@@ -736,14 +736,6 @@ def lever_specs() -> list[tuple[str, ServerSpec]]:
         ),
         ("access log off", L("lever-no-access-log", "access_log=False", access_log=False)),
         (
-            "route dependencies as coroutines (bench patch)",
-            L("lever-asyncdeps", "no threadpool hop per dependency", levers="asyncdeps"),
-        ),
-        (
-            "send bound with asyncio.timeout() instead of asyncio.wait_for() (bench patch)",
-            L("lever-timeoutctx", "no Task per send", levers="timeoutctx"),
-        ),
-        (
             "pre-framed bytes (bench patch)",
             L("lever-prebuilt", "frame built once per snapshot", levers="prebuilt"),
         ),
@@ -755,14 +747,12 @@ def lever_specs() -> list[tuple[str, ServerSpec]]:
             "GC tuned: gc.freeze() each second, gen-0 threshold 50,000 (bench patch)",
             L("lever-gc", "gc.freeze + set_threshold", levers="gc"),
         ),
-        ("all of: async deps + direct write + GC tuned + access log off", combined_spec()),
+        ("all of: direct write + GC tuned + access log off", combined_spec()),
     ]
 
 
 def combined_spec(name: str = "lever-combined") -> ServerSpec:
-    return expstream_lever(
-        name, "levers asyncdeps,direct,gc and access log off", levers="asyncdeps,direct,gc", access_log=False
-    )
+    return expstream_lever(name, "levers direct,gc and access log off", levers="direct,gc", access_log=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -771,7 +761,7 @@ def combined_spec(name: str = "lever-combined") -> ServerSpec:
 
 def run_fanout(plan: Plan, db: Db, payload: Path, results: dict[str, Any]) -> None:
     combined = combined_spec("expstream+levers")
-    combined.note = "bench patches: async deps, direct pre-framed writes, GC tuned; access log off"
+    combined.note = "bench patches: direct pre-framed writes, GC tuned; access log off"
     specs = [expstream_serve(), combined] + peer_specs(payload)
     if plan.quick:
         specs.remove(combined)  # quick mode runs it among the levers
@@ -799,7 +789,7 @@ def run_fanout(plan: Plan, db: Db, payload: Path, results: dict[str, Any]) -> No
 # Quick mode runs only the lever configurations that can rot with the project's code (the bench
 # patches of expstream internals) or with bench/requirements.txt (wsproto), and the deflate path of
 # the load generator; the others differ from the baseline only by a uvicorn flag.
-QUICK_LEVERS = {"lever-wsproto", "lever-deflate-on", "lever-timeoutctx", "lever-direct", "lever-combined"}
+QUICK_LEVERS = {"lever-wsproto", "lever-deflate-on", "lever-direct", "lever-combined"}
 
 
 def run_levers(plan: Plan, db: Db, results: dict[str, Any]) -> None:

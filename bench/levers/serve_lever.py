@@ -21,7 +21,7 @@ def main() -> int:
     parser.add_argument("--ws", default="websockets-sansio")
     parser.add_argument("--deflate", action="store_true", help="permessage-deflate on")
     parser.add_argument("--no-access-log", action="store_true")
-    parser.add_argument("--levers", default="", help="BENCH_LEVER: asyncdeps,prebuilt,direct,gc,nogc")
+    parser.add_argument("--levers", default="", help="BENCH_LEVER: prebuilt,direct,gc,nogc")
     args = parser.parse_args()
     os.environ["BENCH_LEVER"] = args.levers
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -18,6 +18,7 @@ from expstream.auth import AuthError, ForbiddenError
 from expstream.embedded_db import EmbeddedPostgres
 from expstream.hub import Hub
 from expstream.metrics import Metrics
+from expstream.protocol import CloseCode
 from expstream.routes import experiments, health, results, stream
 from expstream.service import (
     ConflictError,
@@ -27,14 +28,12 @@ from expstream.service import (
     InvalidInputError,
     StoreError,
 )
-from expstream.settings import Settings, get_settings
+from expstream.settings import Settings
 from expstream.web import mount_dashboard
 
 log = logging.getLogger("expstream")
 
-CLOSE_GOING_AWAY = 1001
-
-_STORE_ERROR_STATUS: dict[type[StoreError], int] = {
+_STORE_ERROR_STATUS: dict[type[Exception], int] = {
     ExperimentNotFoundError: status.HTTP_404_NOT_FOUND,
     InvalidInputError: 422,
     ConflictError: status.HTTP_409_CONFLICT,
@@ -106,7 +105,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             await background.stop(running)
-            await hub.close_all(CLOSE_GOING_AWAY, "server shutting down", settings.shutdown_timeout_seconds)
+            await hub.close_all(
+                CloseCode.GOING_AWAY, "server shutting down", settings.shutdown_timeout_seconds
+            )
             service.close()
     finally:
         core.stop()
@@ -121,9 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.settings = settings or get_settings()
+    app.state.settings = settings or Settings()
     app.state.metrics = Metrics()
-    app.state.background_tasks: list[background.BackgroundTask] = []  # run while serving
+    app.state.background_tasks = []  # background.BackgroundTask: run while serving
     app.state.request_exit = None  # set by `expstream serve|demo`: stops the server with an exit status
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StoreError, _store_error)

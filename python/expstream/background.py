@@ -7,6 +7,7 @@ marked fatal also stops the server with a non-zero exit status.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ def start(
     started = []
     for spec in tasks:
         task = asyncio.create_task(_as_coroutine(spec.run(service)), name=spec.name)
-        task.add_done_callback(lambda t, spec=spec: _ended(t, spec, request_exit))
+        task.add_done_callback(functools.partial(_ended, spec=spec, request_exit=request_exit))
         started.append(task)
     return started
 

@@ -16,25 +16,28 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from pydantic import SecretStr
 from uvicorn.config import STARTUP_FAILURE
 
 from expstream import logs
 from expstream.auth import SCOPE_RANK, issue_token
 from expstream.background import EXIT_BACKGROUND_FAILED, BackgroundTask
 from expstream.http_protocol import HeaderDeadlineProtocol
+from expstream.protocol import CloseCode
 from expstream.settings import WORKERS_ENV, Settings
 
 log = logging.getLogger("expstream")
 
-CLOSE_GOING_AWAY = 1001
+UVICORN_MAX_MESSAGE_BYTES = 64 * 1024
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Set deliberately rather than inherited: no per-message deflate (memory per connection), a
-    64 KiB frame cap ahead of our own 4 KiB message limit, and our keepalive."""
+    message cap of 64 KiB (or the message limit, when larger) ahead of our own limit, which closes
+    with 1009 and says why, and our keepalive."""
     return {
         "ws_per_message_deflate": False,
-        "ws_max_size": 64 * 1024,
+        "ws_max_size": max(UVICORN_MAX_MESSAGE_BYTES, settings.ws_max_message_bytes),
         "ws_ping_interval": settings.ws_ping_interval_seconds,
         "ws_ping_timeout": settings.ws_ping_timeout_seconds,
         "log_config": logs.LOGGING_CONFIG,  # JSON lines, tokens redacted, in every worker too
@@ -90,7 +93,7 @@ class GracefulServer(uvicorn.Server):
                     server.close()  # stop accepting
                 settings: Settings = self._app.state.settings
                 await hub.close_all(
-                    CLOSE_GOING_AWAY, "server shutting down", settings.shutdown_timeout_seconds
+                    CloseCode.GOING_AWAY, "server shutting down", settings.shutdown_timeout_seconds
                 )
         finally:
             then()
@@ -138,7 +141,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     base = Settings()
     secret = base.jwt_secret.get_secret_value() if base.jwt_secret else secrets.token_hex(32)
-    settings = Settings(stream_interval_seconds=args.interval, jwt_secret=secret)
+    settings = Settings(stream_interval_seconds=args.interval, jwt_secret=SecretStr(secret))
     app = create_app(settings)
     shown_host = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host
     reader = issue_token(

@@ -81,7 +81,7 @@ class EmbeddedPostgres:
         kwargs: dict[str, object] = {}
         if self.user is not None:
             kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
-        proc = subprocess.run(
+        proc: subprocess.CompletedProcess[str] = subprocess.run(
             [str(self.bindir / args[0]), *args[1:]],
             cwd=self.data_dir,
             capture_output=True,

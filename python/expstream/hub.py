@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from expstream import _core
 from expstream.auth import Principal
 from expstream.metrics import Metrics
+from expstream.protocol import CloseCode
 from expstream.service import Delivery, DeliveryKind
 
 log = logging.getLogger("expstream.hub")
@@ -25,8 +26,6 @@ log = logging.getLogger("expstream.hub")
 # Control messages (pongs, errors, lifecycle events) are few and small; past this many unsent,
 # the oldest go.
 CONTROL_QUEUE_LIMIT = 32
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_NOT_FOUND = 4404
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +125,7 @@ def _expire(outbox: Outbox) -> None:
     outbox.put_control(
         _core.error_json("token_expired", "", "the access token expired; reconnect with a new one")
     )
-    outbox.close(CLOSE_UNAUTHORIZED, "token expired")
+    outbox.close(CloseCode.UNAUTHORIZED, "token expired")
 
 
 def _release(counts: Counter[str], key: str) -> None:
@@ -144,7 +143,6 @@ class Hub:
         self._ids = itertools.count(1)
         self._per_token: Counter[str] = Counter()
         self._per_address: Counter[str] = Counter()
-        self.tenants: dict[str, str | None] = {}  # experiment -> tenant of its subscribers' experiments
 
     @property
     def connection_count(self) -> int:
@@ -188,11 +186,8 @@ class Hub:
         sub.outbox.stop()
         sub.done.set()
 
-    def subscribe(
-        self, sub: Subscriber, experiment_id: str, tenant: str | None, *, after_seq: int | None = None
-    ) -> None:
+    def subscribe(self, sub: Subscriber, experiment_id: str, *, after_seq: int | None = None) -> None:
         """Starts deliveries of an experiment (authorization is the caller's) and asks for its snapshot."""
-        self.tenants[experiment_id] = tenant
         if after_seq is not None:
             sub.outbox.resume_after(experiment_id, after_seq)
         if experiment_id not in sub.experiments:
@@ -228,7 +223,7 @@ class Hub:
             else:
                 sub.outbox.put_control(delivery.payload)
                 if delivery.kind is DeliveryKind.NOT_FOUND and sub.close_on_not_found:
-                    sub.outbox.close(CLOSE_NOT_FOUND, "experiment not found")
+                    sub.outbox.close(CloseCode.NOT_FOUND, "experiment not found")
 
     def publish(self, experiment_id: str, payload: str) -> None:
         """A control message (e.g. a lifecycle event) to every subscriber of an experiment."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import itertools
+import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +46,15 @@ _ERRORS: dict[str, type[StoreError]] = {
 }
 
 
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def _log_core_record(level: str, logger: str, message: str, experiment_id: str) -> None:
+    """A log record of the C++ core, into the same JSON log as everything else."""
+    fields = {"experiment_id": experiment_id} if experiment_id else {}
+    logging.getLogger(logger).log(_LEVELS.get(level, logging.ERROR), message, extra={"fields": fields})
+
+
 class DeliveryKind(enum.IntEnum):
     SNAPSHOT = 0
     NOT_FOUND = 1
@@ -60,6 +71,39 @@ class Delivery:
     payload: str  # JSON text, shared by every recipient
 
 
+# Authorization looks up an experiment's tenant on every stream and request; it never changes, so
+# the answers are kept, the least recently used dropped past this many.
+TENANT_CACHE_SIZE = 10_000
+
+
+class TenantCache:
+    """experiment id -> tenant, bounded; an experiment found gone is forgotten."""
+
+    def __init__(self, size: int = TENANT_CACHE_SIZE) -> None:
+        self._size = size
+        self._tenants: OrderedDict[str, str | None] = OrderedDict()
+
+    def __contains__(self, experiment_id: str) -> bool:
+        return experiment_id in self._tenants
+
+    def __len__(self) -> int:
+        return len(self._tenants)
+
+    def get(self, experiment_id: str) -> str | None:
+        """The tenant (raises KeyError when unknown); marks it recently used."""
+        self._tenants.move_to_end(experiment_id)
+        return self._tenants[experiment_id]
+
+    def put(self, experiment_id: str, tenant: str | None) -> None:
+        self._tenants[experiment_id] = tenant
+        self._tenants.move_to_end(experiment_id)
+        while len(self._tenants) > self._size:
+            self._tenants.popitem(last=False)
+
+    def forget(self, experiment_id: str) -> None:
+        self._tenants.pop(experiment_id, None)
+
+
 class CoreService:
     def __init__(self, core: _core.Service, on_delivery: Callable[[Delivery], None]) -> None:
         self.core = core
@@ -67,11 +111,11 @@ class CoreService:
         self._loop = asyncio.get_running_loop()
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._tokens = itertools.count(1)
-        self._tenants: dict[str, str | None] = {}  # a tenant never changes: cache it for authorization
+        self.tenants = TenantCache()
         self._loop.add_reader(core.ready_fd, self._on_ready)
 
     def _on_ready(self) -> None:
-        deliveries, completions = self.core.drain()
+        deliveries, completions, logs = self.core.drain()
         for token, error_kind, value in completions:
             future = self._pending.pop(token, None)
             if future is None or future.done():
@@ -80,7 +124,11 @@ class CoreService:
                 future.set_result(value)
             else:
                 future.set_exception(_ERRORS.get(error_kind, StoreError)(value))
+        for level, logger, message, experiment_id in logs:
+            _log_core_record(level, logger, message, experiment_id)
         for kind, experiment_id, target, seq, payload in deliveries:
+            if kind == DeliveryKind.NOT_FOUND:
+                self.tenants.forget(experiment_id)
             self._on_delivery(Delivery(DeliveryKind(kind), experiment_id, target, seq, payload))
 
     async def _call(self, submit: Callable[..., None], *args: Any) -> Any:
@@ -107,17 +155,17 @@ class CoreService:
         self, name: str, variants: list[tuple[str, str, bool, float]], tenant: str | None = None
     ) -> dict[str, Any]:
         result: dict[str, Any] = await self._call(self.core.submit_create_experiment, name, variants, tenant)
-        self._tenants[result["id"]] = tenant
+        self.tenants.put(result["id"], tenant)
         return result
 
     async def experiment_tenant(self, experiment_id: str) -> tuple[bool, str | None]:
         """(exists, tenant) of an experiment, from cache after the first look."""
-        if experiment_id in self._tenants:
-            return True, self._tenants[experiment_id]
+        if experiment_id in self.tenants:
+            return True, self.tenants.get(experiment_id)
         experiment = await self.get_experiment(experiment_id)
         if experiment is None:
             return False, None
-        self._tenants[experiment_id] = experiment["tenant"]
+        self.tenants.put(experiment_id, experiment["tenant"])
         return True, experiment["tenant"]
 
     async def list_experiments(self) -> list[dict[str, Any]]:

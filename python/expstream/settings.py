@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -223,8 +222,3 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
         return value
-
-
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()

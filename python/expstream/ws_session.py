@@ -25,18 +25,11 @@ from expstream.deps import authenticate
 from expstream.hub import Hub, OutboxStopped, Subscriber
 from expstream.logs import event
 from expstream.metrics import Metrics
+from expstream.protocol import CloseCode, parse_seq
 from expstream.service import CoreService, ExperimentNotFoundError, StoreError
 from expstream.settings import Settings
 
 log = logging.getLogger("expstream.ws")
-
-CLOSE_NORMAL = 1000
-CLOSE_POLICY_VIOLATION = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_TRY_AGAIN_LATER = 1013
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
 
 PONG = _core.pong_json()
 A = _core.ClientAction
@@ -87,7 +80,7 @@ class WebSocketSession:
     async def run(self) -> None:
         if not origin_allowed(self.ws, self.settings.allowed_origins):
             self.metrics.close_codes.labels("origin_refused").inc()
-            await self.ws.close(code=CLOSE_POLICY_VIOLATION)  # before accept: the handshake gets 403
+            await self.ws.close(code=CloseCode.POLICY_VIOLATION)  # before accept: the handshake gets 403
             return
         await self.ws.accept()
         _limit_send_buffer(self.ws, self.settings.ws_send_buffer_bytes)
@@ -98,16 +91,16 @@ class WebSocketSession:
                 try:
                     self.fixed_experiment = str(uuid.UUID(self.fixed_experiment))
                 except ValueError:
-                    await self._close(CLOSE_POLICY_VIOLATION, "experiment id must be a UUID")
+                    await self._close(CloseCode.POLICY_VIOLATION, "experiment id must be a UUID")
                     return
             if self.hub.streams_of_address(address) >= self.settings.ws_max_connections_per_address:
-                await self._close(CLOSE_TRY_AGAIN_LATER, "too many connections from this address")
+                await self._close(CloseCode.TRY_AGAIN_LATER, "too many connections from this address")
                 return
             principal = await self._authenticate()
             if principal is None:
                 return
             if self.hub.streams_of_token(principal) >= self.settings.ws_max_connections_per_token:
-                await self._close(CLOSE_TRY_AGAIN_LATER, "too many connections for this token")
+                await self._close(CloseCode.TRY_AGAIN_LATER, "too many connections for this token")
                 return
             self.sub = self.hub.add(
                 principal, address, "websocket", close_on_not_found=self.fixed_experiment is not None
@@ -124,7 +117,7 @@ class WebSocketSession:
             )
             if self.fixed_experiment is not None:
                 since = self.ws.query_params.get("since_seq")
-                if not await self._subscribe(self.fixed_experiment, _as_int(since), fatal=True):
+                if not await self._subscribe(self.fixed_experiment, parse_seq(since), fatal=True):
                     return
             else:
                 self.sub.outbox.put_control(
@@ -185,12 +178,12 @@ class WebSocketSession:
         if token is None and not self.settings.insecure_no_auth:
             token = await self._token_from_first_message()
             if token is None:
-                await self._close(CLOSE_UNAUTHORIZED, "authentication required")
+                await self._close(CloseCode.UNAUTHORIZED, "authentication required")
                 return None
         try:
             return authenticate(self.settings, token)
         except AuthError as exc:
-            await self._close(CLOSE_UNAUTHORIZED, str(exc)[:120])
+            await self._close(CloseCode.UNAUTHORIZED, str(exc)[:120])
             return None
 
     async def _token_from_first_message(self) -> str | None:
@@ -199,13 +192,12 @@ class WebSocketSession:
         except TimeoutError:
             return None
         text = message.get("text")
-        if (
-            message["type"] != "websocket.receive"
-            or text is None
-            or len(text) > self.settings.ws_max_message_bytes
-        ):
+        if message["type"] != "websocket.receive" or text is None:
             return None
-        action, _reason, _experiment, token, _seq = _core.parse_client_message(text)
+        if _size(text) > self.settings.ws_max_message_bytes:
+            await self._close(CloseCode.TOO_BIG, self._too_big_reason)
+            raise _Closed
+        action, _reason, _experiment, token, _seq = self._parse(text)
         return token if action == A.AUTH and token else None
 
     # -- subscriptions -----------------------------------------------------------------------
@@ -214,25 +206,24 @@ class WebSocketSession:
         try:
             experiment_id = str(uuid.UUID(experiment_id))
             await authorize(self.service, self.sub.principal, experiment_id)
-            _exists, tenant = await self.service.experiment_tenant(experiment_id)
         except ValueError:
             return self._refuse(
-                CLOSE_POLICY_VIOLATION,
+                CloseCode.POLICY_VIOLATION,
                 "invalid_experiment_id",
                 experiment_id,
                 "experiment id must be a UUID",
                 fatal,
             )
         except ForbiddenError as exc:
-            return self._refuse(CLOSE_FORBIDDEN, "forbidden", experiment_id, str(exc), fatal)
+            return self._refuse(CloseCode.FORBIDDEN, "forbidden", experiment_id, str(exc), fatal)
         except ExperimentNotFoundError:
             return self._refuse(
-                CLOSE_NOT_FOUND, "experiment_not_found", experiment_id, "experiment not found", fatal
+                CloseCode.NOT_FOUND, "experiment_not_found", experiment_id, "experiment not found", fatal
             )
         except StoreError:
             # Access cannot be checked while the database is away: no subscription, try again later.
             return self._refuse(
-                CLOSE_TRY_AGAIN_LATER,
+                CloseCode.TRY_AGAIN_LATER,
                 "results_unavailable",
                 experiment_id,
                 "results are temporarily unavailable; try again later",
@@ -242,7 +233,7 @@ class WebSocketSession:
             self.sub.outbox.put_control(
                 json.dumps({"event": "subscription_confirmed", "experiment_id": experiment_id})
             )
-        self.hub.subscribe(self.sub, experiment_id, tenant, after_seq=after_seq)
+        self.hub.subscribe(self.sub, experiment_id, after_seq=after_seq)
         return True
 
     def _refuse(self, close_code: int, code: str, experiment_id: str, message: str, fatal: bool) -> bool:
@@ -265,11 +256,16 @@ class WebSocketSession:
             if text is None:
                 self.metrics.client_messages_ignored.labels("binary").inc()
                 continue
-            if len(text.encode()) > self.settings.ws_max_message_bytes:
-                self._request_close(
-                    CLOSE_TOO_BIG, f"messages are limited to {self.settings.ws_max_message_bytes} bytes"
-                )
+            if _size(text) > self.settings.ws_max_message_bytes:
+                self._request_close(CloseCode.TOO_BIG, self._too_big_reason)
             await self._handle(text)
+
+    @property
+    def _too_big_reason(self) -> str:
+        return f"messages are limited to {self.settings.ws_max_message_bytes} bytes"
+
+    def _parse(self, text: str) -> tuple[_core.ClientAction, str, str, str, int | None]:
+        return _core.parse_client_message(text, self.settings.ws_max_message_bytes)
 
     def _count_message(self) -> None:
         now = time.monotonic()
@@ -278,11 +274,11 @@ class WebSocketSession:
             self._recent.popleft()
         self._recent.append(now)
         if len(self._recent) > self.settings.ws_rate_limit_messages:
-            self._request_close(CLOSE_POLICY_VIOLATION, "rate limit exceeded")
+            self._request_close(CloseCode.POLICY_VIOLATION, "rate limit exceeded")
 
     async def _handle(self, text: str) -> None:
         assert self.sub is not None
-        action, reason, experiment_id, _token, seq = _core.parse_client_message(text)
+        action, reason, experiment_id, _token, seq = self._parse(text)
         target = experiment_id or self.fixed_experiment or ""
         if action == A.PING:
             self.sub.outbox.put_control(PONG)
@@ -318,7 +314,7 @@ class WebSocketSession:
                     return
         except TimeoutError:
             # A reader too slow to take one message within the bound: close it rather than buffer.
-            self.close_code = CLOSE_TRY_AGAIN_LATER
+            self.close_code = CloseCode.TRY_AGAIN_LATER
             _abort(self.ws)
         except OutboxStopped:
             return
@@ -357,8 +353,6 @@ def _limit_send_buffer(websocket: WebSocket, size: int) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
-def _as_int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
+def _size(text: str) -> int:
+    """A message's size as the limit counts it: UTF-8 bytes, as on the wire."""
+    return len(text.encode())

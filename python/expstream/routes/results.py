@@ -14,6 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from expstream.access import authorize
 from expstream.deps import HubDep, MetricsDep, ServiceDep, StreamReaderDep
 from expstream.hub import OutboxStopped
+from expstream.protocol import parse_seq
 
 router = APIRouter(prefix="/api/v1/experiments", tags=["results"])
 
@@ -38,12 +39,11 @@ async def get_results(
     eid = str(experiment_id)
     await authorize(service, principal, eid)
     if after_seq is not None and wait > 0:
-        _exists, tenant = await service.experiment_tenant(eid)
         sub = hub.add(
             principal, request.client.host if request.client else "unknown", "poll", close_on_not_found=True
         )
         try:
-            hub.subscribe(sub, eid, tenant, after_seq=after_seq)
+            hub.subscribe(sub, eid, after_seq=after_seq)
             with contextlib.suppress(asyncio.TimeoutError, OutboxStopped):
                 while True:
                     messages, _close = await asyncio.wait_for(sub.outbox.take(), wait)
@@ -83,8 +83,7 @@ async def stream_results(
     """Server-Sent Events: the WebSocket's payloads as `data:` lines, `id:` = seq (Last-Event-ID honoured)."""
     eid = str(experiment_id)
     await authorize(service, principal, eid)
-    _exists, tenant = await service.experiment_tenant(eid)
-    after = _as_int(last_event_id) if last_event_id is not None else since_seq
+    after = parse_seq(last_event_id) if last_event_id is not None else since_seq
     address = request.client.host if request.client else "unknown"
     sent = metrics.messages_sent.labels("sse")
 
@@ -92,7 +91,7 @@ async def stream_results(
         # Subscribed only once the response streams, so nothing is left behind if it never does.
         sub = hub.add(principal, address, "sse", close_on_not_found=True)
         try:
-            hub.subscribe(sub, eid, tenant, after_seq=after)
+            hub.subscribe(sub, eid, after_seq=after)
             yield f"retry: {SSE_RETRY_MILLISECONDS}\n\n"
             while True:
                 try:
@@ -116,10 +115,3 @@ async def stream_results(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-
-
-def _as_int(value: str) -> int | None:
-    try:
-        return int(value)
-    except ValueError:
-        return None

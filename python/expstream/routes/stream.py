@@ -41,9 +41,10 @@ async def _cluster_counts(
 ) -> dict[str, tuple[str | None, int]]:
     """experiment id -> (tenant, subscribers on every live node): ours counted live, the others'
     as of their last heartbeat (a node silent for settings.node_ttl_seconds no longer counts)."""
-    counts: dict[str, tuple[str | None, int]] = {
-        eid: (hub.tenants.get(eid), n) for eid, n in hub.subscriber_counts()
-    }
+    counts: dict[str, tuple[str | None, int]] = {}
+    for eid, n in hub.subscriber_counts():
+        _exists, tenant = await service.experiment_tenant(eid)  # cached: every subscriber was authorized
+        counts[eid] = (tenant, n)
     for eid, tenant, n in await service.other_nodes_subscribers(settings.node_ttl_seconds):
         counts[eid] = (tenant, counts.get(eid, (tenant, 0))[1] + n)
     return counts
