@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import Link from "next/link";
 import type { ReactNode } from "react";
 import { TokenCapture } from "@/components/TokenCapture";
 import "./globals.css";
@@ -15,9 +16,9 @@ export default function RootLayout({ children }: { children: ReactNode }) {
         <TokenCapture />
         <header className="site-header">
           <div className="site-header-inner">
-            <a href="/" className="brand">
+            <Link href="/" className="brand">
               <span className="brand-mark">⚡</span> expstream
-            </a>
+            </Link>
           </div>
         </header>
         <main className="page">{children}</main>

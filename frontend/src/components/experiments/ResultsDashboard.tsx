@@ -1,5 +1,6 @@
 "use client";
 
+import Link from "next/link";
 import { useId, useState, type KeyboardEvent } from "react";
 import type { UseExperimentStreamOptions } from "@/hooks/useExperimentStream";
 import { useExperiment } from "@/hooks/useExperiments";
@@ -45,9 +46,9 @@ export function ResultsDashboard({ experimentId, streamOptions }: ResultsDashboa
   return (
     <div data-testid="results-dashboard">
       <header className={styles.header}>
-        <a href="/" className={styles.back} data-testid="back-link">
+        <Link href="/" className={styles.back} data-testid="back-link">
           ← All experiments
-        </a>
+        </Link>
         <h1 className={styles.title} data-testid="experiment-name">
           {title}
           {experiment.data && <ExperimentStatusBadge status={experiment.data.status} />}

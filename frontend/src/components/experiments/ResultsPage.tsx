@@ -1,5 +1,6 @@
 "use client";
 
+import Link from "next/link";
 import { useLocationPathname } from "@/hooks/useLocationPathname";
 import { experimentIdFromPath } from "@/lib/resultsPath";
 import { streamOptionsFromSearch } from "@/lib/streamQueryOptions";
@@ -25,7 +26,7 @@ export function ResultsPage() {
     return (
       <div className="card notice" data-testid="results-no-id">
         <p>No experiment selected.</p>
-        <a href="/">← Back to all experiments</a>
+        <Link href="/">← Back to all experiments</Link>
       </div>
     );
   }
