@@ -64,4 +64,10 @@ export default tseslint.config(
       globals: { ...globals.node },
     },
   },
+  {
+    // The e2e tests pass functions to page.evaluate/waitForFunction, which run in the page.
+    name: "expstream/e2e-page-functions",
+    files: ["e2e/**/*.mjs"],
+    languageOptions: { globals: { ...globals.browser } },
+  },
 );
