@@ -3,13 +3,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test bootstrap frontend install postgres test-cpp test-sanitizers test-asan test-tsan fuzz-build test-fuzz fuzz-long \
+.PHONY: demo test bootstrap frontend install postgres test-static test-cpp test-sanitizers test-asan test-tsan fuzz-build test-fuzz fuzz-long \
 	test-oracles test-frontend test-python test-e2e bench bench-quick clean
 
 demo: install
 	$(VENV)/bin/expstream demo
 
-test: install test-cpp test-sanitizers test-fuzz test-oracles test-frontend test-python test-e2e bench-quick
+test: install test-static test-cpp test-sanitizers test-fuzz test-oracles test-frontend test-python test-e2e bench-quick
 
 bootstrap:
 	./scripts/bootstrap.sh
@@ -102,8 +102,16 @@ test-oracles:
 	.venv-oracles/bin/python -m pip install -q 'gbstats==0.8.0' statsmodels scipy
 	.venv-oracles/bin/python -W ignore cpp/tests/golden/make_stats_golden.py --check
 
+# Static checks, all at zero: mypy --strict (with the core's _core.pyi), ruff's lint and format,
+# and the dashboard's tsc + ESLint.
+test-static: install
+	$(VENV)/bin/mypy python/expstream
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	cd frontend && npm run check
+
 test-frontend: bootstrap
-	cd frontend && npm run typecheck && npm test
+	cd frontend && npm test
 
 postgres: install
 	./scripts/ensure-test-postgres.sh

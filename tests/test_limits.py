@@ -46,7 +46,9 @@ def closed_with(ws: object) -> int:
     return int(closed.value.rcvd.code)
 
 
-def test_a_message_over_4_kib_closes_with_1009(strict: RunningServer, strict_client: httpx.Client) -> None:
+def test_a_message_over_the_default_4_kib_closes_with_1009(
+    strict: RunningServer, strict_client: httpx.Client
+) -> None:
     eid = new_experiment(strict_client)["id"]
     with open_stream(strict.ws, eid) as ws:
         recv_json(ws)
@@ -184,3 +186,66 @@ def test_a_request_head_that_never_completes_is_dropped(server_env: dict[str, st
         finally:
             slow.close()
             prompt.close()
+
+
+@pytest.fixture(scope="module")
+def roomy(server_env: dict[str, str]) -> Iterator[RunningServer]:
+    """Non-default message limits: larger messages, fewer of them."""
+    env = {
+        **server_env,
+        "EXPSTREAM_WS_MAX_MESSAGE_BYTES": "16384",
+        "EXPSTREAM_WS_RATE_LIMIT_MESSAGES": "3",
+        "EXPSTREAM_WS_RATE_LIMIT_WINDOW_SECONDS": "60",
+    }
+    with run_server(env) as running:
+        yield running
+
+
+def _ping(pad_bytes: int) -> str:
+    return json.dumps({"action": "ping", "pad": "x" * pad_bytes})
+
+
+def test_a_larger_message_limit_takes_messages_up_to_it(roomy: RunningServer) -> None:
+    with httpx.Client(base_url=roomy.http, headers=bearer()) as client:
+        eid = new_experiment(client)["id"]
+    with open_stream(roomy.ws, eid) as ws:
+        recv_json(ws)
+        ws.send(_ping(12_000))  # over the default 4 KiB, within 16 KiB: parsed and answered
+        assert recv_json(ws) == {"event": "pong"}
+        ws.send(_ping(16_384))
+        assert closed_with(ws) == 1009
+
+
+def test_a_larger_limit_holds_for_the_first_message_auth_too(roomy: RunningServer) -> None:
+    with httpx.Client(base_url=roomy.http, headers=bearer()) as client:
+        eid = new_experiment(client)["id"]
+    with open_stream(roomy.ws, eid, token=None) as ws:
+        ws.send(json.dumps({"action": "auth", "token": token("read"), "pad": "x" * 10_000}))
+        assert recv_json(ws)["event"] == "results_update"
+    with open_stream(roomy.ws, eid, token=None) as ws:
+        ws.send(json.dumps({"action": "auth", "token": token("read"), "pad": "x" * 17_000}))
+        assert closed_with(ws) == 1009
+
+
+def test_the_message_limit_counts_utf8_bytes_not_characters(
+    strict: RunningServer, strict_client: httpx.Client
+) -> None:
+    eid = new_experiment(strict_client)["id"]
+    with open_stream(strict.ws, eid) as ws:
+        recv_json(ws)
+        message = json.dumps({"action": "ping", "pad": "€" * 1500}, ensure_ascii=False)
+        assert len(message) < 4096 < len(message.encode())
+        ws.send(message)
+        assert closed_with(ws) == 1009
+
+
+def test_a_smaller_rate_limit_closes_sooner(roomy: RunningServer) -> None:
+    with httpx.Client(base_url=roomy.http, headers=bearer()) as client:
+        eid = new_experiment(client)["id"]
+    with open_stream(roomy.ws, eid) as ws:
+        recv_json(ws)
+        for _ in range(3):
+            ws.send(_ping(0))
+            assert recv_json(ws) == {"event": "pong"}
+        ws.send(_ping(0))  # the 4th within EXPSTREAM_WS_RATE_LIMIT_WINDOW_SECONDS=60
+        assert closed_with(ws) == 1008

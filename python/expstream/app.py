@@ -29,7 +29,7 @@ from expstream.service import (
     StoreError,
 )
 from expstream.settings import Settings
-from expstream.web import mount_dashboard
+from expstream.web import find_dashboard, mount_dashboard
 
 log = logging.getLogger("expstream")
 
@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(results.router)
     app.include_router(stream.router)
     app.include_router(health.router)
-    mount_dashboard(app, app.state.settings.web_dir)
+    mount_dashboard(app, find_dashboard(app.state.settings.web_dir))
     return app
 
 

@@ -1,0 +1,155 @@
+"""The README's first command as a new user meets it: `expstream demo` prints where to look, and
+what is there moves. Also: a bug in the simulator ends the demo loudly."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from expstream.embedded_db import free_port
+
+START_SECONDS = 90  # a first start runs initdb
+
+
+@dataclass
+class Demo:
+    process: subprocess.Popen[str]
+    lines: dict[str, str]  # label printed by the demo -> value
+    stderr: list[str]
+
+
+def _pump(stream: IO[str], into: queue.Queue[str | None] | list[str]) -> None:
+    for line in stream:
+        into.put(line) if isinstance(into, queue.Queue) else into.append(line)
+    if isinstance(into, queue.Queue):
+        into.put(None)
+
+
+@contextmanager
+def running_demo(
+    *args: str, env: dict[str, str] | None = None, wait_for: str = "write token"
+) -> Iterator[Demo]:
+    """`expstream demo` on an embedded database in a fresh data directory, until it has printed
+    the line labelled wait_for; stopped with SIGTERM afterwards."""
+    # Under /tmp and world-readable: as root, the embedded PostgreSQL runs as an unprivileged user.
+    data_dir = tempfile.mkdtemp(prefix="expstream-demo-", dir="/tmp")
+    os.chmod(data_dir, 0o755)
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "EXPSTREAM_JWT_SECRET")}
+    full_env.update({"EXPSTREAM_DATA_DIR": data_dir, **(env or {})})
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("expstream")), "demo", *args],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    stdout: queue.Queue[str | None] = queue.Queue()
+    stderr: list[str] = []
+    threading.Thread(target=_pump, args=(process.stdout, stdout), daemon=True).start()
+    threading.Thread(target=_pump, args=(process.stderr, stderr), daemon=True).start()
+    demo = Demo(process, {}, stderr)
+    try:
+        while wait_for not in demo.lines:
+            try:
+                line = stdout.get(timeout=START_SECONDS)
+            except queue.Empty:
+                raise AssertionError("the demo printed nothing in time:\n" + "".join(stderr[-20:])) from None
+            if line is None:
+                break
+            if match := re.match(r"\s+([\w ]+?)(?: \(.*\))?:\s+(\S+)\s*$", line):
+                demo.lines[match.group(1)] = match.group(2)
+        yield demo
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_the_demo_prints_its_urls_and_its_numbers_move() -> None:
+    port = free_port()
+    with running_demo("--port", str(port)) as demo:
+        dashboard = urlsplit(demo.lines["dashboard"])
+        assert (dashboard.hostname, dashboard.port) == ("localhost", port)
+        experiment_id = dashboard.path.split("/")[2]
+        read = {"Authorization": f"Bearer {parse_qs(dashboard.query)['token'][0]}"}
+        write = {"Authorization": f"Bearer {demo.lines['write token']}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=40) as client:
+            assert client.get(urlsplit(demo.lines["API docs"]).path).status_code == 200
+            assert client.get(dashboard.path).status_code == 200  # the dashboard page itself
+            experiment = client.get(f"/api/v1/experiments/{experiment_id}", headers=read).json()
+            assert experiment["status"] == "active"
+            first = client.get(f"/api/v1/experiments/{experiment_id}/results", headers=read).json()
+            # Long-poll: answered as soon as a newer snapshot exists (an event, not a sleep).
+            later = client.get(
+                f"/api/v1/experiments/{experiment_id}/results",
+                params={"after_seq": first["seq"], "wait": 30},
+                headers=read,
+            ).json()
+            assert later["seq"] > first["seq"]
+            assert later["total_participants"] > first["total_participants"]
+            assert any(v["conversion_count"] > 0 for v in later["variants"])
+            # The write token the demo printed is one curl can use.
+            written = client.post(
+                f"/api/v1/experiments/{experiment_id}/assignments",
+                json={"assignments": [{"user_id": "curl-user", "variant_key": "control"}]},
+                headers=write,
+            )
+            assert written.status_code == 200, written.text
+            assert (
+                client.post(
+                    f"/api/v1/experiments/{experiment_id}/assignments", json={"assignments": []}, headers=read
+                ).status_code
+                == 403
+            )
+    assert demo.process.returncode in (0, -signal.SIGTERM)
+    assert not [line for line in demo.stderr if '"level": "error"' in line]
+
+
+# A simulator with a programming error, as the demo's once had (a call with a missing argument).
+_BROKEN_SIMULATOR = """
+import sys
+import expstream.demo as demo
+
+async def broken(service):
+    return await service.set_status("0" * 32, "active")  # trace_id missing: TypeError
+
+demo.ensure_demo_experiment = broken
+from expstream.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_bug_in_the_simulator_ends_the_demo_with_a_clear_error(database_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _BROKEN_SIMULATOR, "demo", "--port", str(free_port())],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "background task demo simulator failed: TypeError" in done.stderr
+    assert "Traceback" in done.stderr  # logged with where it happened
+    assert "expstream demo: stopped because the traffic simulator failed" in done.stderr
+    assert "dashboard:" not in done.stdout
