@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 
+#include "expstream/log.hpp"
 #include "expstream/notice.hpp"
 #include "expstream/registry.hpp"
 #include "expstream/runtime.hpp"
@@ -69,6 +70,13 @@ py::object to_python(const IngestResult& r) {
 py::object to_python(bool b) { return py::bool_(b); }
 py::object to_python(const std::string& json) { return py::str(json); }
 
+// Exception texts may quote anything (a server message in another encoding): never fail drain().
+py::str lossy_str(const std::string& s) {
+    PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+    if (!o) throw py::error_already_set();
+    return py::reinterpret_steal<py::str>(o);
+}
+
 // A finished store call: token, then either a value-maker or an error kind and message.
 struct Completion {
     std::uint64_t token = 0;
@@ -81,10 +89,11 @@ class Service {
 public:
     Service(const std::string& database_url, std::size_t threads, double tick_seconds, double min_push_seconds,
             const AnalysisOptions& analysis, const std::string& node_id, double presence_seconds, bool listen)
-        : store_(std::make_shared<Store>(database_url, threads, node_id)),
+        : log_(std::make_shared<LogSink>()),
+          store_(std::make_shared<Store>(database_url, threads, node_id, log_)),
           registry_(std::make_shared<Registry>()),
           runtime_(store_, registry_,
-                   options(threads, tick_seconds, min_push_seconds, analysis, presence_seconds, listen)) {}
+                   options(threads, tick_seconds, min_push_seconds, analysis, presence_seconds, listen), log_) {}
 
     // Workers may still push completions: stop them before completions_ goes away.
     ~Service() {
@@ -109,7 +118,7 @@ public:
 
     int ready_fd() { return runtime_.notifier().fd(); }
 
-    // Called by the event loop when ready_fd is readable.
+    // Called by the event loop when ready_fd is readable: (deliveries, completions, logs).
     py::tuple drain() {
         runtime_.notifier().clear();
         py::list deliveries;
@@ -124,7 +133,11 @@ public:
             else
                 completions.append(py::make_tuple(c.token, c.error_kind, c.message));
         }
-        return py::make_tuple(deliveries, completions);
+        py::list logs;  // (level, logger, message, experiment_id), for Python's logging
+        for (auto& r : runtime_.take_logs()) {
+            logs.append(py::make_tuple(to_string(r.level), r.logger, lossy_str(r.message), lossy_str(r.experiment_id)));
+        }
+        return py::make_tuple(deliveries, completions, logs);
     }
 
     template <class F>
@@ -172,6 +185,7 @@ private:
         return o;
     }
 
+    std::shared_ptr<LogSink> log_;  // store and runtime log here; drain() hands the records over
     std::shared_ptr<Store> store_;
     std::shared_ptr<Registry> registry_;
     Runtime runtime_;
@@ -224,7 +238,9 @@ void register_service(py::module_& m) {
         .def("ping", &Service::ping)
         .def("stop", &Service::stop)
         .def_property_readonly("ready_fd", &Service::ready_fd)
-        .def("drain", &Service::drain)
+        .def("drain", &Service::drain,
+             "Everything ready since the last call: (deliveries, completions, logs); logs are "
+             "(level, logger, message, experiment_id) tuples of the core's records, oldest first.")
         .def_property_readonly("snapshots_computed", [](Service& s) { return s.runtime().snapshots_computed(); })
         .def_property_readonly("snapshot_compute_seconds",
                                [](Service& s) { return s.runtime().snapshot_compute_nanoseconds() / 1e9; })

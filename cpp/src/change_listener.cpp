@@ -7,6 +7,8 @@
 
 #include <algorithm>
 
+#include "expstream/log.hpp"
+
 namespace expstream {
 
 namespace net = boost::asio;
@@ -59,9 +61,12 @@ void ChangeListener::connect() {
     try {
         link_ = std::make_unique<Link>(options_, on_payload_);
         socket_ = std::make_unique<net::posix::stream_descriptor>(strand_, link_->conn.sock());
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
         teardown();
         retry();
+        emit(options_.log, LogLevel::Warning, kLogListener,
+             "cannot LISTEN for other processes' changes (next try in " + std::to_string(delay_.count()) +
+                 " ms): " + e.what());
         return;
     }
     delay_ = std::chrono::milliseconds{0};
@@ -81,7 +86,9 @@ void ChangeListener::wait() {
                                 if (ec) throw pqxx::broken_connection(ec.message());
                                 link_->conn.get_notifs();  // reads what arrived; throws when the server went away
                                 if (!link_->conn.is_open()) throw pqxx::broken_connection("listener connection closed");
-                            } catch (const std::exception&) {
+                            } catch (const std::exception& e) {
+                                emit(options_.log, LogLevel::Warning, kLogListener,
+                                     std::string("the LISTEN connection broke; reconnecting: ") + e.what());
                                 teardown();
                                 on_lost_();
                                 retry();

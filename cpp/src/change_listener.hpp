@@ -17,6 +17,8 @@
 
 namespace expstream {
 
+class LogSink;
+
 class ChangeListener {
 public:
     struct Options {
@@ -25,6 +27,7 @@ public:
         std::string application_name;  // how the connection shows in pg_stat_activity
         std::chrono::milliseconds retry_initial{250};
         std::chrono::milliseconds retry_max{5000};
+        std::shared_ptr<LogSink> log;  // why connecting failed or the line broke (null: nowhere)
     };
     using OnPayload = std::function<void(const std::string& payload)>;
     // Called on every successful (re)connect: whatever was notified while disconnected is lost.

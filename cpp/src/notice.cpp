@@ -37,23 +37,30 @@ std::string notice_json(const ChangeNotice& notice) {
     return out;
 }
 
-std::optional<ChangeNotice> parse_notice(std::string_view payload) {
+std::optional<ChangeNotice> parse_notice(std::string_view payload, std::string* why) {
+    const auto refuse = [why](const char* reason) -> std::optional<ChangeNotice> {
+        if (why) *why = reason;
+        return std::nullopt;
+    };
     try {
         thread_local simdjson::dom::parser parser;
         const simdjson::padded_string padded(payload);
         simdjson::dom::object o;
-        if (parser.parse(padded).get(o)) return std::nullopt;
+        if (parser.parse(padded).get(o)) return refuse("not a JSON object");
         std::string_view node, experiment;
-        if (o["n"].get(node) || o["e"].get(experiment) || experiment.empty()) return std::nullopt;
+        if (o["n"].get(node) || o["e"].get(experiment) || experiment.empty())
+            return refuse("no node or experiment id");
         ChangeNotice notice{std::string(node), std::string(experiment), std::nullopt};
         std::string_view status;
         if (!o["s"].get(status)) {
             std::string_view previous, at, trace;
-            if (o["p"].get(previous) || o["at"].get(at) || o["t"].get(trace)) return std::nullopt;
+            if (o["p"].get(previous) || o["at"].get(at) || o["t"].get(trace))
+                return refuse("a status change without its fields");
             notice.status = StatusNotice{std::string(status), std::string(previous), std::string(at), std::string(trace)};
         }
         return notice;
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+        if (why) *why = e.what();  // allocation failure: the caller logs it
         return std::nullopt;
     }
 }

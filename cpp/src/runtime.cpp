@@ -68,7 +68,7 @@ struct Runtime::Impl {
             listener = std::make_unique<ChangeListener>(
                 pool,
                 ChangeListener::Options{store->url(), kChangesChannel, "expstream-listener " + store->node_id(),
-                                        options.retry_initial, options.retry_max},
+                                        options.retry_initial, options.retry_max, owner.log_},
                 [this](const std::string& payload) { on_notice(payload); }, [this] { refresh_watched(); },
                 [this] { refresh_watched(); });
             listener->start();
@@ -138,6 +138,11 @@ struct Runtime::Impl {
             record_look(snap);
             owner.snapshots_computed_.fetch_add(1);
         } catch (const std::exception& e) {
+            // Subscribers hear "unavailable" and the experiment is retried either way; an outage is a
+            // warning, anything else (bad data, a bug in building the snapshot) an error.
+            const bool outage = dynamic_cast<const DatabaseUnavailable*>(&e) != nullptr;
+            owner.log_->emit(outage ? LogLevel::Warning : LogLevel::Error, kLogRuntime,
+                             std::string("snapshot failed: ") + e.what(), id);
             d.kind = Delivery::Kind::Unavailable;
             d.payload = error_json("results_unavailable", id, "results are temporarily unavailable; retrying");
         }
@@ -177,8 +182,11 @@ struct Runtime::Impl {
                 anomaly.payload = srm_anomaly_json(snap);
                 owner.deliveries_.push(std::move(anomaly));
             }
-        } catch (const std::exception&) {
+        } catch (const std::exception& e) {
             // The next look records again; minima and history points are idempotent.
+            owner.log_->emit(LogLevel::Warning, kLogRuntime,
+                             "recording the look at seq " + std::to_string(snap.seq) + " failed: " + e.what(),
+                             snap.experiment_id);
         }
     }
 
@@ -239,8 +247,15 @@ struct Runtime::Impl {
 
     // Another process changed an experiment: push to our subscribers (it pushed to its own).
     void on_notice(const std::string& payload) {
-        const std::optional<ChangeNotice> notice = parse_notice(payload);
-        if (!notice || notice->node_id == store->node_id()) return;
+        std::string why;
+        const std::optional<ChangeNotice> notice = parse_notice(payload, &why);
+        if (!notice) {
+            // Another version's notice, or garbage on our channel: its experiment still gets the tick.
+            owner.log_->emit(LogLevel::Warning, kLogListener,
+                             "ignored a change notice of " + std::to_string(payload.size()) + " bytes: " + why);
+            return;
+        }
+        if (notice->node_id == store->node_id()) return;
         owner.notices_.fetch_add(1);
         if (registry->subscriber_count(notice->experiment_id) == 0) return;
         if (notice->status) {
@@ -272,8 +287,9 @@ struct Runtime::Impl {
             if (left) return;
             try {
                 store->publish_presence(registry->active_experiments());
-            } catch (const std::exception&) {
+            } catch (const std::exception& e) {
                 // The database is away: the next beat tries again.
+                owner.log_->emit(LogLevel::Warning, kLogRuntime, std::string("heartbeat failed: ") + e.what());
             }
         }
         presence_timer.expires_after(options.presence_interval);
@@ -292,8 +308,11 @@ struct Runtime::Impl {
     }
 };
 
-Runtime::Runtime(std::shared_ptr<Store> store, std::shared_ptr<Registry> registry, RuntimeOptions options)
-    : impl_(std::make_unique<Impl>(*this, std::move(store), std::move(registry), options)) {}
+Runtime::Runtime(std::shared_ptr<Store> store, std::shared_ptr<Registry> registry, RuntimeOptions options,
+                 std::shared_ptr<LogSink> log)
+    : log_(log ? std::move(log) : std::make_shared<LogSink>()),
+      deliveries_(log_->notifier()),
+      impl_(std::make_unique<Impl>(*this, std::move(store), std::move(registry), options)) {}
 
 Runtime::~Runtime() { stop(); }
 
@@ -344,8 +363,10 @@ void Runtime::stop() {
             impl_->left = true;
             try {
                 impl_->store->leave();
-            } catch (const std::exception&) {
+            } catch (const std::exception& e) {
                 // Unreachable database: the heartbeat simply stops, and the others time us out.
+                impl_->owner.log_->emit(LogLevel::Warning, kLogRuntime,
+                                        std::string("withdrawing this node's subscriber counts failed: ") + e.what());
             }
         }
         impl_->pool.stop();  // abandons queued handlers and pending timers

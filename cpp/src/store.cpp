@@ -2,11 +2,13 @@
 
 #include <pqxx/pqxx>
 
-#include <condition_variable>
 #include <cstdio>
-#include <mutex>
+#include <optional>
+#include <type_traits>
 #include <utility>
 
+#include "connection_pool.hpp"
+#include "expstream/log.hpp"
 #include "expstream/notice.hpp"
 #include "expstream/snapshot.hpp"
 
@@ -124,12 +126,6 @@ std::string iso(const char* column) {
 const std::string kExperimentColumns = "e.id::text, e.name, e.status, " + iso("e.created_at") + ", " +
                                        iso("e.activated_at") + ", e.seq, e.tenant";
 
-// SQLSTATE classes that mean "the server went away", not "the query was wrong".
-bool is_unavailable(const pqxx::sql_error& e) {
-    const std::string& state = e.sqlstate();
-    return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state == "53300";
-}
-
 bool status_change_allowed(const std::string& from, const std::string& to) {
     if (from == to) return true;
     if (from == "completed") return false;  // final
@@ -227,95 +223,23 @@ IngestResult ingest_transaction(pqxx::connection& c, const std::string& node_id,
 
 }  // namespace
 
-// Connections are opened lazily, at most `size` at once; a broken one is dropped, not reused.
-struct Store::Pool {
-    Pool(std::string url, std::size_t size) : url(std::move(url)), size(size ? size : 1) {}
-
-    std::unique_ptr<pqxx::connection> acquire() {
-        {
-            std::unique_lock<std::mutex> lock(mutex);
-            available.wait(lock, [this] { return !idle.empty() || open < size; });
-            if (!idle.empty()) {
-                auto conn = std::move(idle.back());
-                idle.pop_back();
-                return conn;
-            }
-            ++open;
-        }
-        try {
-            return std::make_unique<pqxx::connection>(url);
-        } catch (const std::exception& e) {
-            release(nullptr, false);
-            throw DatabaseUnavailable(std::string("cannot connect to PostgreSQL: ") + e.what());
-        }
-    }
-
-    void release(std::unique_ptr<pqxx::connection> conn, bool healthy) {
-        {
-            std::lock_guard<std::mutex> lock(mutex);
-            if (conn && healthy && conn->is_open())
-                idle.push_back(std::move(conn));
-            else
-                --open;
-        }
-        available.notify_one();
-    }
-
-    const std::string url;
-    const std::size_t size;
-    std::mutex mutex;
-    std::condition_variable available;
-    std::vector<std::unique_ptr<pqxx::connection>> idle;
-    std::size_t open = 0;
-};
-
-Store::Store(std::string url, std::size_t pool_size, std::string node_id)
-    : node_id_(std::move(node_id)), pool_(std::make_unique<Pool>(std::move(url), pool_size)) {}
+Store::Store(std::string url, std::size_t pool_size, std::string node_id, std::shared_ptr<LogSink> log)
+    : node_id_(std::move(node_id)),
+      pool_(std::make_unique<ConnectionPool>(std::move(url), pool_size, std::move(log))) {}
 
 Store::~Store() = default;
 
-const std::string& Store::url() const { return pool_->url; }
+const std::string& Store::url() const { return pool_->url(); }
 
 template <class F>
 auto Store::with_connection(F&& f) {
-    for (int attempt = 0;; ++attempt) {
-        auto conn = pool_->acquire();
-        try {
-            if constexpr (std::is_void_v<decltype(f(*conn))>) {
-                f(*conn);
-                pool_->release(std::move(conn), true);
-                return;
-            } else {
-                auto result = f(*conn);
-                pool_->release(std::move(conn), true);
-                return result;
-            }
-        } catch (const pqxx::transaction_rollback& e) {
-            // Deadlock or serialization failure: PostgreSQL rolled the whole transaction back, so
-            // running it again is safe. Should not happen with one lock order; cheap insurance.
-            pool_->release(std::move(conn), true);
-            if (attempt < 3) continue;
-            throw;
-        } catch (const pqxx::in_doubt_error& e) {
-            pool_->release(std::move(conn), false);
-            throw DatabaseUnavailable(std::string("commit outcome unknown: ") + e.what());
-        } catch (const pqxx::broken_connection& e) {
-            pool_->release(std::move(conn), false);
-            // A pooled connection may have died while idle (server restart): one fresh try.
-            if (attempt == 0) continue;
-            throw DatabaseUnavailable(e.what());
-        } catch (const pqxx::sql_error& e) {
-            const bool unavailable = is_unavailable(e);
-            pool_->release(std::move(conn), !unavailable);
-            if (unavailable) {
-                if (attempt == 0) continue;
-                throw DatabaseUnavailable(e.what());
-            }
-            throw;
-        } catch (...) {
-            pool_->release(std::move(conn), true);
-            throw;
-        }
+    using Result = std::invoke_result_t<F&, pqxx::connection&>;
+    if constexpr (std::is_void_v<Result>) {
+        pool_->run([&](pqxx::connection& c) { f(c); });
+    } else {
+        std::optional<Result> result;  // set by the attempt that succeeds
+        pool_->run([&](pqxx::connection& c) { result.emplace(f(c)); });
+        return std::move(*result);
     }
 }
 
@@ -341,7 +265,8 @@ bool Store::ping() {
             tx.exec("SELECT 1");
         });
         return true;
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+        emit(pool_->log(), LogLevel::Warning, kLogStore, std::string("ping failed: ") + e.what());
         return false;
     }
 }

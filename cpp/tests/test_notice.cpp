@@ -30,6 +30,9 @@ TEST(Notice, AnythingElseIsIgnored) {
     for (const char* junk : {"", "x", "[]", "{}", "{\"n\":\"a\"}", "{\"n\":1,\"e\":\"x\"}", "{\"n\":\"a\",\"e\":\"\"}",
                              "{\"n\":\"a\",\"e\":\"x\",\"s\":\"active\"}", "{\"n\":\"a\",\"e\":\"x\""}) {
         EXPECT_FALSE(parse_notice(junk)) << junk;
+        std::string why;
+        EXPECT_FALSE(parse_notice(junk, &why));
+        EXPECT_FALSE(why.empty()) << junk;  // the runtime logs it
     }
 }
 

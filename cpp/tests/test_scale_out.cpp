@@ -214,6 +214,10 @@ TEST_F(ScaleOutTest, TheListenerComesBackAfterItsBackendIsTerminated) {
     EXPECT_GE(refreshed.size(), 1u);
     EXPECT_EQ(rt->listener_reconnects(), 1u);
     EXPECT_NE(rt->listener_backend_pid(), pid);
+    bool said_why = false;  // the reason reaches the log, not only the reconnect counter
+    for (const auto& r : rt->take_logs())
+        said_why = said_why || (r.logger == kLogListener && r.message.find("LISTEN connection broke") != std::string::npos);
+    EXPECT_TRUE(said_why);
     there->add_assignments(id, {{"u1", "b"}});
     auto got = collect(*rt, [](const auto& all) { return has(all, "\"total_participants\":1"); });
     EXPECT_TRUE(has(got, "\"total_participants\":1"));

@@ -27,8 +27,8 @@ inline constexpr std::size_t kMaxTraceIdBytes = 128;
 
 // {"n":node,"e":experiment[,"s":status,"p":previous,"at":changed_at,"t":trace]}
 std::string notice_json(const ChangeNotice& notice);
-// Empty for anything that is not a notice this version wrote.
-std::optional<ChangeNotice> parse_notice(std::string_view payload);
+// Empty for anything that is not a notice this version wrote; then *why (if given) says what was wrong.
+std::optional<ChangeNotice> parse_notice(std::string_view payload, std::string* why = nullptr);
 
 // {"topic":"experiment:<id>","event":"STATUS_CHANGED","data":{...},"trace_id":...}, the lifecycle
 // envelope shared with other services' event streams. The trace id is cut like a notice's.

@@ -2,6 +2,8 @@
 // eventfd the consumer polls: workers never need the GIL, the consumer never blocks.
 #pragma once
 
+#include <cstddef>
+#include <limits>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -26,14 +28,21 @@ private:
 template <class T>
 class ReadyQueue {
 public:
-    explicit ReadyQueue(Notifier& notifier) : notifier_(notifier) {}
+    // capacity: most items waiting at once (a consumer that falls behind cannot make it grow
+    // without bound); the default is unbounded.
+    explicit ReadyQueue(Notifier& notifier, std::size_t capacity = std::numeric_limits<std::size_t>::max())
+        : notifier_(notifier), capacity_(capacity) {}
 
-    void push(T item) {
+    // False, and the item is dropped, when capacity items are already waiting. No signal then:
+    // the waiting items have signalled already.
+    bool push(T item) {
         {
             std::lock_guard<std::mutex> lock(mutex_);
+            if (items_.size() >= capacity_) return false;
             items_.push_back(std::move(item));
         }
         notifier_.signal();
+        return true;
     }
 
     std::vector<T> take() {
@@ -45,6 +54,7 @@ public:
 
 private:
     Notifier& notifier_;
+    const std::size_t capacity_;
     std::mutex mutex_;
     std::vector<T> items_;
 };

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "expstream/log.hpp"
 #include "expstream/ready_queue.hpp"
 #include "expstream/registry.hpp"
 #include "expstream/stats.hpp"
@@ -47,7 +48,11 @@ struct RuntimeOptions {
 
 class Runtime {
 public:
-    Runtime(std::shared_ptr<Store> store, std::shared_ptr<Registry> registry, RuntimeOptions options);
+    // log: where the runtime and its listener say why something failed; its notifier is also the
+    // one deliveries wake, so one eventfd brings both (give the Store the same sink). Null: a sink
+    // of its own.
+    Runtime(std::shared_ptr<Store> store, std::shared_ptr<Registry> registry, RuntimeOptions options,
+            std::shared_ptr<LogSink> log = nullptr);
     ~Runtime();
     Runtime(const Runtime&) = delete;
     Runtime& operator=(const Runtime&) = delete;
@@ -63,8 +68,9 @@ public:
     // Run any job on the pool (the binding's async store calls).
     void post(std::function<void()> job);
 
-    Notifier& notifier() { return notifier_; }
+    Notifier& notifier() { return log_->notifier(); }
     std::vector<Delivery> take_deliveries() { return deliveries_.take(); }
+    std::vector<LogRecord> take_logs() { return log_->take(); }
     std::uint64_t snapshots_computed() const { return snapshots_computed_.load(); }
     // Total time spent reading + computing + serializing snapshots, for /metrics.
     std::uint64_t snapshot_compute_nanoseconds() const { return compute_ns_.load(); }
@@ -81,8 +87,8 @@ public:
 
 private:
     struct Impl;
-    Notifier notifier_;
-    ReadyQueue<Delivery> deliveries_{notifier_};
+    std::shared_ptr<LogSink> log_;  // before deliveries_: owns the notifier they signal
+    ReadyQueue<Delivery> deliveries_;
     std::atomic<std::uint64_t> snapshots_computed_{0};
     std::atomic<std::uint64_t> compute_ns_{0};
     std::atomic<std::uint64_t> coalesced_{0};

@@ -15,6 +15,9 @@
 
 namespace expstream {
 
+class ConnectionPool;
+class LogSink;
+
 // The database could not be reached or the connection broke: callers retry later.
 struct DatabaseUnavailable : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -117,7 +120,8 @@ class Store {
 public:
     // url: a libpq connection string or URI. At most pool_size connections are open at once.
     // node_id names this server process in change notices and in the subscriber-count table.
-    Store(std::string url, std::size_t pool_size, std::string node_id = {});
+    // log: where retries and swallowed failures say why (null: nowhere).
+    Store(std::string url, std::size_t pool_size, std::string node_id = {}, std::shared_ptr<LogSink> log = nullptr);
     ~Store();
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
@@ -168,13 +172,12 @@ public:
     const std::string& url() const;
 
 private:
-    struct Pool;  // libpqxx stays out of this header
-    // Runs f(connection), retrying once on a fresh connection when a pooled one turns out broken.
+    // Runs f(connection) through the pool's retry policy (connection_pool.hpp) and returns its result.
     template <class F>
     auto with_connection(F&& f);
 
     const std::string node_id_;
-    std::unique_ptr<Pool> pool_;
+    std::unique_ptr<ConnectionPool> pool_;  // libpqxx stays out of this header
 };
 
 }  // namespace expstream
