@@ -1,6 +1,6 @@
 // Shared support for the end-to-end tests in this directory (*.e2e.test.mjs): paths and
-// settings, the PostgreSQL test database, the REAL server (`expstream serve`), the HTTP API,
-// Debian's Chromium through playwright-core, logging and the per-test safety nets.
+// settings, the PostgreSQL test database, the REAL server (`expstream serve`, `expstream demo`),
+// the HTTP API, Debian's Chromium through playwright-core, logging and the per-test safety nets.
 // Not a test itself: `node --test e2e/` runs only the *.e2e.test.mjs files.
 //
 // Needs: /work/main/.venv (or EXPSTREAM_E2E_PYTHON) with expstream installed,
@@ -23,6 +23,8 @@ export const REPO_ROOT = path.resolve(FRONTEND_DIR, "..");
 export const OUT_DIR = path.join(FRONTEND_DIR, "out");
 export const ARTIFACTS_DIR = path.join(REPO_ROOT, "test-artifacts", "e2e");
 export const PYTHON = process.env.EXPSTREAM_E2E_PYTHON ?? path.join(REPO_ROOT, ".venv", "bin", "python");
+/** The `expstream` command installed beside PYTHON (the venv's console script). */
+export const EXPSTREAM = process.env.EXPSTREAM_E2E_EXPSTREAM ?? path.join(path.dirname(PYTHON), "expstream");
 export const CHROMIUM = process.env.EXPSTREAM_E2E_CHROMIUM ?? "/usr/bin/chromium";
 export const ADMIN_DB_URL = process.env.EXPSTREAM_TEST_DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/postgres";
 
@@ -41,6 +43,8 @@ export const CHROMIUM_ARGS = [
 export const WAIT_MS = 30_000;
 export const SERVER_START_MS = 30_000;
 export const SERVER_STOP_MS = 15_000;
+/** `expstream demo` runs initdb for its embedded PostgreSQL before it serves: more time than a server. */
+export const DEMO_START_MS = 90_000;
 /** The server's periodic results snapshot; see PUSH_WAIT_MS. */
 const RESULTS_STREAM_INTERVAL_SECONDS = "30";
 /**
@@ -62,6 +66,11 @@ export function createLogger(tag) {
 
 export function tail(lines, count = 40) {
   return lines.slice(-count).join("\n");
+}
+
+/** `text` with every JWT (`eyJ….….…`) replaced by `<jwt>`: for logs and artifacts. */
+export function redactTokens(text) {
+  return text.replace(/eyJ[\w-]+\.[\w-]+\.[\w-]+/g, "<jwt>");
 }
 
 // ---------------------------------------------------------------- prerequisites
@@ -150,41 +159,87 @@ export async function startServer({ port, dbUrl, label, args = [], env = {}, log
   child.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   let seenStartup = false;
   let seenListening = false;
-  let onProgress = () => {};
-  for (const stream of [child.stdout, child.stderr]) {
+  followLines(child, (line) => {
+    serverLog.push(label === undefined ? line : `[${label}] ${line}`);
+    if (line.includes("Application startup complete")) seenStartup = true;
+    if (seenStartup && line.includes("Uvicorn running on")) seenListening = true;
+  });
+  await waitForOutput(child, () => seenListening, { name, timeoutMs: SERVER_START_MS, serverLog });
+  log(`${name} ready: pid ${child.pid}`);
+  return child;
+}
+
+/** Calls `onLine(line, streamName)` for every complete line the child writes to stdout or stderr. */
+export function followLines(child, onLine) {
+  for (const [name, stream] of [["stdout", child.stdout], ["stderr", child.stderr]]) {
     let pending = "";
     stream.setEncoding("utf8");
     stream.on("data", (chunk) => {
       pending += chunk;
       const lines = pending.split("\n");
       pending = lines.pop();
-      for (const line of lines) {
-        serverLog.push(label === undefined ? line : `[${label}] ${line}`);
-        if (line.includes("Application startup complete")) seenStartup = true;
-        if (seenStartup && line.includes("Uvicorn running on")) seenListening = true;
-      }
-      onProgress();
+      for (const line of lines) onLine(line, name);
     });
   }
+}
 
-  await new Promise((resolve, reject) => {
+/**
+ * Resolves once `isReady()` holds, checked after each chunk of the child's output (call
+ * followLines first, so its lines are in by then). Rejects when the child exits first, or after
+ * `timeoutMs` (the child is killed then), with the tail of `serverLog`.
+ */
+function waitForOutput(child, isReady, { name, timeoutMs, serverLog }) {
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`${name} not ready after ${SERVER_START_MS} ms:\n${tail(serverLog)}`));
-    }, SERVER_START_MS);
-    onProgress = () => {
-      if (seenListening) {
+      reject(new Error(`${name} not ready after ${timeoutMs} ms:\n${tail(serverLog)}`));
+    }, timeoutMs);
+    const check = () => {
+      if (isReady()) {
         clearTimeout(timer);
         resolve();
       }
     };
+    child.stdout.on("data", check);
+    child.stderr.on("data", check);
     child.exited.then(({ code, signal }) => {
       clearTimeout(timer);
       reject(new Error(`${name} exited during startup (code ${code}, signal ${signal}):\n${tail(serverLog)}`));
     });
   });
-  log(`${name} ready: pid ${child.pid}`);
-  return child;
+}
+
+/**
+ * Spawns `expstream demo --port <port>` as a user would (its embedded PostgreSQL in `dataDir`,
+ * its own signing secret, its traffic simulator) and resolves with `{ child, dashboardUrl }` once
+ * uvicorn listens and the demo has printed its `dashboard:` line on stdout. The dashboard
+ * served is this checkout's build (OUT_DIR), as in the other tests. Every output line goes into
+ * `serverLog` with JWTs redacted; stop the child with stopServer(child, { label: "demo", … }).
+ *
+ * @param {{ port: number, dataDir: string, log: (message: string) => void, serverLog: string[] }} options
+ */
+export async function startDemo({ port, dataDir, log, serverLog }) {
+  const args = ["demo", "--port", String(port)];
+  log(`starting: ${path.relative(REPO_ROOT, EXPSTREAM)} ${args.join(" ")} (EXPSTREAM_DATA_DIR=${dataDir})`);
+  const env = { ...process.env, EXPSTREAM_DATA_DIR: dataDir, EXPSTREAM_WEB_DIR: OUT_DIR, PYTHONUNBUFFERED: "1" };
+  delete env.DATABASE_URL; // the demo is meant to start its own PostgreSQL
+  const child = spawn(EXPSTREAM, args, { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  child.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  let dashboardUrl = null;
+  let listening = false;
+  followLines(child, (line, stream) => {
+    serverLog.push(redactTokens(line));
+    const match = stream === "stdout" ? /dashboard:\s+(\S+)/.exec(line) : null;
+    if (match) dashboardUrl = match[1];
+    if (line.includes("Uvicorn running on")) listening = true;
+  });
+  await waitForOutput(child, () => listening && dashboardUrl !== null, {
+    name: "demo (dashboard URL and listening server)",
+    timeoutMs: DEMO_START_MS,
+    serverLog,
+  });
+  log(`demo ready: pid ${child.pid}, dashboard ${redactTokens(dashboardUrl)}`);
+  return { child, dashboardUrl };
 }
 
 export function isRunning(child) {
