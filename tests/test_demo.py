@@ -12,11 +12,12 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -61,8 +62,12 @@ def running_demo(
     assert process.stdout is not None and process.stderr is not None
     stdout: queue.Queue[str | None] = queue.Queue()
     stderr: list[str] = []
-    threading.Thread(target=_pump, args=(process.stdout, stdout), daemon=True).start()
-    threading.Thread(target=_pump, args=(process.stderr, stderr), daemon=True).start()
+    pumps = [
+        threading.Thread(target=_pump, args=(process.stdout, stdout), daemon=True),
+        threading.Thread(target=_pump, args=(process.stderr, stderr), daemon=True),
+    ]
+    for pump in pumps:
+        pump.start()
     demo = Demo(process, {}, stderr)
     try:
         while wait_for not in demo.lines:
@@ -83,6 +88,10 @@ def running_demo(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for pump in pumps:
+            pump.join(timeout=10)  # both end at the pipes' EOF
+        process.stdout.close()
+        process.stderr.close()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -99,16 +108,30 @@ def test_the_demo_prints_its_urls_and_its_numbers_move() -> None:
             assert client.get(dashboard.path).status_code == 200  # the dashboard page itself
             experiment = client.get(f"/api/v1/experiments/{experiment_id}", headers=read).json()
             assert experiment["status"] == "active"
-            first = client.get(f"/api/v1/experiments/{experiment_id}/results", headers=read).json()
-            # Long-poll: answered as soon as a newer snapshot exists (an event, not a sleep).
-            later = client.get(
-                f"/api/v1/experiments/{experiment_id}/results",
-                params={"after_seq": first["seq"], "wait": 30},
-                headers=read,
-            ).json()
-            assert later["seq"] > first["seq"]
+            results = f"/api/v1/experiments/{experiment_id}/results"
+            first = client.get(results, headers=read).json()
+
+            def next_snapshot(after: dict[str, Any]) -> dict[str, Any]:
+                """Long-poll: answered as soon as a newer snapshot exists (an event, not a sleep)."""
+                newer: dict[str, Any] = client.get(
+                    results, params={"after_seq": after["seq"], "wait": 30}, headers=read
+                ).json()
+                assert newer["seq"] > after["seq"]
+                return newer
+
+            later = next_snapshot(first)
             assert later["total_participants"] > first["total_participants"]
-            assert any(v["conversion_count"] > 0 for v in later["variants"])
+            # Conversions and a p-value follow within a few seconds of traffic.
+            deadline = time.monotonic() + 60
+
+            def moved(snapshot: dict[str, Any]) -> bool:
+                variants = snapshot["variants"]
+                return variants[1]["p_value"] is not None and all(v["conversion_count"] > 0 for v in variants)
+
+            while not moved(later) and time.monotonic() < deadline:
+                later = next_snapshot(later)
+            assert all(v["conversion_count"] > 0 for v in later["variants"]), later["variants"]
+            assert later["variants"][1]["p_value"] is not None
             # The write token the demo printed is one curl can use.
             written = client.post(
                 f"/api/v1/experiments/{experiment_id}/assignments",
