@@ -12,8 +12,23 @@ import jwt
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from helpers import TEST_SECRET, RunningServer, assign, bearer, new_experiment, run_server, token
+from helpers import TEST_SECRET, RunningServer, assign, bearer, new_experiment, psql, run_server, token
 from wsclient import TIMEOUT, open_stream, recv_json
+
+
+def test_a_failure_inside_the_core_reaches_the_log_with_its_reason(
+    server: RunningServer, client: httpx.Client, database_url: str
+) -> None:
+    eid = new_experiment(client)["id"]
+    # Data the snapshot cannot be computed from (days running from -infinity): not an outage.
+    psql(database_url, f"UPDATE experiments SET activated_at = '-infinity' WHERE id = '{eid}'")
+    assert client.get(f"/api/v1/experiments/{eid}/results").status_code == 503
+    entry = server.wait_for_log(
+        lambda e: e.get("logger") == "expstream.core.runtime" and e.get("experiment_id") == eid
+    )
+    assert entry["level"] == "error"
+    assert entry["event"].startswith("snapshot failed: ")
+    assert "infinite" in entry["event"] or "out of range" in entry["event"]  # PostgreSQL's own words
 
 
 def test_connect_and_disconnect_are_logged_as_json_without_tokens(
