@@ -12,6 +12,7 @@ import {
   formatChance,
   formatConfidenceLevel,
   formatLiftInterval,
+  formatLiftIntervalLines,
   formatPValueRelation,
   formatTimeTick,
   timeZoneOffsetMs,
@@ -107,6 +108,29 @@ describe("formatLiftInterval", () => {
   it("shows a dash for a missing interval", () => {
     expect(formatLiftInterval(null)).toBe("—");
     expect(formatLiftInterval(undefined)).toBe("—");
+  });
+
+  it("writes out the very wide intervals of an experiment's first hours in full", () => {
+    expect(formatLiftInterval([-7.018, 7.918])).toBe("\u2212701.8% \u2026 +791.8%");
+    expect(formatLiftInterval([-0.99, 12.345])).toBe("\u221299.0% \u2026 +1,234.5%");
+  });
+});
+
+describe("formatLiftIntervalLines", () => {
+  it("splits an interval after the ellipsis, so a narrow cell can show it on two lines", () => {
+    expect(formatLiftIntervalLines([-7.018, 7.918])).toEqual(["\u2212701.8% \u2026", "+791.8%"]);
+    expect(formatLiftIntervalLines([0.001321, 0.269866], 2)).toEqual(["+0.13% \u2026", "+26.99%"]);
+  });
+
+  it("reads as formatLiftInterval when the halves are joined with a space", () => {
+    const interval: [number, number] = [-0.144303, 0.094716];
+    expect(formatLiftIntervalLines(interval)?.join(" ")).toBe(formatLiftInterval(interval));
+  });
+
+  it("is null for a missing or non-finite interval", () => {
+    expect(formatLiftIntervalLines(null)).toBeNull();
+    expect(formatLiftIntervalLines(undefined)).toBeNull();
+    expect(formatLiftIntervalLines([Number.NaN, 1])).toBeNull();
   });
 });
 

@@ -50,10 +50,23 @@ export function formatPValueRelation(pValue: number | null | undefined): string 
   return text.startsWith("<") ? `p < ${text.slice(1)}` : `p = ${text}`;
 }
 
+/**
+ * The bounds of a lift interval as the two halves a line may break between:
+ * [-7.018, 7.918] -> ["−701.8% …", "+791.8%"] (joined with a space they read as
+ * formatLiftInterval's text), null when there is no interval.
+ */
+export function formatLiftIntervalLines(
+  interval: readonly [number, number] | null | undefined,
+  fractionDigits = 1,
+): [string, string] | null {
+  if (!interval || !isNumber(interval[0]) || !isNumber(interval[1])) return null;
+  return [`${formatLift(interval[0], fractionDigits)} \u2026`, formatLift(interval[1], fractionDigits)];
+}
+
 /** Interval of relative lift: [-0.021, 0.31] -> "−2.1% … +31.0%", null -> "—". */
 export function formatLiftInterval(interval: readonly [number, number] | null | undefined, fractionDigits = 1): string {
-  if (!interval || !isNumber(interval[0]) || !isNumber(interval[1])) return EMPTY_VALUE;
-  return `${formatLift(interval[0], fractionDigits)} \u2026 ${formatLift(interval[1], fractionDigits)}`;
+  const lines = formatLiftIntervalLines(interval, fractionDigits);
+  return lines ? lines.join(" ") : EMPTY_VALUE;
 }
 
 /** Lowest/highest chance shown as a number; beyond them "<0.1%" / ">99.9%" (a rounded 0% or 100% would overstate certainty). */

@@ -1,7 +1,8 @@
 import { countTreatments, shownPValue, usesHolmPValues } from "@/lib/analysis";
-import { formatChance, formatInteger, formatLift, formatLiftInterval, formatPValue, formatPercent } from "@/lib/format";
+import { formatChance, formatInteger, formatLift, formatPValue, formatPercent } from "@/lib/format";
 import { VERDICT_LABELS, variantVerdict } from "@/lib/significance";
 import type { AnalysisInfo, Interval, VariantResult } from "@/types/snapshot";
+import { LiftInterval } from "./LiftInterval";
 import styles from "./LiveResults.module.css";
 
 function liftClass(lift: number | null): string | undefined {
@@ -25,13 +26,15 @@ export interface VariantTableProps {
 
 /**
  * Name | Participants | Conversions | Rate | Lift | Lift CI | P-value | Chance to win | Status,
- * one row per variant.
+ * one row per variant. Fits a 1280 px wide page: when space runs short a variant's key moves
+ * under its name and a wide lift interval breaks after its ellipsis; narrower screens scroll
+ * the table inside its card.
  */
 export function VariantTable({ variants, analysis }: VariantTableProps) {
   const holm = usesHolmPValues(analysis, countTreatments(variants));
   return (
     <div className="card table-scroll">
-      <table className={`data-table ${styles.variantTable}`} data-testid="variant-table">
+      <table className={`data-table ${styles.resultsTable}`} data-testid="variant-table">
         <thead>
           <tr>
             <th scope="col">Name</th>
@@ -71,7 +74,7 @@ export function VariantTable({ variants, analysis }: VariantTableProps) {
             return (
               <tr key={variant.key} data-testid="variant-row" data-variant-key={variant.key}>
                 <th scope="row">
-                  <span className={styles.variantName}>{variant.name}</span>
+                  <span className={styles.variantName}>{variant.name}</span>{" "}
                   <span className={styles.variantKey}>{variant.key}</span>
                 </th>
                 <td className="num" data-testid="variant-participants">
@@ -87,7 +90,7 @@ export function VariantTable({ variants, analysis }: VariantTableProps) {
                   {formatLift(variant.relative_lift)}
                 </td>
                 <td className={`num ${styles.interval} ${intervalClass(variant.lift_ci) ?? ""}`} data-testid="variant-lift-ci">
-                  {formatLiftInterval(variant.lift_ci)}
+                  <LiftInterval interval={variant.lift_ci} />
                 </td>
                 <td className="num" data-testid="variant-p-value">
                   {formatPValue(shownPValue(variant, holm))}
