@@ -14,7 +14,6 @@
 // Artifacts go to <repo>/test-artifacts/e2e/: fallback-sse.png, fallback-server.log.
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -22,7 +21,6 @@ import { test } from "node:test";
 import {
   ARTIFACTS_DIR,
   PUSH_WAIT_MS,
-  PYTHON,
   REPO_ROOT,
   WAIT_MS,
   addTraffic as postTraffic,
@@ -34,6 +32,7 @@ import {
   expectation,
   freePort,
   guardTest,
+  insecureFlag,
   killServer,
   launchChromium,
   openPage,
@@ -65,16 +64,6 @@ const serverLog = [];
 /** No authentication: the server runs with --insecure-no-auth (see insecureFlag). */
 const api = createApi();
 const addTraffic = (base, experimentId, batches) => postTraffic({ api, log }, base, experimentId, batches);
-
-/** `--insecure-no-auth` where the CLI has it (the auth-enabled server requires it for this test). */
-function insecureFlag() {
-  const help = spawnSync(PYTHON, ["-m", "expstream.cli", "serve", "--help"], {
-    cwd: REPO_ROOT,
-    encoding: "utf8",
-    timeout: 30_000,
-  });
-  return `${help.stdout}${help.stderr}`.includes("--insecure-no-auth") ? ["--insecure-no-auth"] : [];
-}
 
 /** The server without a label: its log lines go to fallback-server.log as they are. */
 const startServer = ({ port, dbUrl }) => startExpstream({ port, dbUrl, args: insecureFlag(), log, serverLog });

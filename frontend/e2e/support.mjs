@@ -124,6 +124,16 @@ export async function freePort() {
   return port;
 }
 
+/** `--insecure-no-auth` where the CLI has it (a server with authentication requires it for tests without tokens). */
+export function insecureFlag() {
+  const help = spawnSync(PYTHON, ["-m", "expstream.cli", "serve", "--help"], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  return `${help.stdout}${help.stderr}`.includes("--insecure-no-auth") ? ["--insecure-no-auth"] : [];
+}
+
 const serverName = (label) => (label === undefined ? "server" : `server (${label})`);
 
 /**
