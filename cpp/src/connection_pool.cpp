@@ -1,5 +1,7 @@
 #include "connection_pool.hpp"
 
+#include <poll.h>
+
 #include <utility>
 
 #include "expstream/log.hpp"
@@ -13,21 +15,40 @@ bool is_unavailable(const pqxx::sql_error& e) {
     const std::string& state = e.sqlstate();
     return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state == "53300";
 }
+
+// A server that ends an idle session sends its last words and closes: the socket turns readable
+// while nobody asked anything. Such a connection is dropped before use instead of failing its next
+// query (which also costs a leaked result in libpqxx 6, whose make_result throws on a dead line).
+bool closed_while_idle(pqxx::connection& c) {
+    const int fd = c.sock();
+    if (fd < 0) return true;
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) != 0;  // readable, hung up or failed
+}
 }  // namespace
 
 ConnectionPool::ConnectionPool(std::string url, std::size_t size, std::shared_ptr<LogSink> log)
     : url_(std::move(url)), size_(size ? size : 1), log_(std::move(log)) {}
 
 std::unique_ptr<pqxx::connection> ConnectionPool::acquire() {
-    {
-        std::unique_lock<std::mutex> lock(mutex_);
-        available_.wait(lock, [this] { return !idle_.empty() || open_ < size_; });
-        if (!idle_.empty()) {
-            auto conn = std::move(idle_.back());
+    for (;;) {
+        std::unique_ptr<pqxx::connection> conn;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            available_.wait(lock, [this] { return !idle_.empty() || open_ < size_; });
+            if (idle_.empty()) {
+                ++open_;
+                break;  // room for a new connection
+            }
+            conn = std::move(idle_.back());
             idle_.pop_back();
-            return conn;
         }
-        ++open_;
+        if (!closed_while_idle(*conn)) return conn;
+        emit(log_, LogLevel::Warning, kLogStore,
+             "the server closed a pooled connection while it was idle (restart, pg_terminate_backend or a "
+             "timeout); using another");
+        conn.reset();
+        release(nullptr, false);
     }
     try {
         return std::make_unique<pqxx::connection>(url_);

@@ -1,5 +1,5 @@
 // The core's log records: the bounded queue behind the eventfd, and real failures (a snapshot the
-// store cannot read, a broken pooled connection, an unreachable server) that now say why.
+// store cannot read, a pooled connection the server closed, an unreachable server) that now say why.
 #include <gtest/gtest.h>
 #include <poll.h>
 
@@ -143,10 +143,11 @@ TEST_F(LogTest, ASnapshotTheStoreCannotReadSaysWhyNotOnlyUnavailable) {
     EXPECT_TRUE(contains(logs[0].message, "infinite") || contains(logs[0].message, "out of range")) << logs[0].message;
 }
 
-TEST_F(LogTest, ABrokenPooledConnectionIsRetriedAndTheRetryLogged) {
+TEST_F(LogTest, APooledConnectionTheServerClosedIsReplacedAndThatLogged) {
     ASSERT_TRUE(store->ping());
     ASSERT_TRUE(log->take().empty());
-    // The server ends the pooled connection's session while it sits idle (as a restart would).
+    // The server ends the pooled connection's session while it sits idle (as a restart would);
+    // the call waits until the backend is gone.
     exec("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
          "WHERE datname = current_database() AND pid <> pg_backend_pid()");
     EXPECT_TRUE(store->ping());  // a fresh connection: the caller never notices
@@ -154,7 +155,7 @@ TEST_F(LogTest, ABrokenPooledConnectionIsRetriedAndTheRetryLogged) {
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].level, LogLevel::Warning);
     EXPECT_EQ(got[0].logger, "expstream.core.store");
-    EXPECT_TRUE(contains(got[0].message, "(attempt 1), running it again: ")) << got[0].message;
+    EXPECT_TRUE(contains(got[0].message, "closed a pooled connection while it was idle")) << got[0].message;
 }
 
 }  // namespace
