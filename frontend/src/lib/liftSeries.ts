@@ -5,21 +5,10 @@
  */
 import type { HistoryPoint, HistoryVariant } from "@/types/history";
 import type { ExperimentSnapshot, Interval } from "@/types/snapshot";
+import { isNumber, isObject, toInterval } from "./jsonGuards";
 
 /** Points kept in memory (the server's history holds at most as many). */
 export const MAX_LIFT_POINTS = 500;
-
-type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
-const isNumber = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
-
-function toInterval(value: unknown): Interval | null {
-  return Array.isArray(value) && value.length === 2 && isNumber(value[0]) && isNumber(value[1]) && value[0] <= value[1]
-    ? [value[0], value[1]]
-    : null;
-}
 
 function parseHistoryVariant(value: unknown): HistoryVariant | null {
   if (!isObject(value) || typeof value.key !== "string") return null;

@@ -6,41 +6,19 @@ import {
   type AnalysisInfo,
   type ExperimentSnapshot,
   type ExperimentStatus,
-  type Interval,
   type SrmInfo,
   type VariantResult,
 } from "@/types/snapshot";
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isNumber(value: unknown): value is number {
-  return typeof value === "number" && Number.isFinite(value);
-}
-
-function isNumberOrNull(value: unknown): value is number | null {
-  return value === null || isNumber(value);
-}
-
-function isInterval(value: unknown): value is Interval {
-  return Array.isArray(value) && value.length === 2 && isNumber(value[0]) && isNumber(value[1]) && value[0] <= value[1];
-}
-
-function isIntervalOrNull(value: unknown): value is Interval | null {
-  return value === null || isInterval(value);
-}
-
-function isOneOf<T extends string>(options: readonly T[], value: unknown): value is T {
-  return (options as readonly unknown[]).includes(value);
-}
-
-/** `{ [key]: value }` when `value` passes `check`, else `{}`: spread it to keep only valid optional fields. */
-function optional<K extends string, T>(key: K, value: unknown, check: (v: unknown) => v is T): { [P in K]?: T } {
-  return (check(value) ? { [key]: value } : {}) as { [P in K]?: T };
-}
+import {
+  isBoolean,
+  isIntervalOrNull,
+  isNumber,
+  isNumberOrNull,
+  isObject,
+  isOneOf,
+  optional,
+  type Json,
+} from "./jsonGuards";
 
 function isAnalysis(value: unknown): value is AnalysisInfo {
   return (
@@ -57,8 +35,6 @@ function isAnalysis(value: unknown): value is AnalysisInfo {
 function isSrm(value: unknown): value is SrmInfo {
   return isObject(value) && isNumberOrNull(value.p_value) && typeof value.mismatch === "boolean";
 }
-
-const isBoolean = (value: unknown): value is boolean => typeof value === "boolean";
 
 /**
  * A variant with its required fields valid, or null. The statistics fields
