@@ -138,15 +138,20 @@ def run_server(
     try:
         yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(process)
         drain.join(timeout=5)
         process.stderr.close()
+
+
+def terminate(process: subprocess.Popen[str], timeout: float = 30) -> None:
+    """SIGTERM, as an operator stops a server; SIGKILL if it has not ended within timeout."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def new_experiment(client: httpx.Client, name: str = "checkout", variants: int = 2) -> dict[str, Any]:

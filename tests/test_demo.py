@@ -22,7 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from expstream.embedded_db import free_port
+from expstream.embedded_db import EmbeddedPostgres, free_port
+from helpers import terminate, wait_until
 
 START_SECONDS = 90  # a first start runs initdb
 
@@ -81,13 +82,7 @@ def running_demo(
                 demo.lines[match.group(1)] = match.group(2)
         yield demo
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(process, timeout=60)
         for pump in pumps:
             pump.join(timeout=10)  # both end at the pipes' EOF
         process.stdout.close()
@@ -176,3 +171,30 @@ def test_a_bug_in_the_simulator_ends_the_demo_with_a_clear_error(database_url: s
     assert "Traceback" in done.stderr  # logged with where it happened
     assert "expstream demo: stopped because the traffic simulator failed" in done.stderr
     assert "dashboard:" not in done.stdout
+
+
+def test_the_demo_rides_out_a_database_outage(owned_postgres: EmbeddedPostgres) -> None:
+    port = free_port()
+    with running_demo("--port", str(port), env={"DATABASE_URL": owned_postgres.url}) as demo:
+        dashboard = urlsplit(demo.lines["dashboard"])
+        results = f"/api/v1/experiments/{dashboard.path.split('/')[2]}/results"
+        read = {"Authorization": f"Bearer {parse_qs(dashboard.query)['token'][0]}"}
+        owned_postgres.stop()
+        try:
+            wait_until(
+                lambda: any("demo traffic batch failed" in line for line in demo.stderr),
+                timeout=60,
+                what="the simulator to log the failed batch",
+            )
+        finally:
+            owned_postgres.start()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=40, headers=read) as client:
+            before = wait_until(
+                lambda: (r := client.get(results)).status_code == 200 and r.json(), timeout=60, what="results"
+            )
+            deadline = time.monotonic() + 60
+            after = before
+            while after["total_participants"] <= before["total_participants"] and time.monotonic() < deadline:
+                after = client.get(results, params={"after_seq": after["seq"], "wait": 30}).json()
+            assert after["total_participants"] > before["total_participants"]  # simulating again
+        assert demo.process.poll() is None  # it never gave up

@@ -201,13 +201,19 @@ def roomy(server_env: dict[str, str]) -> Iterator[RunningServer]:
         yield running
 
 
+@pytest.fixture()
+def roomy_experiment(roomy: RunningServer) -> str:
+    with httpx.Client(base_url=roomy.http, headers=bearer()) as client:
+        experiment_id: str = new_experiment(client)["id"]
+        return experiment_id
+
+
 def _ping(pad_bytes: int) -> str:
     return json.dumps({"action": "ping", "pad": "x" * pad_bytes})
 
 
-def test_a_larger_message_limit_takes_messages_up_to_it(roomy: RunningServer) -> None:
-    with httpx.Client(base_url=roomy.http, headers=bearer()) as client:
-        eid = new_experiment(client)["id"]
+def test_a_larger_message_limit_takes_messages_up_to_it(roomy: RunningServer, roomy_experiment: str) -> None:
+    eid = roomy_experiment
     with open_stream(roomy.ws, eid) as ws:
         recv_json(ws)
         ws.send(_ping(12_000))  # over the default 4 KiB, within 16 KiB: parsed and answered
@@ -216,9 +222,10 @@ def test_a_larger_message_limit_takes_messages_up_to_it(roomy: RunningServer) ->
         assert closed_with(ws) == 1009
 
 
-def test_a_larger_limit_holds_for_the_first_message_auth_too(roomy: RunningServer) -> None:
-    with httpx.Client(base_url=roomy.http, headers=bearer()) as client:
-        eid = new_experiment(client)["id"]
+def test_a_larger_limit_holds_for_the_first_message_auth_too(
+    roomy: RunningServer, roomy_experiment: str
+) -> None:
+    eid = roomy_experiment
     with open_stream(roomy.ws, eid, token=None) as ws:
         ws.send(json.dumps({"action": "auth", "token": token("read"), "pad": "x" * 10_000}))
         assert recv_json(ws)["event"] == "results_update"
@@ -239,9 +246,8 @@ def test_the_message_limit_counts_utf8_bytes_not_characters(
         assert closed_with(ws) == 1009
 
 
-def test_a_smaller_rate_limit_closes_sooner(roomy: RunningServer) -> None:
-    with httpx.Client(base_url=roomy.http, headers=bearer()) as client:
-        eid = new_experiment(client)["id"]
+def test_a_smaller_rate_limit_closes_sooner(roomy: RunningServer, roomy_experiment: str) -> None:
+    eid = roomy_experiment
     with open_stream(roomy.ws, eid) as ws:
         recv_json(ws)
         for _ in range(3):
