@@ -250,7 +250,7 @@ struct Runtime::Impl {
         std::string why;
         const std::optional<ChangeNotice> notice = parse_notice(payload, &why);
         if (!notice) {
-            // Another version's notice, or garbage on our channel: its experiment still gets the tick.
+            // Another version's notice, or garbage on our channel: only the periodic tick covers it.
             owner.log_->emit(LogLevel::Warning, kLogListener,
                              "ignored a change notice of " + std::to_string(payload.size()) + " bytes: " + why);
             return;
@@ -365,8 +365,8 @@ void Runtime::stop() {
                 impl_->store->leave();
             } catch (const std::exception& e) {
                 // Unreachable database: the heartbeat simply stops, and the others time us out.
-                impl_->owner.log_->emit(LogLevel::Warning, kLogRuntime,
-                                        std::string("withdrawing this node's subscriber counts failed: ") + e.what());
+                log_->emit(LogLevel::Warning, kLogRuntime,
+                           std::string("withdrawing this node's subscriber counts failed: ") + e.what());
             }
         }
         impl_->pool.stop();  // abandons queued handlers and pending timers
