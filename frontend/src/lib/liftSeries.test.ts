@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { makeMetricsSnapshot, metricsHistory } from "@/test/metricsFixtures";
 import { makeSnapshot } from "@/test/mockWebSocket";
 import type { HistoryPoint } from "@/types/history";
 import {
@@ -160,5 +161,35 @@ describe("chart series", () => {
 
   it("has no y range without any lift", () => {
     expect(liftDomain(buildLiftSeries([point(1, null, null)], [{ key: "green", name: "Green" }]))).toBeNull();
+  });
+});
+
+describe("per-metric series", () => {
+  const treatments = [
+    { key: "one_click", name: "One-click checkout" },
+    { key: "express", name: "Express checkout" },
+  ];
+  const lifts = (series: ReturnType<typeof buildLiftSeries>, index: number) => series[index].values.map((v) => v.lift);
+
+  it("draws the chosen metric's lifts, and the conversion lifts without a metric", () => {
+    const points = metricsHistory(3);
+    expect(lifts(buildLiftSeries(points, treatments, "revenue"), 0).map((v) => v?.toFixed(2))).toEqual(["0.02", "0.04", "0.06"]);
+    expect(lifts(buildLiftSeries(points, treatments, "refunds"), 1).map((v) => v?.toFixed(2))).toEqual(["0.10", "0.20", "0.30"]);
+    expect(lifts(buildLiftSeries(points, treatments), 0).map((v) => v?.toFixed(2))).toEqual(["0.30", "0.60", "0.90"]);
+  });
+
+  it("leaves a gap at points from before the server had metrics, or without that metric", () => {
+    const [withMetrics, ...rest] = metricsHistory(2);
+    const { metrics: _metrics, ...old } = rest[0];
+    const series = buildLiftSeries([old, withMetrics], treatments, "revenue");
+    expect(lifts(series, 0)).toEqual([null, 0.02]);
+    expect(lifts(buildLiftSeries([withMetrics], treatments, "unknown"), 0)).toEqual([null]);
+  });
+
+  it("keeps a live snapshot's per-metric lifts as a point", () => {
+    const point = pointFromSnapshot(makeMetricsSnapshot());
+    expect(point.metrics?.map((m) => m.key)).toEqual(["checkout_conversion", "revenue", "refunds"]);
+    expect(point.metrics?.[2].variants[1]).toEqual({ key: "one_click", relative_lift: 0.12, lift_ci: [0.02, 0.22] });
+    expect(pointFromSnapshot(makeSnapshot())).not.toHaveProperty("metrics");
   });
 });

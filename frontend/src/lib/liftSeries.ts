@@ -6,6 +6,7 @@
 import type { HistoryPoint, HistoryVariant } from "@/types/history";
 import type { ExperimentSnapshot, Interval } from "@/types/snapshot";
 import { isNumber, isObject, toInterval } from "./jsonGuards";
+import { parseHistoryMetrics } from "./parseMetrics";
 
 /** Points kept in memory (the server's history holds at most as many). */
 export const MAX_LIFT_POINTS = 500;
@@ -25,7 +26,8 @@ function parseHistoryPoint(value: unknown): HistoryPoint | null {
   if (!isObject(value) || !isNumber(value.seq) || typeof value.timestamp !== "string") return null;
   if (!Number.isFinite(Date.parse(value.timestamp)) || !Array.isArray(value.variants)) return null;
   const variants = value.variants.map(parseHistoryVariant).filter((v): v is HistoryVariant => v !== null);
-  return { seq: value.seq, timestamp: value.timestamp, variants };
+  const metrics = parseHistoryMetrics(value.metrics);
+  return { seq: value.seq, timestamp: value.timestamp, variants, ...(metrics ? { metrics } : {}) };
 }
 
 /**
@@ -50,6 +52,14 @@ export function pointFromSnapshot(snapshot: ExperimentSnapshot): HistoryPoint {
       relative_lift: variant.relative_lift,
       lift_ci: variant.lift_ci ?? null,
     })),
+    ...(snapshot.metrics
+      ? {
+          metrics: snapshot.metrics.map((metric) => ({
+            key: metric.key,
+            variants: metric.variants.map((v) => ({ key: v.key, relative_lift: v.relative_lift, lift_ci: v.lift_ci })),
+          })),
+        }
+      : {}),
   };
 }
 
@@ -97,16 +107,28 @@ export interface LiftSeries {
   values: LiftValue[];
 }
 
+/** The lifts a point holds for `metricKey`, or its conversion lifts (`variants`) when `metricKey` is null. */
+function pointLifts(point: HistoryPoint, metricKey: string | null): readonly Pick<HistoryVariant, "key" | "relative_lift" | "lift_ci">[] {
+  if (metricKey === null) return point.variants;
+  return point.metrics?.find((metric) => metric.key === metricKey)?.variants ?? [];
+}
+
 /**
  * One series per treatment (in the order given), one value per point; a point
- * without the variant gives nulls (a gap).
+ * without the variant gives nulls (a gap). With `metricKey`, the lifts of that
+ * metric (a point from before the server had metrics gives a gap); without, the
+ * conversion lifts.
  */
-export function buildLiftSeries(points: HistoryPoint[], treatments: readonly { key: string; name: string }[]): LiftSeries[] {
+export function buildLiftSeries(
+  points: HistoryPoint[],
+  treatments: readonly { key: string; name: string }[],
+  metricKey: string | null = null,
+): LiftSeries[] {
   return treatments.map(({ key, name }) => ({
     key,
     name,
     values: points.map((point) => {
-      const variant = point.variants.find((v) => v.key === key);
+      const variant = pointLifts(point, metricKey).find((v) => v.key === key);
       return { time: Date.parse(point.timestamp), lift: variant?.relative_lift ?? null, ci: variant?.lift_ci ?? null };
     }),
   }));

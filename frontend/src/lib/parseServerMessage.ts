@@ -16,9 +16,11 @@ import {
   isNumberOrNull,
   isObject,
   isOneOf,
+  isString,
   optional,
   type Json,
 } from "./jsonGuards";
+import { parseAlerts, parseMetrics } from "./parseMetrics";
 
 function isAnalysis(value: unknown): value is AnalysisInfo {
   return (
@@ -80,7 +82,8 @@ export function isVariantResult(value: unknown): value is VariantResult {
 /**
  * A snapshot with its required fields valid (as a new object, keys in wire
  * order), or null. `analysis` and `srm` and the variants' statistics fields are
- * kept when valid and dropped otherwise; the UI treats them as absent.
+ * kept when valid and dropped otherwise; the UI treats them as absent. `metrics` and
+ * `alerts` keep their valid entries (parseMetrics.ts).
  */
 export function parseExperimentSnapshot(value: unknown): ExperimentSnapshot | null {
   if (
@@ -115,7 +118,14 @@ export function parseExperimentSnapshot(value: unknown): ExperimentSnapshot | nu
     seq: value.seq,
     ...optional("analysis", value.analysis, isAnalysis),
     ...optional("srm", value.srm, isSrm),
+    ...present("metrics", parseMetrics(value.metrics)),
+    ...present("alerts", parseAlerts(value.alerts)),
   };
+}
+
+/** `{ [key]: value }` unless `value` is undefined. */
+function present<K extends string, T>(key: K, value: T | undefined): { [P in K]?: T } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: T };
 }
 
 /** True when the required fields of a snapshot are valid (see parseExperimentSnapshot). */
@@ -132,6 +142,10 @@ function parseAnomaly(value: Json): AnomalyEvent | null {
     p_value: isNumber(value.p_value) ? value.p_value : null,
     message: typeof value.message === "string" ? value.message : "",
     timestamp: typeof value.timestamp === "string" ? value.timestamp : null,
+    ...optional("metric", value.metric, isString),
+    ...optional("variant", value.variant, isString),
+    ...optional("relative_lift", value.relative_lift, isNumberOrNull),
+    ...optional("lift_ci", value.lift_ci, isIntervalOrNull),
   };
 }
 

@@ -17,6 +17,19 @@ export interface HistoryPoint {
   /** ISO 8601 with offset. */
   timestamp: string;
   variants: HistoryVariant[];
+  /** Per-metric lifts (absent from servers without metrics): `{"key": "revenue", "variants": [{"key", "relative_lift", "lift_ci"}]}`. */
+  metrics?: HistoryMetric[];
+}
+
+export interface HistoryMetric {
+  key: string;
+  variants: HistoryMetricVariant[];
+}
+
+export interface HistoryMetricVariant {
+  key: string;
+  relative_lift: number | null;
+  lift_ci: Interval | null;
 }
 
 export interface HistoryVariant {

@@ -1,4 +1,4 @@
-import type { ExperimentSnapshot, ExperimentStatus } from "./snapshot";
+import type { ExperimentSnapshot, ExperimentStatus, Interval } from "./snapshot";
 
 export type ServerErrorCode = "experiment_not_found" | "results_unavailable" | "forbidden" | "unauthorized";
 
@@ -30,11 +30,14 @@ export interface StatusChangedMessage {
 }
 
 /** Known anomaly types; others are passed through. */
-export type AnomalyType = "sample_ratio_mismatch";
+export type AnomalyType = "sample_ratio_mismatch" | "guardrail";
 
 /**
  * {"event":"anomaly","type":"sample_ratio_mismatch","experiment_id":"…","p_value":0.00001,
- *  "message":"…","timestamp":"…"}: the server noticed something that makes the results untrustworthy.
+ *  "message":"…","timestamp":"…"}: the server noticed something that makes the results untrustworthy;
+ * {"event":"anomaly","type":"guardrail","experiment_id":"…","metric":"refunds","variant":"one_click",
+ *  "relative_lift":0.12,"lift_ci":[0.02,0.22]}: a guardrail metric moved the wrong way. Each is sent
+ * once per transition.
  */
 export interface AnomalyEvent {
   event: "anomaly";
@@ -44,6 +47,11 @@ export interface AnomalyEvent {
   p_value: number | null;
   message: string;
   timestamp: string | null;
+  /** Guardrail anomalies: the metric's key, the treatment's key, and its lift with the interval. */
+  metric?: string;
+  variant?: string;
+  relative_lift?: number | null;
+  lift_ci?: Interval | null;
 }
 
 /** Every server message the client understands. */

@@ -9,7 +9,10 @@
  * are optional here although the server always sends them: a server from before
  * they existed, or one that sends a malformed value, still gets its counts shown
  * (parseServerMessage drops what it cannot validate and the UI falls back).
+ * `metrics` and `alerts` (types/metrics.ts) are optional the same way: without them the
+ * panel shows the conversion results alone, as before there were several metrics.
  */
+import type { MetricResult, SnapshotAlert } from "./metrics";
 
 export type ExperimentStatus = "draft" | "active" | "paused" | "completed";
 
@@ -82,6 +85,10 @@ export interface ExperimentSnapshot {
   seq: number;
   analysis?: AnalysisInfo;
   srm?: SrmInfo;
+  /** One entry per metric, in definition order. */
+  metrics?: MetricResult[];
+  /** Alerts the dashboard knows (guardrail, multiple exposures); possibly empty. */
+  alerts?: SnapshotAlert[];
 }
 
 /** Keys of ExperimentSnapshot in wire order. */
@@ -97,6 +104,8 @@ export const SNAPSHOT_FIELDS = [
   "seq",
   "analysis",
   "srm",
+  "metrics",
+  "alerts",
 ] as const satisfies readonly (keyof ExperimentSnapshot)[];
 
 /** Keys of VariantResult in wire order. */
