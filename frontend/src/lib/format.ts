@@ -20,12 +20,18 @@ export function formatInteger(value: number | null | undefined): string {
 /** Fraction to percent: 0.1234 -> "12.34%". */
 export function formatPercent(fraction: number | null | undefined, fractionDigits = 2): string {
   if (!isNumber(fraction)) return EMPTY_VALUE;
+  return `${formatDecimal(fraction * 100, fractionDigits)}%`;
+}
+
+/** Number with fixed decimals and thousands separators: 1234.5 -> "1,234.50", -0.5 -> "−0.50", null -> "—". */
+export function formatDecimal(value: number | null | undefined, fractionDigits = 2): string {
+  if (!isNumber(value)) return EMPTY_VALUE;
   const text = new Intl.NumberFormat(LOCALE, {
     minimumFractionDigits: fractionDigits,
     maximumFractionDigits: fractionDigits,
-  }).format(Math.abs(fraction) * 100);
+  }).format(Math.abs(value));
   const isZero = Number(text.replace(/,/g, "")) === 0;
-  return `${fraction < 0 && !isZero ? MINUS_SIGN : ""}${text}%`;
+  return `${value < 0 && !isZero ? MINUS_SIGN : ""}${text}`;
 }
 
 /** Relative lift with sign: 0.3 -> "+30.0%", -0.052 -> "−5.2%", null -> "—". */

@@ -1,12 +1,15 @@
 "use client";
 
 import { useId, useLayoutEffect, useRef, useState, type RefObject } from "react";
+import { DIRECTION_NOTES, ROLE_LABELS, selectedMetric } from "@/lib/metrics";
 import { linearScale, niceTicks, niceTimeTicks, percentDigits } from "@/lib/chartScale";
 import { formatLift, formatLiftInterval, formatTimeTick, timeZoneOffsetMs } from "@/lib/format";
 import { buildLiftSeries, countLiftPoints, liftDomain, splitRuns, type LiftValue } from "@/lib/liftSeries";
 import type { HistoryPoint } from "@/types/history";
+import type { MetricResult } from "@/types/metrics";
 import type { VariantResult } from "@/types/snapshot";
 import styles from "./LiveResults.module.css";
+import m from "./Metrics.module.css";
 
 /**
  * Drawing size in viewBox units. The SVG always spans the card's width; the
@@ -45,6 +48,11 @@ export interface LiftChartProps {
   error?: string | null;
   /** Time zone for the time axis (tests); default: the viewer's. */
   timeZone?: string;
+  /**
+   * The snapshot's metrics: a selector picks the one drawn (first the primary one). Without
+   * metrics the chart draws the conversion lifts of `points`, as before.
+   */
+  metrics?: readonly Pick<MetricResult, "key" | "name" | "role" | "direction">[] | null;
 }
 
 type Scale = (value: number) => number;
@@ -87,24 +95,56 @@ function useMeasuredWidth(ref: RefObject<HTMLElement | null>, fallback: number):
 }
 
 /** Relative lift of each treatment over time, with its confidence band, as plain SVG. */
-export function LiftChart({ points, variants, loading = false, error = null, timeZone }: LiftChartProps) {
-  const clipId = `lift-clip-${useId().replace(/[^a-zA-Z0-9_-]/g, "")}`;
+export function LiftChart({ points, variants, loading = false, error = null, timeZone, metrics = null }: LiftChartProps) {
+  const id = useId();
+  const clipId = `lift-clip-${id.replace(/[^a-zA-Z0-9_-]/g, "")}`;
   const bodyRef = useRef<HTMLDivElement>(null);
   const width = useMeasuredWidth(bodyRef, DEFAULT_WIDTH);
+  const [chosenKey, setChosenKey] = useState<string | null>(null);
+  // The chosen metric while the snapshot still has it, else the default (primary) one.
+  const metric = selectedMetric(metrics, chosenKey);
   const treatments = variants.filter((v) => !v.is_control);
-  const series = buildLiftSeries(points, treatments);
+  const series = buildLiftSeries(points, treatments, metric?.key ?? null);
   const domain = liftDomain(series);
   const enough = domain !== null && countLiftPoints(series) >= MIN_POINTS;
+  const selectId = `${id}-metric`;
 
   return (
-    <figure className={`card ${styles.chartCard}`} data-testid="lift-chart">
+    <figure className={`card ${styles.chartCard}`} data-testid="lift-chart" data-metric-key={metric?.key}>
       <figcaption className={styles.chartHeader}>
         <span className={styles.chartTitle}>Relative lift over time</span>
-        <span className={styles.chartNote}>line: lift vs. control · band: confidence interval</span>
+        <span className={styles.chartNote}>
+          line: lift vs. control · band: confidence interval
+          {metric?.direction === "decrease" && ` · ${DIRECTION_NOTES.decrease}`}
+        </span>
+        {metric && (
+          <span className={m.metricSelect}>
+            <label htmlFor={selectId}>Metric</label>
+            <select
+              id={selectId}
+              data-testid="lift-metric-select"
+              value={metric.key}
+              onChange={(event) => setChosenKey(event.target.value)}
+            >
+              {(metrics ?? []).map((option) => (
+                <option key={option.key} value={option.key}>
+                  {option.name} ({ROLE_LABELS[option.role]})
+                </option>
+              ))}
+            </select>
+          </span>
+        )}
       </figcaption>
       <div ref={bodyRef}>
         {enough ? (
-          <ChartBody series={series} domain={domain} clipId={clipId} width={width} timeZone={timeZone} />
+          <ChartBody
+            series={series}
+            domain={domain}
+            clipId={clipId}
+            width={width}
+            timeZone={timeZone}
+            label={`Relative lift${metric ? ` of ${metric.name}` : ""} over time for ${series.map((s) => s.name).join(", ")}`}
+          />
         ) : (
           <p className={styles.chartEmpty} data-testid="lift-chart-empty">
             {loading ? "Loading the lift history…" : "Not enough data yet."}
@@ -143,9 +183,11 @@ interface ChartBodyProps {
   clipId: string;
   width: number;
   timeZone?: string;
+  /** The SVG's accessible name. */
+  label: string;
 }
 
-function ChartBody({ series, domain, clipId, width, timeZone }: ChartBodyProps) {
+function ChartBody({ series, domain, clipId, width, timeZone, label }: ChartBodyProps) {
   const plot = { left: MARGIN.left, right: width - MARGIN.right, top: MARGIN.top, bottom: HEIGHT - MARGIN.bottom };
   const times = series.flatMap((s) => s.values.map((v) => v.time));
   let start = Math.min(...times);
@@ -171,7 +213,7 @@ function ChartBody({ series, domain, clipId, width, timeZone }: ChartBodyProps) 
       className={styles.chartSvg}
       viewBox={`0 0 ${width} ${HEIGHT}`}
       role="img"
-      aria-label={`Relative lift over time for ${series.map((s) => s.name).join(", ")}`}
+      aria-label={label}
       data-testid="lift-chart-svg"
     >
       <defs>

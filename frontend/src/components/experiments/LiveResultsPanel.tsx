@@ -4,11 +4,14 @@ import { useExperimentStream, type UseExperimentStreamOptions } from "@/hooks/us
 import { useLiftHistory } from "@/hooks/useLiftHistory";
 import { countTreatments, describeAnalysis } from "@/lib/analysis";
 import { formatDateTime, formatDays, formatInteger, formatTime } from "@/lib/format";
+import { shownMetrics } from "@/lib/metrics";
 import { srmAlert, srmMessage } from "@/lib/srm";
+import { AlertBanners } from "./AlertBanners";
 import { ConnectionBadge, LiveIndicator, TransportNote } from "./ConnectionBadge";
 import { ExperimentStatusBadge } from "./ExperimentStatusBadge";
 import { LiftChart } from "./LiftChart";
 import styles from "./LiveResults.module.css";
+import { MetricResults } from "./MetricResults";
 import { VariantTable } from "./VariantTable";
 
 export interface LiveResultsPanelProps {
@@ -18,8 +21,9 @@ export interface LiveResultsPanelProps {
 
 /**
  * Live A/B results of one experiment, streamed over WebSocket (or SSE / polling
- * as fallbacks): summary, SRM warning, variant table with the analysis method,
- * and the lift-over-time chart (history endpoint plus live snapshots).
+ * as fallbacks): summary, SRM, guardrail and exposure warnings, variant table with the
+ * analysis method, a card per metric when the snapshot has `metrics`, and the
+ * lift-over-time chart (history endpoint plus live snapshots) with a metric selector.
  */
 export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProps) {
   const { snapshot, anomaly, status, error, transport, refresh, reconnect, reconnectIn, attempt, maxReconnectAttempts } =
@@ -27,6 +31,7 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
   const history = useLiftHistory(experimentId, snapshot, { token: options?.token });
   const srm = srmAlert(snapshot, anomaly);
   const method = snapshot ? describeAnalysis(snapshot.analysis, countTreatments(snapshot.variants)) : null;
+  const metrics = shownMetrics(snapshot?.metrics);
 
   return (
     <section className={styles.panel} aria-label="Live results" data-testid="live-results-panel">
@@ -99,6 +104,8 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
         </div>
       )}
 
+      <AlertBanners snapshot={snapshot} anomaly={anomaly} />
+
       {snapshot ? (
         <>
           <div className={styles.stats}>
@@ -136,11 +143,13 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
             </p>
           )}
           <VariantTable variants={snapshot.variants} analysis={snapshot.analysis} />
+          {metrics && <MetricResults metrics={metrics} variants={snapshot.variants} />}
           <LiftChart
             points={history.points}
             variants={snapshot.variants}
             loading={history.loading}
             error={history.error}
+            metrics={metrics}
           />
         </>
       ) : (

@@ -1,22 +1,10 @@
 import { countTreatments, shownPValue, usesHolmPValues } from "@/lib/analysis";
 import { formatChance, formatInteger, formatLift, formatPValue, formatPercent } from "@/lib/format";
-import { VERDICT_LABELS, variantVerdict } from "@/lib/significance";
-import type { AnalysisInfo, Interval, VariantResult } from "@/types/snapshot";
+import { VERDICT_LABELS, intervalEffect, liftEffect, variantVerdict } from "@/lib/significance";
+import type { AnalysisInfo, VariantResult } from "@/types/snapshot";
+import { effectClass } from "./effectClass";
 import { LiftInterval } from "./LiftInterval";
 import styles from "./LiveResults.module.css";
-
-function liftClass(lift: number | null): string | undefined {
-  if (lift === null || lift === 0) return undefined;
-  return lift > 0 ? styles.positive : styles.negative;
-}
-
-/** Green when the whole interval is above zero, red when below, plain when it straddles zero. */
-function intervalClass(interval: Interval | null | undefined): string | undefined {
-  if (!interval) return undefined;
-  if (interval[0] > 0) return styles.positive;
-  if (interval[1] < 0) return styles.negative;
-  return undefined;
-}
 
 export interface VariantTableProps {
   variants: VariantResult[];
@@ -86,10 +74,10 @@ export function VariantTable({ variants, analysis }: VariantTableProps) {
                 <td className="num" data-testid="variant-rate">
                   {formatPercent(variant.conversion_rate)}
                 </td>
-                <td className={`num ${liftClass(variant.relative_lift) ?? ""}`} data-testid="variant-lift">
+                <td className={`num ${effectClass(liftEffect(variant.relative_lift))}`} data-testid="variant-lift">
                   {formatLift(variant.relative_lift)}
                 </td>
-                <td className={`num ${styles.interval} ${intervalClass(variant.lift_ci) ?? ""}`} data-testid="variant-lift-ci">
+                <td className={`num ${styles.interval} ${effectClass(intervalEffect(variant.lift_ci))}`} data-testid="variant-lift-ci">
                   <LiftInterval interval={variant.lift_ci} />
                 </td>
                 <td className="num" data-testid="variant-p-value">

@@ -1,0 +1,9 @@
+import type { Effect } from "@/lib/significance";
+import styles from "./LiveResults.module.css";
+
+/** Green for good news, red for bad, nothing when there is no effect to judge (see liftEffect/intervalEffect). */
+export function effectClass(effect: Effect | null): string {
+  if (effect === "good") return styles.positive;
+  if (effect === "bad") return styles.negative;
+  return "";
+}
