@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   EMPTY_VALUE,
   formatDate,
+  formatDecimal,
   formatDateTime,
   formatDays,
   formatInteger,
@@ -42,6 +43,21 @@ describe("formatPercent", () => {
 
   it("shows a dash for null", () => {
     expect(formatPercent(null)).toBe("—");
+  });
+});
+
+describe("formatDecimal", () => {
+  it("shows two decimals with thousands separators and a typographic minus", () => {
+    expect(formatDecimal(12.5)).toBe("12.50");
+    expect(formatDecimal(1234.567)).toBe("1,234.57");
+    expect(formatDecimal(-0.5)).toBe("\u22120.50");
+    expect(formatDecimal(-0.001)).toBe("0.00");
+    expect(formatDecimal(3.14159, 3)).toBe("3.142");
+  });
+
+  it("shows a dash for a missing number", () => {
+    expect(formatDecimal(null)).toBe("—");
+    expect(formatDecimal(Number.POSITIVE_INFINITY)).toBe("—");
   });
 });
 
