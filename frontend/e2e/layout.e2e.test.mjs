@@ -37,6 +37,7 @@ import {
   startServer as startExpstream,
   stopServer as stopExpstream,
 } from "./support.mjs";
+import { assertTablesFit, measureTables } from "./tables.mjs";
 
 /** Not the other tests' databases, so the files can run in parallel. */
 const DB_NAME = "expstream_e2e_layout";
@@ -47,42 +48,6 @@ const log = createLogger("e2e layout");
 const serverLog = [];
 const api = createApi();
 const addTraffic = (base, experimentId, batches) => postTraffic({ api, log }, base, experimentId, batches);
-
-/**
- * Every results table on the page: its card's visible and full width, and how far each Status
- * pill reaches past the card's right edge (runs in the page).
- */
-function measureTables() {
-  return Array.from(document.querySelectorAll(".table-scroll")).map((card) => {
-    const cardRight = card.getBoundingClientRect().right;
-    return {
-      testId: card.querySelector("table")?.dataset.testid ?? null,
-      clientWidth: card.clientWidth,
-      scrollWidth: card.scrollWidth,
-      statusOverhang: Array.from(card.querySelectorAll("[data-verdict]")).map((pill) =>
-        Math.round(pill.getBoundingClientRect().right - cardRight),
-      ),
-      intervals: Array.from(card.querySelectorAll('[data-testid$="lift-ci"]')).map((cell) => ({
-        text: cell.textContent,
-        lines: new Set(Array.from(cell.children, (half) => Math.round(half.getBoundingClientRect().top))).size || 1,
-      })),
-    };
-  });
-}
-
-/** Asserts that every results table fits its card: no horizontal scrolling, no pill past the edge. */
-function assertTablesFit(tables, what) {
-  assert.ok(tables.length > 0, `${what}: no results table on the page`);
-  for (const table of tables) {
-    assert.ok(
-      table.scrollWidth <= table.clientWidth,
-      `${what}: ${table.testId} is ${table.scrollWidth} px wide in a ${table.clientWidth} px card: ${JSON.stringify(table)}`,
-    );
-    for (const overhang of table.statusOverhang) {
-      assert.ok(overhang <= 0, `${what}: a Status pill of ${table.testId} reaches ${overhang} px past its card`);
-    }
-  }
-}
 
 test("the results table holds at 1280 px with a very wide lift interval and scrolls in its card on a phone", { timeout: TEST_TIMEOUT_MS }, async () => {
   checkPrerequisites();
