@@ -28,7 +28,9 @@ builds the dashboard into the package (or run <code>make demo</code>);</li>
 
 def find_dashboard(configured: Path | None) -> Path | None:
     if configured is not None and not (configured / "index.html").is_file():
-        log.error("EXPSTREAM_WEB_DIR=%s holds no built dashboard (no index.html); looking elsewhere", configured)
+        log.error(
+            "EXPSTREAM_WEB_DIR=%s holds no built dashboard (no index.html); looking elsewhere", configured
+        )
     for candidate in (configured, _BUNDLED, _CHECKOUT):
         if candidate is not None and (candidate / "index.html").is_file():
             return candidate
