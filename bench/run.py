@@ -1481,7 +1481,7 @@ def run_micro(plan: Plan, results: dict[str, Any]) -> None:
     log("core micro-benchmark: 3-variant snapshot, C++ core vs plain Python")
     label = "micro"
     try:
-        cpp = json.loads(_core.snapshot_json(*MICRO_ARGS, method="fixed", holm=True))
+        cpp = json.loads(_core.snapshot_json(*MICRO_ARGS, method="fixed", correction="holm"))
         py = json.loads(py_snapshot_json(*MICRO_ARGS))
         if (diff := _same(cpp, py)) is not None:
             raise WorkloadBroken(f"micro: C++ and Python snapshots differ at {diff}")
@@ -1489,7 +1489,7 @@ def run_micro(plan: Plan, results: dict[str, Any]) -> None:
         t_cpp = (
             min(
                 timeit.repeat(
-                    lambda: _core.snapshot_json(*MICRO_ARGS, method="fixed", holm=True),
+                    lambda: _core.snapshot_json(*MICRO_ARGS, method="fixed", correction="holm"),
                     number=number,
                     repeat=5,
                 )

@@ -64,7 +64,7 @@ void run(const Scenario& s) {
     AnalysisOptions fixed;
     fixed.method = Method::Fixed;
     fixed.alpha = s.alpha;
-    fixed.holm = true;
+    fixed.correction = Correction::HolmBonferroni;
     AnalysisOptions seq = fixed;
     seq.method = Method::Sequential;
     seq.sequential_tuning = s.tuning;

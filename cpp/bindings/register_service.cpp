@@ -224,15 +224,16 @@ void register_service(py::module_& m) {
           "stored participants, recounted, stored converters, recounted)] for each that differs).");
     py::class_<Service>(m, "Service")
         .def(py::init([](const std::string& url, std::size_t threads, double tick_seconds, double min_push_seconds,
-                         double alpha, const std::string& method, double sequential_tuning, bool holm,
-                         const std::string& node_id, double presence_seconds, bool listen) {
+                         double alpha, const std::string& method, double sequential_tuning,
+                         const std::string& correction, const std::string& node_id, double presence_seconds,
+                         bool listen) {
                  return std::make_unique<Service>(url, threads, tick_seconds, min_push_seconds,
-                                                  analysis_options(method, alpha, sequential_tuning, holm), node_id,
-                                                  presence_seconds, listen);
+                                                  analysis_options(method, alpha, sequential_tuning, correction),
+                                                  node_id, presence_seconds, listen);
              }),
              py::arg("database_url"), py::arg("threads") = 4, py::arg("tick_seconds") = 30.0,
              py::arg("min_push_seconds") = 0.2, py::arg("alpha") = 0.05, py::arg("method") = "sequential",
-             py::arg("sequential_tuning") = 5000.0, py::arg("holm") = true, py::arg("node_id") = "",
+             py::arg("sequential_tuning") = 5000.0, py::arg("correction") = "holm", py::arg("node_id") = "",
              py::arg("presence_seconds") = 0.0, py::arg("listen") = false)
         .def("migrate", &Service::migrate)
         .def("ping", &Service::ping)

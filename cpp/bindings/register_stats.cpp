@@ -24,14 +24,17 @@ std::vector<VariantCounts> to_counts(const std::vector<py::tuple>& rows) {
 }
 }  // namespace
 
-AnalysisOptions analysis_options(const std::string& method, double alpha, double sequential_tuning, bool holm) {
+AnalysisOptions analysis_options(const std::string& method, double alpha, double sequential_tuning,
+                                 const std::string& correction) {
     if (method != "fixed" && method != "sequential")
         throw py::value_error("method must be 'fixed' or 'sequential', not '" + method + "'");
+    if (correction != "none" && correction != "holm" && correction != "bh")
+        throw py::value_error("correction must be 'none', 'holm' or 'bh', not '" + correction + "'");
     AnalysisOptions options;
     options.method = method == "fixed" ? Method::Fixed : Method::Sequential;
     options.alpha = alpha;
     options.sequential_tuning = sequential_tuning;
-    options.holm = holm;
+    options.correction = *parse_correction(correction);
     if (auto problem = validate(options)) throw py::value_error(*problem);
     return options;
 }
@@ -46,9 +49,9 @@ void register_stats(py::module_& m) {
         "snapshot_json",
         [](const std::string& experiment_id, const std::string& status, const std::vector<py::tuple>& variants,
            std::int64_t days_running, std::int64_t seq, double alpha, const std::string& timestamp,
-           const std::string& method, double sequential_tuning, bool holm, const std::vector<double>& weights,
-           const std::vector<std::optional<double>>& previous_min_p) {
-            const AnalysisOptions options = analysis_options(method, alpha, sequential_tuning, holm);
+           const std::string& method, double sequential_tuning, const std::string& correction,
+           const std::vector<double>& weights, const std::vector<std::optional<double>>& previous_min_p) {
+            const AnalysisOptions options = analysis_options(method, alpha, sequential_tuning, correction);
             auto counts = to_counts(variants);
             std::string json;
             {
@@ -62,8 +65,8 @@ void register_stats(py::module_& m) {
         },
         py::arg("experiment_id"), py::arg("status"), py::arg("variants"), py::arg("days_running") = 0,
         py::arg("seq") = 0, py::arg("alpha") = 0.05, py::arg("timestamp") = "", py::arg("method") = "fixed",
-        py::arg("sequential_tuning") = 5000.0, py::arg("holm") = true, py::arg("weights") = std::vector<double>{},
-        py::arg("previous_min_p") = std::vector<std::optional<double>>{});
+        py::arg("sequential_tuning") = 5000.0, py::arg("correction") = "holm",
+        py::arg("weights") = std::vector<double>{}, py::arg("previous_min_p") = std::vector<std::optional<double>>{});
 
     m.def("error_json", &error_json, py::arg("code"), py::arg("experiment_id"), py::arg("message"));
     m.def("pong_json", []() { return pong_json(); });

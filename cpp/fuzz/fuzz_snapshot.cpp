@@ -241,7 +241,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     options.method = in.ConsumeBool() ? Method::Sequential : Method::Fixed;
     options.alpha = in.ConsumeBool() ? in.PickValueInArray({0.05, 0.01, 0.1}) : pick_double(in);
     options.sequential_tuning = in.ConsumeBool() ? 5000.0 : pick_double(in);
-    options.holm = in.ConsumeBool();
+    options.correction =
+        in.PickValueInArray({Correction::None, Correction::HolmBonferroni, Correction::BenjaminiHochberg});
     std::vector<std::optional<double>> previous_min_p(in.ConsumeIntegralInRange<std::size_t>(0, 7));
     for (auto& p : previous_min_p) p = pick_optional_double(in);
     const std::int64_t days_running = pick_count(in);

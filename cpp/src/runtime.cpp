@@ -25,7 +25,9 @@ namespace {
 // Identifies the analysis a running minimum p belongs to.
 std::string signature_of(const AnalysisOptions& o) {
     return std::string(to_string(o.method)) + "|" + std::to_string(o.alpha) + "|" + std::to_string(o.sequential_tuning) +
-           "|" + (o.holm ? "holm" : "none");
+           "|" + (o.correction == Correction::HolmBonferroni      ? "holm"
+                  : o.correction == Correction::BenjaminiHochberg ? "bh"
+                                                                  : "none");
 }
 }  // namespace
 

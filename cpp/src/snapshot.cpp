@@ -226,7 +226,7 @@ std::string to_json(const Snapshot& snapshot) {
     out += a.is_significant ? "true" : "false";
     out += ",\"seq\":";
     append_int(out, snapshot.seq);
-    const AnalysisOptions options = a.options.value_or(AnalysisOptions{Method::Fixed, 0.05, 0, false});
+    const AnalysisOptions options = a.options.value_or(AnalysisOptions{Method::Fixed, 0.05, 0, Correction::None});
     out += ",\"analysis\":{\"method\":";
     append_json_string(out, to_string(options.method));
     out += ",\"alpha\":";

@@ -1,5 +1,7 @@
 #include "expstream/stats.hpp"
 
+#include "stats_internal.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -15,23 +17,14 @@ double normal_sf(double z) {
     return 0.5 * std::erfc(z / std::sqrt(2.0));
 }
 
-double conversion_rate(std::int64_t participants, std::int64_t conversions) {
-    if (participants <= 0) {
-        return 0.0;
-    }
-    return static_cast<double>(conversions) / static_cast<double>(participants);
-}
+namespace internal {
 
-std::optional<double> two_proportion_p_value(std::int64_t n_control, std::int64_t c_control,
-                                             std::int64_t n_variant, std::int64_t c_variant) {
-    if (n_control <= 0 || n_variant <= 0) {
+double rate(double n, double sum) { return n > 0.0 ? sum / n : 0.0; }
+
+std::optional<double> pooled_z_p_value(double n1, double c1, double n2, double c2) {
+    if (!(n1 > 0.0 && n2 > 0.0)) {
         return std::nullopt;
     }
-    // Everything in double from here on: sums of two int64 counts could overflow.
-    const double n1 = static_cast<double>(n_control);
-    const double n2 = static_cast<double>(n_variant);
-    const double c1 = static_cast<double>(c_control);
-    const double c2 = static_cast<double>(c_variant);
     const double pooled = (c1 + c2) / (n1 + n2);
     if (!(pooled > 0.0 && pooled < 1.0)) {
         return std::nullopt;  // no variance: every arm all-or-nothing, the test is undefined
@@ -49,6 +42,25 @@ std::optional<double> two_proportion_p_value(std::int64_t n_control, std::int64_
     if (p < 0.0) p = 0.0;
     if (p > 1.0) p = 1.0;
     return p;
+}
+
+}  // namespace internal
+
+double conversion_rate(std::int64_t participants, std::int64_t conversions) {
+    if (participants <= 0) {
+        return 0.0;
+    }
+    return internal::rate(static_cast<double>(participants), static_cast<double>(conversions));
+}
+
+std::optional<double> two_proportion_p_value(std::int64_t n_control, std::int64_t c_control,
+                                             std::int64_t n_variant, std::int64_t c_variant) {
+    if (n_control <= 0 || n_variant <= 0) {
+        return std::nullopt;
+    }
+    // Everything in double from here on: sums of two int64 counts could overflow.
+    return internal::pooled_z_p_value(static_cast<double>(n_control), static_cast<double>(c_control),
+                                      static_cast<double>(n_variant), static_cast<double>(c_variant));
 }
 
 namespace {
@@ -110,7 +122,7 @@ Analysis analyze(const std::vector<VariantCounts>& variants, double alpha) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Extended analysis
+// Summary statistics and the two-sample tests over them
 
 namespace {
 
@@ -121,27 +133,14 @@ using NoThrow = bmp::policy<bmp::domain_error<bmp::ignore_error>, bmp::pole_erro
                             bmp::evaluation_error<bmp::ignore_error>, bmp::rounding_error<bmp::ignore_error>,
                             bmp::indeterminate_result_error<bmp::ignore_error>>;
 
-// The two arms as gbstats sees them: Bernoulli means and population variances, in double.
-struct Arms {
-    double na, nb;  // participants
-    double ma, mb;  // rates
-    double va, vb;  // p (1 - p)
-};
+bool finite(const ArmStatistic& s) {
+    return std::isfinite(s.n) && std::isfinite(s.mean) && std::isfinite(s.variance);
+}
 
-// Empty outside the domain every unpooled test shares: both rates strictly inside (0, 1).
-std::optional<Arms> arms(std::int64_t n_control, std::int64_t c_control, std::int64_t n_variant,
-                         std::int64_t c_variant) {
-    if (n_control <= 0 || n_variant <= 0) return std::nullopt;
-    Arms a;
-    a.na = static_cast<double>(n_control);
-    a.nb = static_cast<double>(n_variant);
-    a.ma = static_cast<double>(c_control) / a.na;
-    a.mb = static_cast<double>(c_variant) / a.nb;
-    if (!(a.ma > 0.0 && a.ma < 1.0 && a.mb > 0.0 && a.mb < 1.0)) return std::nullopt;
-    a.va = a.ma * (1.0 - a.ma);
-    a.vb = a.mb * (1.0 - a.mb);
-    if (!(a.va > 0.0 && a.vb > 0.0)) return std::nullopt;
-    return a;
+// The domain every test shares (gbstats: no "uninformative default"): see stats.hpp.
+bool in_domain(const ArmStatistic& a, const ArmStatistic& b) {
+    return finite(a) && finite(b) && a.n > 0.0 && b.n > 0.0 && a.mean != 0.0 && a.variance > 0.0 &&
+           b.variance > 0.0;
 }
 
 // An estimate with its variance (gbstats frequentist_diff / frequentist_variance).
@@ -150,21 +149,24 @@ struct Effect {
     double variance;
 };
 
-Effect relative_effect(const Arms& a) {
-    return {(a.mb - a.ma) / a.ma,
-            a.vb / (a.ma * a.ma * a.nb) + a.va * a.mb * a.mb / (a.ma * a.ma * a.ma * a.ma * a.na)};
+Effect effect(const ArmStatistic& a, const ArmStatistic& b, Scale scale) {
+    if (scale == Scale::Absolute) return {b.mean - a.mean, b.variance / b.n + a.variance / a.n};
+    const double ma = a.mean, mb = b.mean;
+    return {(mb - ma) / ma, b.variance / (ma * ma * b.n) + a.variance * mb * mb / (ma * ma * ma * ma * a.n)};
 }
 
-Effect absolute_effect(const Arms& a) { return {a.mb - a.ma, a.vb / a.nb + a.va / a.na}; }
+bool usable(const Effect& e) { return std::isfinite(e.estimate) && std::isfinite(e.variance) && e.variance > 0.0; }
 
 // Welch-Satterthwaite degrees of freedom on the arms' own variances (gbstats TTest.dof).
-double welch_dof(const Arms& a) {
-    const double sb = a.vb / a.nb;
-    const double sa = a.va / a.na;
-    return (sb + sa) * (sb + sa) / (sb * sb / (a.nb - 1.0) + sa * sa / (a.na - 1.0));
+double welch_dof(const ArmStatistic& a, const ArmStatistic& b) {
+    const double sb = b.variance / b.n;
+    const double sa = a.variance / a.n;
+    return (sb + sa) * (sb + sa) / (sb * sb / (b.n - 1.0) + sa * sa / (a.n - 1.0));
 }
 
 bool valid_alpha(double alpha) { return alpha > 0.0 && alpha < 1.0; }
+
+bool valid_tuning(double tuning) { return std::isfinite(tuning) && tuning > 0.0; }
 
 std::optional<Interval> make_interval(double estimate, double half_width) {
     if (!std::isfinite(estimate) || !std::isfinite(half_width) || half_width < 0.0) return std::nullopt;
@@ -173,35 +175,10 @@ std::optional<Interval> make_interval(double estimate, double half_width) {
     return ci;
 }
 
-std::optional<Interval> t_interval(const Arms& a, const Effect& e, double alpha) {
-    if (!valid_alpha(alpha) || !(e.variance > 0.0) || !std::isfinite(e.variance)) return std::nullopt;
-    const double dof = welch_dof(a);
-    if (!(dof > 0.0) || !std::isfinite(dof)) return std::nullopt;
-    const boost::math::students_t_distribution<double, NoThrow> t(dof);
-    // quantile(complement(t, alpha / 2)) == t.ppf(1 - alpha / 2) without rounding 1 - alpha / 2.
-    const double q = boost::math::quantile(boost::math::complement(t, alpha / 2.0));
-    return make_interval(e.estimate, q * std::sqrt(e.variance));
-}
-
-bool valid_tuning(double tuning) { return std::isfinite(tuning) && tuning > 0.0; }
-
 // rho^2 of eq. 161: (-2 ln alpha + ln(-2 ln alpha + 1)) / N*.
 double rho_squared(double alpha, double tuning) {
     const double l = -2.0 * std::log(alpha);
     return (l + std::log(l + 1.0)) / tuning;
-}
-
-std::optional<Interval> cs_interval(const Arms& a, const Effect& e, double alpha, double tuning) {
-    if (!valid_alpha(alpha) || !valid_tuning(tuning)) return std::nullopt;
-    if (!(e.variance > 0.0) || !std::isfinite(e.variance)) return std::nullopt;
-    const double n = a.na + a.nb;
-    const double r2 = rho_squared(alpha, tuning);
-    const double nr2p1 = n * r2 + 1.0;
-    // width = sqrt(s2) sqrt(2 (N rho^2 + 1) ln(sqrt(N rho^2 + 1) / alpha) / (N rho)^2), s2 = variance N.
-    const double s2 = e.variance * n;
-    const double half =
-        std::sqrt(s2) * std::sqrt(2.0 * nr2p1 * std::log(std::sqrt(nr2p1) / alpha) / (n * n * r2));
-    return make_interval(e.estimate, half);
 }
 
 std::optional<double> clamp_probability(double p) {
@@ -215,50 +192,87 @@ bool usable(const std::optional<double>& p) { return p && !std::isnan(*p); }
 
 }  // namespace
 
-const char* to_string(Method method) { return method == Method::Fixed ? "fixed" : "sequential"; }
-
-const char* to_string(Correction correction) {
-    return correction == Correction::HolmBonferroni ? "holm-bonferroni" : "none";
+ArmStatistic proportion_statistic(double n, double sum) {
+    ArmStatistic s;
+    s.n = n;
+    s.mean = n == 0.0 ? 0.0 : sum / n;
+    s.variance = s.mean * (1.0 - s.mean);
+    return s;
 }
 
-std::optional<Interval> fixed_lift_ci(std::int64_t n_control, std::int64_t c_control, std::int64_t n_variant,
-                                      std::int64_t c_variant, double alpha) {
-    auto a = arms(n_control, c_control, n_variant, c_variant);
-    if (!a) return std::nullopt;
-    return t_interval(*a, relative_effect(*a), alpha);
+ArmStatistic sample_mean_statistic(double n, double sum, double sum_squares) {
+    ArmStatistic s;
+    s.n = n;
+    s.mean = n == 0.0 ? 0.0 : sum / n;
+    s.variance = n <= 1.0 ? 0.0 : (sum_squares - sum * sum / n) / (n - 1.0);
+    return s;
 }
 
-std::optional<Interval> fixed_difference_ci(std::int64_t n_control, std::int64_t c_control,
-                                            std::int64_t n_variant, std::int64_t c_variant, double alpha) {
-    auto a = arms(n_control, c_control, n_variant, c_variant);
-    if (!a) return std::nullopt;
-    return t_interval(*a, absolute_effect(*a), alpha);
+ArmStatistic ratio_statistic(double n, double sum, double sum_squares, double denominator_sum,
+                             double denominator_sum_squares, double sum_of_products) {
+    const ArmStatistic m = sample_mean_statistic(n, sum, sum_squares);
+    const ArmStatistic d = sample_mean_statistic(n, denominator_sum, denominator_sum_squares);
+    ArmStatistic s;
+    s.n = n;
+    s.mean = denominator_sum == 0.0 ? 0.0 : sum / denominator_sum;
+    if (d.mean == 0.0 || n <= 1.0) {
+        s.variance = 0.0;
+    } else {
+        // In gbstats' order of operations, so that the cancellation between the terms rounds alike.
+        const double covariance = (sum_of_products - sum * denominator_sum / n) / (n - 1.0);
+        const double dm = d.mean;
+        s.variance = m.variance / (dm * dm) - 2.0 * covariance * m.mean / (dm * dm * dm) +
+                     m.mean * m.mean * d.variance / (dm * dm * dm * dm);
+    }
+    return s;
 }
 
-std::optional<Interval> sequential_lift_ci(std::int64_t n_control, std::int64_t c_control,
-                                           std::int64_t n_variant, std::int64_t c_variant, double alpha,
-                                           double tuning) {
-    auto a = arms(n_control, c_control, n_variant, c_variant);
-    if (!a) return std::nullopt;
-    return cs_interval(*a, relative_effect(*a), alpha, tuning);
+std::optional<Interval> t_confidence_interval(const ArmStatistic& control, const ArmStatistic& variant, Scale scale,
+                                              double alpha) {
+    if (!valid_alpha(alpha) || !in_domain(control, variant)) return std::nullopt;
+    const Effect e = effect(control, variant, scale);
+    if (!usable(e)) return std::nullopt;
+    const double dof = welch_dof(control, variant);
+    if (!(dof > 0.0) || !std::isfinite(dof)) return std::nullopt;
+    const boost::math::students_t_distribution<double, NoThrow> t(dof);
+    // quantile(complement(t, alpha / 2)) == t.ppf(1 - alpha / 2) without rounding 1 - alpha / 2.
+    const double q = boost::math::quantile(boost::math::complement(t, alpha / 2.0));
+    return make_interval(e.estimate, q * std::sqrt(e.variance));
 }
 
-std::optional<Interval> sequential_difference_ci(std::int64_t n_control, std::int64_t c_control,
-                                                 std::int64_t n_variant, std::int64_t c_variant, double alpha,
-                                                 double tuning) {
-    auto a = arms(n_control, c_control, n_variant, c_variant);
-    if (!a) return std::nullopt;
-    return cs_interval(*a, absolute_effect(*a), alpha, tuning);
+std::optional<double> t_test_p_value(const ArmStatistic& control, const ArmStatistic& variant, Scale scale) {
+    if (!in_domain(control, variant)) return std::nullopt;
+    const Effect e = effect(control, variant, scale);
+    if (!usable(e)) return std::nullopt;
+    const double dof = welch_dof(control, variant);
+    if (!(dof > 0.0) || !std::isfinite(dof)) return std::nullopt;
+    const double t_stat = std::fabs(e.estimate / std::sqrt(e.variance));
+    if (std::isnan(t_stat)) return std::nullopt;
+    const boost::math::students_t_distribution<double, NoThrow> t(dof);
+    return clamp_probability(2.0 * boost::math::cdf(boost::math::complement(t, t_stat)));
 }
 
-std::optional<double> sequential_p_value(std::int64_t n_control, std::int64_t c_control, std::int64_t n_variant,
-                                         std::int64_t c_variant, double alpha, double tuning) {
-    if (!valid_alpha(alpha) || !valid_tuning(tuning)) return std::nullopt;
-    auto a = arms(n_control, c_control, n_variant, c_variant);
-    if (!a) return std::nullopt;
-    const Effect e = relative_effect(*a);
-    if (!(e.variance > 0.0) || !std::isfinite(e.variance) || !std::isfinite(e.estimate)) return std::nullopt;
-    const double n = a->na + a->nb;
+std::optional<Interval> sequential_confidence_interval(const ArmStatistic& control, const ArmStatistic& variant,
+                                                       Scale scale, double alpha, double tuning) {
+    if (!valid_alpha(alpha) || !valid_tuning(tuning) || !in_domain(control, variant)) return std::nullopt;
+    const Effect e = effect(control, variant, scale);
+    if (!usable(e)) return std::nullopt;
+    const double n = control.n + variant.n;
+    const double r2 = rho_squared(alpha, tuning);
+    const double nr2p1 = n * r2 + 1.0;
+    // width = sqrt(s2) sqrt(2 (N rho^2 + 1) ln(sqrt(N rho^2 + 1) / alpha) / (N rho)^2), s2 = variance N.
+    const double s2 = e.variance * n;
+    const double half =
+        std::sqrt(s2) * std::sqrt(2.0 * nr2p1 * std::log(std::sqrt(nr2p1) / alpha) / (n * n * r2));
+    return make_interval(e.estimate, half);
+}
+
+std::optional<double> sequential_test_p_value(const ArmStatistic& control, const ArmStatistic& variant, Scale scale,
+                                              double alpha, double tuning) {
+    if (!valid_alpha(alpha) || !valid_tuning(tuning) || !in_domain(control, variant)) return std::nullopt;
+    const Effect e = effect(control, variant, scale);
+    if (!usable(e)) return std::nullopt;
+    const double n = control.n + variant.n;
     const double r2 = rho_squared(alpha, tuning);
     const double nr2p1 = n * r2 + 1.0;
     const double st2 = e.estimate * e.estimate * n / e.variance;
@@ -269,15 +283,62 @@ std::optional<double> sequential_p_value(std::int64_t n_control, std::int64_t c_
     return clamp_probability(std::exp(-log_evalue));
 }
 
+std::optional<double> chance_to_win(const ArmStatistic& control, const ArmStatistic& variant, bool inverse) {
+    if (!in_domain(control, variant)) return std::nullopt;
+    const Effect e = effect(control, variant, Scale::Relative);
+    if (!usable(e)) return std::nullopt;
+    // norm.sf(0, mean, sd) = P(N(mean, sd) > 0) = Phi(mean / sd) = sf(-mean / sd); inverse: sf(mean / sd).
+    const double z = e.estimate / std::sqrt(e.variance);
+    return clamp_probability(normal_sf(inverse ? z : -z));
+}
+
+// ---- Conversions
+
+namespace {
+ArmStatistic conversions(std::int64_t n, std::int64_t c) {
+    return proportion_statistic(static_cast<double>(n), static_cast<double>(c));
+}
+}  // namespace
+
+std::optional<Interval> fixed_lift_ci(std::int64_t n_control, std::int64_t c_control, std::int64_t n_variant,
+                                      std::int64_t c_variant, double alpha) {
+    return t_confidence_interval(conversions(n_control, c_control), conversions(n_variant, c_variant), Scale::Relative,
+                                 alpha);
+}
+
+std::optional<Interval> fixed_difference_ci(std::int64_t n_control, std::int64_t c_control,
+                                            std::int64_t n_variant, std::int64_t c_variant, double alpha) {
+    return t_confidence_interval(conversions(n_control, c_control), conversions(n_variant, c_variant), Scale::Absolute,
+                                 alpha);
+}
+
+std::optional<Interval> sequential_lift_ci(std::int64_t n_control, std::int64_t c_control,
+                                           std::int64_t n_variant, std::int64_t c_variant, double alpha,
+                                           double tuning) {
+    return sequential_confidence_interval(conversions(n_control, c_control), conversions(n_variant, c_variant),
+                                          Scale::Relative, alpha, tuning);
+}
+
+std::optional<Interval> sequential_difference_ci(std::int64_t n_control, std::int64_t c_control,
+                                                 std::int64_t n_variant, std::int64_t c_variant, double alpha,
+                                                 double tuning) {
+    return sequential_confidence_interval(conversions(n_control, c_control), conversions(n_variant, c_variant),
+                                          Scale::Absolute, alpha, tuning);
+}
+
+std::optional<double> sequential_p_value(std::int64_t n_control, std::int64_t c_control, std::int64_t n_variant,
+                                         std::int64_t c_variant, double alpha, double tuning) {
+    return sequential_test_p_value(conversions(n_control, c_control), conversions(n_variant, c_variant),
+                                   Scale::Relative, alpha, tuning);
+}
+
 std::optional<double> chance_to_win(std::int64_t n_control, std::int64_t c_control, std::int64_t n_variant,
                                     std::int64_t c_variant) {
-    auto a = arms(n_control, c_control, n_variant, c_variant);
-    if (!a) return std::nullopt;
-    const Effect e = relative_effect(*a);
-    if (!(e.variance > 0.0) || !std::isfinite(e.variance)) return std::nullopt;
-    // norm.sf(0, mean, sd) = P(N(mean, sd) > 0) = Phi(mean / sd) = sf(-mean / sd).
-    return clamp_probability(normal_sf(-e.estimate / std::sqrt(e.variance)));
+    return chance_to_win(conversions(n_control, c_control), conversions(n_variant, c_variant));
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Multiple testing
 
 std::vector<std::optional<double>> holm_adjust(const std::vector<std::optional<double>>& p_values) {
     const std::size_t m = p_values.size();
@@ -295,6 +356,40 @@ std::vector<std::optional<double>> holm_adjust(const std::vector<std::optional<d
     }
     return out;
 }
+
+std::vector<std::optional<double>> benjamini_hochberg_adjust(const std::vector<std::optional<double>>& p_values) {
+    const std::size_t m = p_values.size();
+    std::vector<std::optional<double>> out(m);
+    std::vector<std::size_t> order(m);
+    for (std::size_t i = 0; i < m; ++i) order[i] = i;
+    auto value = [&](std::size_t i) { return usable(p_values[i]) ? *p_values[i] : 1.0; };
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return value(x) < value(y); });
+    double running = std::numeric_limits<double>::infinity();
+    for (std::size_t rank = m; rank-- > 0;) {
+        const std::size_t i = order[rank];
+        // As statsmodels: p / ecdf with ecdf = k / m, then a running minimum from the largest p down.
+        const double ecdf = static_cast<double>(rank + 1) / static_cast<double>(m);
+        running = std::min(running, value(i) / ecdf);
+        if (usable(p_values[i])) out[i] = clamp_probability(std::min(1.0, running));
+    }
+    return out;
+}
+
+std::vector<std::optional<double>> adjust_p_values(const std::vector<std::optional<double>>& p_values,
+                                                   Correction correction) {
+    switch (correction) {
+        case Correction::HolmBonferroni:
+            return holm_adjust(p_values);
+        case Correction::BenjaminiHochberg:
+            return benjamini_hochberg_adjust(p_values);
+        case Correction::None:
+            break;
+    }
+    return p_values;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sample-ratio mismatch
 
 SrmResult srm(const std::vector<std::int64_t>& observed, const std::vector<double>& weights, double threshold) {
     SrmResult out;
@@ -335,17 +430,80 @@ SrmResult srm(const std::vector<std::int64_t>& observed, const std::vector<doubl
     return out;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Extended analysis
+
+const char* to_string(Method method) { return method == Method::Fixed ? "fixed" : "sequential"; }
+
+const char* to_string(Correction correction) {
+    switch (correction) {
+        case Correction::HolmBonferroni:
+            return "holm-bonferroni";
+        case Correction::BenjaminiHochberg:
+            return "benjamini-hochberg";
+        case Correction::None:
+            break;
+    }
+    return "none";
+}
+
+std::optional<Correction> parse_correction(const std::string& name) {
+    if (name == "none") return Correction::None;
+    if (name == "holm" || name == "holm-bonferroni") return Correction::HolmBonferroni;
+    if (name == "bh" || name == "benjamini-hochberg") return Correction::BenjaminiHochberg;
+    return std::nullopt;
+}
+
 std::optional<std::string> validate(const AnalysisOptions& options) {
     if (!valid_alpha(options.alpha)) return std::string("alpha must be in (0, 1)");
     if (!valid_tuning(options.sequential_tuning)) return std::string("sequential_tuning must be finite and > 0");
     return std::nullopt;
 }
 
+namespace internal {
+
+std::optional<double> history(const std::vector<std::optional<double>>& previous, std::size_t i) {
+    // History outside [0, 1] (or NaN) is corrupt: ignored rather than trusted.
+    if (i < previous.size() && previous[i] && *previous[i] >= 0.0 && *previous[i] <= 1.0) return *previous[i];
+    return std::nullopt;
+}
+
+Comparison compare(const ArmStatistic& control, const ArmStatistic& variant, const AnalysisOptions& options,
+                   const std::optional<PooledCounts>& pooled, const std::optional<double>& previous_min_p,
+                   bool inverse) {
+    Comparison c;
+    const double alpha = options.alpha;
+    if (options.method == Method::Sequential) {
+        const double tuning = options.sequential_tuning;
+        std::optional<double> p = sequential_test_p_value(control, variant, Scale::Relative, alpha, tuning);
+        if (previous_min_p) p = p ? std::min(*p, *previous_min_p) : *previous_min_p;
+        c.p_value = p;
+        c.min_p = p;
+        c.lift_ci = sequential_confidence_interval(control, variant, Scale::Relative, alpha, tuning);
+        c.difference_ci = sequential_confidence_interval(control, variant, Scale::Absolute, alpha, tuning);
+    } else {
+        c.p_value = pooled
+                        ? pooled_z_p_value(pooled->n_control, pooled->c_control, pooled->n_variant, pooled->c_variant)
+                        : t_test_p_value(control, variant, Scale::Relative);
+        c.lift_ci = t_confidence_interval(control, variant, Scale::Relative, alpha);
+        c.difference_ci = t_confidence_interval(control, variant, Scale::Absolute, alpha);
+    }
+    c.chance_to_win = chance_to_win(control, variant, inverse);
+    return c;
+}
+
+bool significant(const std::optional<double>& p_value_adjusted, const std::optional<Interval>& lift_ci,
+                 const std::optional<Interval>& difference_ci, double alpha) {
+    return p_value_adjusted && *p_value_adjusted < alpha && lift_ci && !lift_ci->contains(0.0) && difference_ci &&
+           !difference_ci->contains(0.0);
+}
+
+}  // namespace internal
+
 Analysis analyze(const std::vector<VariantCounts>& variants, const AnalysisOptions& options,
                  const std::vector<std::optional<double>>& previous_min_p) {
     if (auto error = validate(options)) throw std::invalid_argument(*error);
     const bool sequential = options.method == Method::Sequential;
-    const double alpha = options.alpha;
 
     Analysis out;
     out.options = options;
@@ -363,45 +521,30 @@ Analysis analyze(const std::vector<VariantCounts>& variants, const AnalysisOptio
 
         if (control && &v != control) {
             treatments.push_back(i);
-            const std::int64_t na = control->participants, ca = control->conversions;
-            const std::int64_t nb = v.participants, cb = v.conversions;
-            if (sequential) {
-                std::optional<double> p = sequential_p_value(na, ca, nb, cb, alpha, options.sequential_tuning);
-                // History outside [0, 1] (or NaN) is corrupt: ignored rather than trusted.
-                if (i < previous_min_p.size() && previous_min_p[i] && *previous_min_p[i] >= 0.0 &&
-                    *previous_min_p[i] <= 1.0) {
-                    const double prev = *previous_min_p[i];
-                    p = p ? std::min(*p, prev) : prev;
-                }
-                r.p_value = p;
-                out.min_p_values[i] = p;
-                r.lift_ci = sequential_lift_ci(na, ca, nb, cb, alpha, options.sequential_tuning);
-                r.difference_ci = sequential_difference_ci(na, ca, nb, cb, alpha, options.sequential_tuning);
-            } else {
-                r.p_value = two_proportion_p_value(na, ca, nb, cb);
-                r.lift_ci = fixed_lift_ci(na, ca, nb, cb, alpha);
-                r.difference_ci = fixed_difference_ci(na, ca, nb, cb, alpha);
-            }
-            r.chance_to_win = chance_to_win(na, ca, nb, cb);
+            const internal::PooledCounts counts{
+                static_cast<double>(control->participants), static_cast<double>(control->conversions),
+                static_cast<double>(v.participants), static_cast<double>(v.conversions)};
+            const internal::Comparison c = internal::compare(
+                conversions(control->participants, control->conversions), conversions(v.participants, v.conversions),
+                options, counts, sequential ? internal::history(previous_min_p, i) : std::nullopt);
+            r.p_value = c.p_value;
+            out.min_p_values[i] = c.min_p;
+            r.lift_ci = c.lift_ci;
+            r.difference_ci = c.difference_ci;
+            r.chance_to_win = c.chance_to_win;
         }
         out.variants.push_back(std::move(r));
     }
 
-    if (options.holm && treatments.size() >= 2) {
-        out.correction = Correction::HolmBonferroni;
-        std::vector<std::optional<double>> p;
-        p.reserve(treatments.size());
-        for (std::size_t i : treatments) p.push_back(out.variants[i].p_value);
-        const auto adjusted = holm_adjust(p);
-        for (std::size_t k = 0; k < treatments.size(); ++k) out.variants[treatments[k]].p_value_adjusted = adjusted[k];
-    } else {
-        for (std::size_t i : treatments) out.variants[i].p_value_adjusted = out.variants[i].p_value;
-    }
-
-    for (std::size_t i : treatments) {
-        VariantResult& r = out.variants[i];
-        r.is_significant = r.p_value_adjusted && *r.p_value_adjusted < alpha && r.lift_ci && !r.lift_ci->contains(0.0) &&
-                           r.difference_ci && !r.difference_ci->contains(0.0);
+    std::vector<std::optional<double>> p;
+    p.reserve(treatments.size());
+    for (std::size_t i : treatments) p.push_back(out.variants[i].p_value);
+    out.correction = treatments.size() >= 2 ? options.correction : Correction::None;
+    const auto adjusted = adjust_p_values(p, out.correction);
+    for (std::size_t k = 0; k < treatments.size(); ++k) {
+        VariantResult& r = out.variants[treatments[k]];
+        r.p_value_adjusted = adjusted[k];
+        r.is_significant = internal::significant(r.p_value_adjusted, r.lift_ci, r.difference_ci, options.alpha);
         out.is_significant = out.is_significant || r.is_significant;
     }
     return out;

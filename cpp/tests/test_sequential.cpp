@@ -26,12 +26,13 @@ VariantCounts arm(const char* key, bool control, std::int64_t n, std::int64_t c)
     return v;
 }
 
-AnalysisOptions sequential(double alpha = 0.05, double tuning = 5000, bool holm = true) {
+AnalysisOptions sequential(double alpha = 0.05, double tuning = 5000,
+                           Correction correction = Correction::HolmBonferroni) {
     AnalysisOptions o;
     o.method = Method::Sequential;
     o.alpha = alpha;
     o.sequential_tuning = tuning;
-    o.holm = holm;
+    o.correction = correction;
     return o;
 }
 

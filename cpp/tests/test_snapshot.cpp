@@ -82,7 +82,7 @@ Snapshot sample_snapshot() {
     b.lift_ci = Interval{-0.25, 0.85};
     b.chance_to_win = 0.93;
     s.analysis.variants = {c, b};
-    s.analysis.options = AnalysisOptions{Method::Sequential, 0.05, 5000, true};
+    s.analysis.options = AnalysisOptions{Method::Sequential, 0.05, 5000, Correction::HolmBonferroni};
     s.weights = {1.0, 2.0};
     s.srm.p_value = 0.5;
     s.analysis.total_participants = 1000;

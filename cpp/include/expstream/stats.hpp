@@ -1,7 +1,9 @@
 // Pure statistics for conversion experiments: rates, lift, the pooled two-proportion z-test, and the
-// extended analysis (confidence intervals, always-valid sequential tests, chance to win, Holm-Bonferroni,
-// sample-ratio mismatch). Everything here is a pure function: no I/O, no state, no exceptions except
-// std::invalid_argument for invalid AnalysisOptions.
+// extended analysis (confidence intervals, always-valid sequential tests, chance to win, Holm-Bonferroni /
+// Benjamini-Hochberg, sample-ratio mismatch). The two-sample tests are written once over gbstats'
+// (n, mean, variance) view of an arm (ArmStatistic), so proportions, means and ratios share them; the
+// metric-level analysis (several metrics per experiment) is in metric_stats.hpp. Everything here is a
+// pure function: no I/O, no state, no exceptions except std::invalid_argument for invalid AnalysisOptions.
 //
 // Conventions
 // - Every "undefined" quantity is an empty optional (JSON null), never NaN or Infinity.
@@ -42,14 +44,19 @@ struct Interval {
 //               SequentialTwoSidedTTest) — valid under continuous monitoring ("peeking").
 enum class Method { Fixed, Sequential };
 
-// Multiple-comparison correction actually applied to the p-values of an analysis.
-enum class Correction { None, HolmBonferroni };
+// Multiple-comparison correction: the one asked for (AnalysisOptions::correction) and the one actually
+// applied to the p-values of an analysis (Analysis::correction; None when the family has < 2 hypotheses).
+//   HolmBonferroni:    step-down, controls the family-wise error rate (statsmodels method="holm").
+//   BenjaminiHochberg: step-up, controls the false discovery rate (statsmodels method="fdr_bh").
+enum class Correction { None, HolmBonferroni, BenjaminiHochberg };
 
 struct AnalysisOptions {
     Method method = Method::Sequential;
     double alpha = 0.05;               // in (0, 1): significance level and 1 - coverage of every interval
     double sequential_tuning = 5000;   // N* > 0 (Sequential only): total sample size the CS is tightest at
-    bool holm = true;                  // Holm-Bonferroni across treatments (applied only with >= 2 treatments)
+    // Across the family of hypotheses (analyze: the treatments; analyze_metrics: primary and secondary
+    // metrics x treatments); applied only when the family has >= 2 hypotheses.
+    Correction correction = Correction::HolmBonferroni;
 };
 
 // Per-variant figures as shown to users. Empty optionals are written as JSON null.
@@ -67,7 +74,7 @@ struct VariantResult {
     // analyze(variants, alpha) leaves these empty, except is_significant (p_value < alpha there).
     std::optional<Interval> lift_ci;         // (1 - alpha) interval on the relative lift
     std::optional<Interval> difference_ci;   // (1 - alpha) interval on the absolute difference of rates
-    std::optional<double> p_value_adjusted;  // Holm-Bonferroni adjusted p; == p_value when no correction
+    std::optional<double> p_value_adjusted;  // adjusted by Analysis::correction; == p_value when None
     std::optional<double> chance_to_win;     // P(variant rate > control rate), Bayesian, flat prior
     bool is_significant = false;             // see "Significance rule" at analyze(...) below
 };
@@ -92,9 +99,13 @@ struct SrmResult {
     bool mismatch = false;          // p_value < threshold (0.001 by default); false when undefined
 };
 
-// "fixed" / "sequential"; "none" / "holm-bonferroni" — the JSON spellings.
+// "fixed" / "sequential"; "none" / "holm-bonferroni" / "benjamini-hochberg" — the JSON spellings.
 const char* to_string(Method method);
 const char* to_string(Correction correction);
+
+// The correction named by a setting: "none"; "holm" or "holm-bonferroni"; "bh" or "benjamini-hochberg"
+// (exact, lower case). Empty for anything else.
+std::optional<Correction> parse_correction(const std::string& name);
 
 // ---------------------------------------------------------------------------------------------------
 // Legacy (unchanged behaviour)
@@ -116,44 +127,103 @@ std::optional<double> two_proportion_p_value(std::int64_t n_control, std::int64_
 Analysis analyze(const std::vector<VariantCounts>& variants, double alpha);
 
 // ---------------------------------------------------------------------------------------------------
-// Building blocks (control first, then variant; all match gbstats 0.8.0 where gbstats is defined)
-//
-// Domain: the unpooled tests below are defined only when both rates are strictly inside (0, 1) (which
-// implies >= 2 participants per arm); otherwise they return an empty optional — gbstats returns its
-// "uninformative default" there (zero baseline / zero variance). alpha must be in (0, 1).
+// Two-sample tests over summary statistics (control first, then variant; all match gbstats 0.8.0)
 
-// Fixed horizon, Welch t: TwoSidedTTest(relative).confidence_interval — delta-method variance
-// vb/(ma^2 nb) + va mb^2/(ma^4 na), Welch-Satterthwaite degrees of freedom, Student t quantile.
+// One arm as gbstats' tests see it: n units, the mean, and the per-unit variance (Statistic.n, .mean,
+// .variance). Built from running sums exactly as gbstats' statistics are.
+struct ArmStatistic {
+    double n = 0.0;
+    double mean = 0.0;
+    double variance = 0.0;
+};
+
+// ProportionStatistic(n, sum): mean sum / n (0 when n == 0), variance mean (1 - mean).
+ArmStatistic proportion_statistic(double n, double sum);
+// SampleMeanStatistic(n, sum, sum_squares): mean sum / n (0 when n == 0), sample variance
+// (sum_squares - sum^2 / n) / (n - 1) (0 when n <= 1).
+ArmStatistic sample_mean_statistic(double n, double sum, double sum_squares);
+// RatioStatistic(n, m_statistic = SampleMean(n, Σx, Σx²), d_statistic = SampleMean(n, Σy, Σy²),
+// m_d_sum_of_products = Σxy): mean Σx / Σy (0 when Σy == 0); delta-method variance
+// var_x / ȳ² - 2 cov_xy x̄ / ȳ³ + x̄² var_y / ȳ⁴ with cov_xy = (Σxy - Σx Σy / n) / (n - 1)
+// (0 when ȳ == 0 or n <= 1).
+ArmStatistic ratio_statistic(double n, double sum, double sum_squares, double denominator_sum,
+                             double denominator_sum_squares, double sum_of_products);
+
+// gbstats' difference_type: (mean_b - mean_a) / mean_a, or mean_b - mean_a.
+enum class Scale { Relative, Absolute };
+
+// Domain shared by every function below (where gbstats does not return its "uninformative default" —
+// zero baseline, zero or negative variance, no units): both n > 0, control mean != 0, both variances
+// > 0, everything finite. Outside it they return an empty optional; also for alpha outside (0, 1) or a
+// tuning that is not finite and > 0. (A proportion is in the domain iff both rates are strictly inside
+// (0, 1), which implies >= 2 participants per arm; a sample mean or ratio needs n >= 2 per arm.)
+//
+// Effect variances (gbstats frequentist_variance): relative vb/(ma² nb) + va mb²/(ma⁴ na) (delta
+// method); absolute va/na + vb/nb.
+
+// TwoSidedTTest.confidence_interval: estimate ± t_{1-alpha/2, dof} sqrt(variance), Welch-Satterthwaite dof.
+std::optional<Interval> t_confidence_interval(const ArmStatistic& control, const ArmStatistic& variant, Scale scale,
+                                              double alpha);
+// TwoSidedTTest.p_value: 2 P(T_dof > |estimate| / sqrt(variance)), same dof. Computed from the upper
+// tail directly (gbstats computes 2 (1 - cdf), which loses the digits of p below ~1e-16 and agrees to
+// ~1e-16 absolute elsewhere).
+std::optional<double> t_test_p_value(const ArmStatistic& control, const ArmStatistic& variant, Scale scale);
+// SequentialTwoSidedTTest.confidence_interval: asymptotic confidence sequence (eq. 9 of Waudby-Smith et
+// al.), N = n_control + n_variant, rho = sqrt((-2 ln alpha + ln(1 - 2 ln alpha)) / tuning).
+std::optional<Interval> sequential_confidence_interval(const ArmStatistic& control, const ArmStatistic& variant,
+                                                       Scale scale, double alpha, double tuning);
+// SequentialTwoSidedTTest.p_value (eq. 155: 1 / e-value, capped at 1), in log space, so it underflows to
+// 0 instead of overflowing. Duality: p < alpha <=> the confidence sequence on the same scale excludes 0.
+std::optional<double> sequential_test_p_value(const ArmStatistic& control, const ArmStatistic& variant, Scale scale,
+                                              double alpha, double tuning);
+// EffectBayesianABTest, relative effect, improper flat prior: the posterior of the lift is
+// N(lift, relative variance); returns P(lift > 0) = Phi(lift / sd) (gbstats chance_to_win). With
+// inverse (gbstats BayesianConfig.inverse: lower is better) P(lift < 0) = Phi(-lift / sd), computed as that
+// tail directly (gbstats computes 1 - P(lift > 0), the same up to ~1e-16 absolute).
+std::optional<double> chance_to_win(const ArmStatistic& control, const ArmStatistic& variant, bool inverse = false);
+
+// ---------------------------------------------------------------------------------------------------
+// The same tests for conversions (n participants, c conversions): thin wrappers building
+// proportion_statistic(n, c) for each arm. Domain: both rates strictly inside (0, 1).
+
+// Fixed horizon, Welch t: t_confidence_interval, Relative / Absolute.
 std::optional<Interval> fixed_lift_ci(std::int64_t n_control, std::int64_t c_control, std::int64_t n_variant,
                                       std::int64_t c_variant, double alpha);
-// Fixed horizon, Welch t: TwoSidedTTest(absolute) — variance va/na + vb/nb, same degrees of freedom.
 std::optional<Interval> fixed_difference_ci(std::int64_t n_control, std::int64_t c_control,
                                             std::int64_t n_variant, std::int64_t c_variant, double alpha);
 
-// Asymptotic confidence sequence (gbstats SequentialTwoSidedTTest.confidence_interval, eq. 9 of
-// Waudby-Smith et al.) on the relative lift / absolute difference, N = n_control + n_variant,
-// rho = sqrt((-2 ln alpha + ln(1 - 2 ln alpha)) / tuning).
+// Confidence sequences on the relative lift / absolute difference: sequential_confidence_interval.
 std::optional<Interval> sequential_lift_ci(std::int64_t n_control, std::int64_t c_control,
                                            std::int64_t n_variant, std::int64_t c_variant, double alpha,
                                            double tuning);
 std::optional<Interval> sequential_difference_ci(std::int64_t n_control, std::int64_t c_control,
                                                  std::int64_t n_variant, std::int64_t c_variant, double alpha,
                                                  double tuning);
-// Always-valid p-value of the relative lift at this look (gbstats SequentialTwoSidedTTest.p_value,
-// eq. 155: 1 / e-value, capped at 1). Computed in log space, so it underflows to 0 instead of
-// overflowing. Duality: p < alpha  <=>  sequential_lift_ci(alpha) excludes 0 (same alpha and tuning).
+// Always-valid p-value of the relative lift at this look: sequential_test_p_value(Relative).
+// Duality: p < alpha  <=>  sequential_lift_ci(alpha) excludes 0 (same alpha and tuning).
 std::optional<double> sequential_p_value(std::int64_t n_control, std::int64_t c_control, std::int64_t n_variant,
                                          std::int64_t c_variant, double alpha, double tuning);
 
-// P(variant beats control) = Phi(lift / sd(lift)) — gbstats EffectBayesianABTest, relative effect,
-// improper flat prior (posterior = N(lift, delta-method variance)).
+// P(variant beats control): chance_to_win over the two proportions.
 std::optional<double> chance_to_win(std::int64_t n_control, std::int64_t c_control, std::int64_t n_variant,
                                     std::int64_t c_variant);
 
-// Holm-Bonferroni step-down adjusted p-values (statsmodels multipletests(method="holm")). An empty
-// entry is an untestable hypothesis: it stays in the family (counts in m, sorted as p = 1) so that the
-// family size is fixed by design, and its adjusted value is empty.
+// ---------------------------------------------------------------------------------------------------
+// Multiple testing. An empty (or NaN) entry is an untestable hypothesis: it stays in the family (counts
+// in m, sorted as p = 1) so that the family size is fixed by design, and its adjusted value is empty.
+
+// Holm-Bonferroni step-down adjusted p-values (statsmodels multipletests(method="holm")):
+// p_(k) (m - k + 1), made monotone from the smallest p up, capped at 1.
 std::vector<std::optional<double>> holm_adjust(const std::vector<std::optional<double>>& p_values);
+// Benjamini-Hochberg step-up adjusted p-values (statsmodels multipletests(method="fdr_bh")):
+// p_(k) m / k, made monotone from the largest p down, capped at 1.
+std::vector<std::optional<double>> benjamini_hochberg_adjust(const std::vector<std::optional<double>>& p_values);
+// holm_adjust / benjamini_hochberg_adjust, or the p-values unchanged for Correction::None.
+std::vector<std::optional<double>> adjust_p_values(const std::vector<std::optional<double>>& p_values,
+                                                   Correction correction);
+
+// ---------------------------------------------------------------------------------------------------
+// Sample-ratio mismatch and options
 
 // Chi-square goodness-of-fit of the observed participants against the expected split
 // (expected_i = weight_i / sum(weights) * total; df = k - 1, k = number of arms with weight > 0);
@@ -180,8 +250,9 @@ std::optional<std::string> validate(const AnalysisOptions& options);
 //               (the current look's value when there is no history; the history alone when the
 //               current look is undefined); lift_ci / difference_ci = the current look's confidence
 //               sequences (not intersected over looks).
-//   p_value_adjusted: holm_adjust over the treatments' p_values when options.holm and there are >= 2
-//               treatments (correction = HolmBonferroni); otherwise equal to p_value (correction = None).
+//   p_value_adjusted: adjust_p_values(options.correction) over the treatments' p_values when there are
+//               >= 2 treatments (Analysis::correction = options.correction); otherwise equal to p_value
+//               (Analysis::correction = None).
 //   chance_to_win: chance_to_win(c, variant), for both methods.
 // The control: relative_lift = 0, every other extended field empty, is_significant false.
 // Without a control: no lift, p-value, interval or chance to win for anybody.
@@ -194,7 +265,7 @@ std::optional<std::string> validate(const AnalysisOptions& options);
 // the unpooled Welch intervals can disagree near the boundary (or when an arm has a rate of 0 or 1, where
 // the intervals are undefined): those cases are labelled not significant. Under Sequential,
 // p < alpha <=> lift CS excludes 0 at the same look, so only the running minimum (an earlier crossing
-// while the current CS covers 0 again), the Holm adjustment, or the difference CS can withhold the label.
+// while the current CS covers 0 again), the correction, or the difference CS can withhold the label.
 //
 // previous_min_p: aligned with `variants` (index i -> variants[i]); missing entries (a shorter or empty
 // vector), empty optionals and values outside [0, 1] (NaN included) all mean "no history"; entries for

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Regenerate cpp/tests/golden/stats_golden.inc from the reference libraries.
 
-    .venv/bin/python cpp/tests/golden/make_stats_golden.py          # rewrite the .inc
-    .venv/bin/python cpp/tests/golden/make_stats_golden.py --check  # exit 1 if it is out of date
+    .venv-oracles/bin/python cpp/tests/golden/make_stats_golden.py          # rewrite the .inc
+    .venv-oracles/bin/python cpp/tests/golden/make_stats_golden.py --check  # exit 1 if it is out of date
 
 Oracles (test-only deps: gbstats==0.8.0, statsmodels, scipy):
   pooled z-test p            statsmodels.stats.proportion.proportions_ztest (pooled variance)
@@ -10,6 +10,7 @@ Oracles (test-only deps: gbstats==0.8.0, statsmodels, scipy):
   sequential CI / p          gbstats SequentialTwoSidedTTest (relative p; relative and absolute CI)
   chance to win              gbstats EffectBayesianABTest, relative, improper flat prior
   Holm-Bonferroni            statsmodels.stats.multitest.multipletests(method="holm")
+  Benjamini-Hochberg         statsmodels.stats.multitest.multipletests(method="fdr_bh")
   SRM                        gbstats.utils.check_srm, cross-checked with scipy.stats.chisquare
 
 Where gbstats returns its uninformative default (error_message set: zero baseline, zero variance, no
@@ -92,13 +93,35 @@ def ctw(na, ca, nb, cb):
     return None if r.error_message is not None else float(r.chance_to_win)
 
 
-def holm(ps):
-    """Holm over a family where None = untestable (kept in the family as p = 1, output None)."""
+def adjust(ps, method):
+    """statsmodels multipletests over a family where None = untestable (kept as p = 1, output None)."""
     if not ps:
         return []
     filled = [1.0 if p is None else p for p in ps]
-    adj = multipletests(filled, method="holm")[1]
+    adj = multipletests(filled, method=method)[1]
     return [None if p is None else float(a) for p, a in zip(ps, adj)]
+
+
+def holm(ps):
+    return adjust(ps, "holm")
+
+
+def bh(ps):
+    return adjust(ps, "fdr_bh")
+
+
+CORRECTIONS = {
+    "none": "Correction::None",
+    "holm": "Correction::HolmBonferroni",
+    "bh": "Correction::BenjaminiHochberg",
+}
+
+
+def corrected(ps, correction):
+    """The family's adjusted p-values as analyze does it: only with >= 2 hypotheses."""
+    if correction == "none" or len(ps) < 2:
+        return list(ps), "none"
+    return (holm(ps) if correction == "holm" else bh(ps)), correction
 
 
 def excludes_zero(ci):
@@ -142,15 +165,15 @@ COMPARISONS = [
     (500, 50, 0, 0, 0.05, 5000, "empty treatment"),
 ]
 
-# Whole analyses: (label, method, alpha, tuning, holm, [(key, is_control, n, c), ...])
+# Whole analyses: (label, method, alpha, tuning, correction, [(key, is_control, n, c), ...])
 ANALYSES = [
-    ("two arms fixed", "fixed", 0.05, 5000, True, [("control", True, 500, 50), ("b", False, 500, 65)]),
+    ("two arms fixed", "fixed", 0.05, 5000, "holm", [("control", True, 500, 50), ("b", False, 500, 65)]),
     (
         "two arms sequential",
         "sequential",
         0.05,
         5000,
-        True,
+        "holm",
         [("control", True, 20000, 2000), ("b", False, 20000, 2300)],
     ),
     (
@@ -158,7 +181,7 @@ ANALYSES = [
         "fixed",
         0.05,
         5000,
-        True,
+        "holm",
         [
             ("control", True, 1000, 100),
             ("b", False, 1000, 140),
@@ -171,7 +194,7 @@ ANALYSES = [
         "fixed",
         0.05,
         5000,
-        False,
+        "none",
         [
             ("control", True, 1000, 100),
             ("b", False, 1000, 140),
@@ -184,7 +207,7 @@ ANALYSES = [
         "sequential",
         0.05,
         5000,
-        True,
+        "holm",
         [
             ("control", True, 10000, 1000),
             ("b", False, 10000, 1150),
@@ -197,7 +220,7 @@ ANALYSES = [
         "fixed",
         0.05,
         5000,
-        True,
+        "holm",
         [("control", True, 20000, 2000), ("b", False, 20000, 2120), ("c", False, 20000, 2010)],
     ),
     (
@@ -205,7 +228,7 @@ ANALYSES = [
         "fixed",
         0.05,
         5000,
-        True,
+        "holm",
         [("b", False, 20000, 2300), ("c", False, 0, 0), ("control", True, 20000, 2000)],
     ),
     (
@@ -213,7 +236,7 @@ ANALYSES = [
         "fixed",
         0.05,
         5000,
-        True,
+        "holm",
         [("control", True, 100, 0), ("b", False, 100, 5)],
     ),
     (
@@ -221,7 +244,7 @@ ANALYSES = [
         "fixed",
         0.05,
         5000,
-        True,
+        "holm",
         [("control", True, 500, 50), ("b", False, 500, 75)],
     ),
     (
@@ -229,7 +252,7 @@ ANALYSES = [
         "fixed",
         0.05,
         5000,
-        True,
+        "holm",
         [("control", True, 1000, 100), ("b", False, 250, 15)],
     ),
     (
@@ -237,7 +260,7 @@ ANALYSES = [
         "sequential",
         0.05,
         5000,
-        True,
+        "holm",
         [("control", True, 1000000000, 100000000), ("b", False, 250000000, 25100000)],
     ),
     (
@@ -245,12 +268,54 @@ ANALYSES = [
         "sequential",
         0.05,
         5000,
-        True,
+        "holm",
         [("c1", True, 5000, 500), ("c2", True, 5000, 600)],
     ),
-    ("no control", "sequential", 0.05, 5000, True, [("a", False, 500, 50), ("b", False, 500, 80)]),
-    ("single control variant", "fixed", 0.05, 5000, True, [("control", True, 500, 50)]),
-    ("single treatment variant", "sequential", 0.05, 5000, True, [("b", False, 500, 50)]),
+    ("no control", "sequential", 0.05, 5000, "holm", [("a", False, 500, 50), ("b", False, 500, 80)]),
+    ("single control variant", "fixed", 0.05, 5000, "holm", [("control", True, 500, 50)]),
+    ("single treatment variant", "sequential", 0.05, 5000, "holm", [("b", False, 500, 50)]),
+    (
+        "four arms fixed benjamini-hochberg",
+        "fixed",
+        0.05,
+        5000,
+        "bh",
+        [
+            ("control", True, 1000, 100),
+            ("b", False, 1000, 140),
+            ("c", False, 500, 60),
+            ("d", False, 1000, 70),
+        ],
+    ),
+    (
+        "four arms sequential benjamini-hochberg, an undefined arm",
+        "sequential",
+        0.05,
+        5000,
+        "bh",
+        [
+            ("control", True, 10000, 1000),
+            ("b", False, 10000, 1150),
+            ("c", False, 0, 0),
+            ("d", False, 10000, 880),
+        ],
+    ),
+    (
+        "benjamini-hochberg keeps a label holm withholds",
+        "fixed",
+        0.05,
+        5000,
+        "bh",
+        [("control", True, 20000, 2000), ("b", False, 20000, 2128), ("c", False, 20000, 2136)],
+    ),
+    (
+        "holm withholds the label benjamini-hochberg keeps",
+        "fixed",
+        0.05,
+        5000,
+        "holm",
+        [("control", True, 20000, 2000), ("b", False, 20000, 2128), ("c", False, 20000, 2136)],
+    ),
 ]
 
 # Looks of one sequential experiment: cumulative (n_control, c_control, n_variant, c_variant).
@@ -272,6 +337,20 @@ HOLM = [
     [0.5],
     [1e-12, 0.9, 0.049, 0.0125, 0.3],
     [0.04, 0.04, 0.04],
+]
+
+# Benjamini-Hochberg families; None = untestable (kept in the family as p = 1, adjusted value None).
+BH = [
+    [0.01, 0.04, 0.03, 0.005],
+    [0.2, 0.2, 0.01],
+    [0.5],
+    [1e-12, 0.9, 0.049, 0.0125, 0.3],
+    [0.04, 0.04, 0.04],
+    [0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216],
+    [0.03, None, 0.02, 0.9],
+    [None, None],
+    [0.049, 0.051],
+    [1.0, 0.999, 0.0],
 ]
 
 SRM = [
@@ -338,7 +417,7 @@ def comparisons() -> list[str]:
 
 def analyses() -> list[str]:
     rows = []
-    for label, method, alpha, tuning, use_holm, arms in ANALYSES:
+    for label, method, alpha, tuning, correction, arms in ANALYSES:
         control_index = next((i for i, a in enumerate(arms) if a[1]), None)
         control = None if control_index is None else arms[control_index]
         per = []
@@ -358,8 +437,7 @@ def analyses() -> list[str]:
                 r["ctw"] = ctw(na, ca, n, c)
                 treatments.append(len(per))
             per.append(r)
-        corrected = use_holm and len(treatments) >= 2
-        adjusted = holm([per[i]["p"] for i in treatments]) if corrected else [per[i]["p"] for i in treatments]
+        adjusted, applied = corrected([per[i]["p"] for i in treatments], correction)
         any_sig = False
         for i in range(len(per)):
             per[i]["adj"] = None
@@ -391,10 +469,10 @@ def analyses() -> list[str]:
                 "Method::Fixed" if method == "fixed" else "Method::Sequential",
                 num(alpha),
                 num(tuning),
-                "true" if use_holm else "false",
+                CORRECTIONS[correction],
                 variants,
                 expected,
-                "Correction::HolmBonferroni" if corrected else "Correction::None",
+                CORRECTIONS[applied],
                 "true" if any_sig else "false",
             )
         )
@@ -420,6 +498,14 @@ def holm_rows() -> list[str]:
     return rows
 
 
+def bh_rows() -> list[str]:
+    rows = []
+    for ps in BH:
+        adj = bh(ps)
+        rows.append("    {{%s}, {%s}}" % (", ".join(opt(p) for p in ps), ", ".join(opt(a) for a in adj)))
+    return rows
+
+
 def srm_rows() -> list[str]:
     rows = []
     for users, weights in SRM:
@@ -435,6 +521,17 @@ def srm_rows() -> list[str]:
     return rows
 
 
+def oracle_stamp() -> str:
+    from importlib.metadata import version
+
+    return "// Oracles: gbstats %s, statsmodels %s, scipy %s, numpy %s." % (
+        version("gbstats"),
+        version("statsmodels"),
+        version("scipy"),
+        np.__version__,
+    )
+
+
 def render() -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -443,6 +540,7 @@ def render() -> str:
             "kGoldenAnalyses": analyses(),
             "kGoldenLooks": looks(),
             "kGoldenHolm": holm_rows(),
+            "kGoldenBh": bh_rows(),
             "kGoldenSrm": srm_rows(),
         }
     types = {
@@ -450,16 +548,12 @@ def render() -> str:
         "kGoldenAnalyses": "GoldenAnalysis",
         "kGoldenLooks": "GoldenLook",
         "kGoldenHolm": "GoldenHolm",
+        "kGoldenBh": "GoldenBh",
         "kGoldenSrm": "GoldenSrm",
     }
-    from importlib.metadata import version
-
-    import gbstats  # noqa: F401  (version stamp only)
-
     out = [
         "// GENERATED by cpp/tests/golden/make_stats_golden.py — do not edit by hand; rerun the script.",
-        "// Oracles: gbstats %s, statsmodels %s, scipy %s, numpy %s."
-        % (version("gbstats"), version("statsmodels"), version("scipy"), np.__version__),
+        oracle_stamp(),
         "// Included by test_stats.cpp / test_sequential.cpp after the Golden* struct definitions.",
         f"// Sequential looks use alpha = {LOOKS_ALPHA}, N* = {LOOKS_TUNING}.",
         "",
