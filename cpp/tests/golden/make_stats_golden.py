@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Regenerate cpp/tests/golden/stats_golden.inc from the reference libraries.
+"""Regenerate cpp/tests/golden/stats_golden.inc and metric_golden.inc from the reference libraries.
 
-    .venv-oracles/bin/python cpp/tests/golden/make_stats_golden.py          # rewrite the .inc
-    .venv-oracles/bin/python cpp/tests/golden/make_stats_golden.py --check  # exit 1 if it is out of date
+    .venv-oracles/bin/python cpp/tests/golden/make_stats_golden.py          # rewrite both .inc files
+    .venv-oracles/bin/python cpp/tests/golden/make_stats_golden.py --check  # exit 1 if one is out of date
 
 Oracles (test-only deps: gbstats==0.8.0, statsmodels, scipy):
   pooled z-test p            statsmodels.stats.proportion.proportions_ztest (pooled variance)
+  arm statistics             gbstats ProportionStatistic / SampleMeanStatistic / RatioStatistic (.mean, .variance)
   fixed lift / difference CI gbstats TwoSidedTTest, difference_type relative / absolute
+  fixed p (means, ratios)    gbstats TwoSidedTTest, relative (see t_p below for the tail)
   sequential CI / p          gbstats SequentialTwoSidedTTest (relative p; relative and absolute CI)
-  chance to win              gbstats EffectBayesianABTest, relative, improper flat prior
+  chance to win              gbstats EffectBayesianABTest, relative, improper flat prior (inverse=True for
+                             metrics where lower is better)
   Holm-Bonferroni            statsmodels.stats.multitest.multipletests(method="holm")
   Benjamini-Hochberg         statsmodels.stats.multitest.multipletests(method="fdr_bh")
   SRM                        gbstats.utils.check_srm, cross-checked with scipy.stats.chisquare
@@ -16,11 +19,21 @@ Oracles (test-only deps: gbstats==0.8.0, statsmodels, scipy):
 Where gbstats returns its uninformative default (error_message set: zero baseline, zero variance, no
 units), the expected value is "undefined" (an empty optional in C++). is_significant is derived here from
 those oracle numbers with the rule documented in stats.hpp; the C++ test also checks the rule directly.
+
+Two gbstats numbers are complements computed as 1 - x: TwoSidedTTest.p_value = 2 (1 - t.cdf) and the
+inverse chance to win 1 - norm.sf. They lose their relative precision when small, so the golden value is
+the tail itself (scipy t.sf / norm.cdf on gbstats' own statistic, dof, mean and sd), asserted here to
+agree with gbstats' number to 1e-14 absolute.
+
+Per-user data for the metric cases (revenue with many zeros, orders, signed values, latencies) is drawn
+with random.Random(seed).random() and plain transforms, so it does not depend on numpy's generators; the
+C++ side sees only the sums, written out exactly.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import re
 import sys
 import warnings
@@ -35,12 +48,13 @@ from gbstats.frequentist.tests import (
     SequentialTwoSidedTTest,
     TwoSidedTTest,
 )
-from gbstats.models.statistics import ProportionStatistic
+from gbstats.models.statistics import ProportionStatistic, RatioStatistic, SampleMeanStatistic
 from gbstats.utils import check_srm
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
 OUT = Path(__file__).with_name("stats_golden.inc")
+METRIC_OUT = Path(__file__).with_name("metric_golden.inc")
 
 # ------------------------------------------------------------------------------------------------------
 # Oracle wrappers: each returns None when the quantity is undefined.
@@ -521,6 +535,682 @@ def srm_rows() -> list[str]:
     return rows
 
 
+# ------------------------------------------------------------------------------------------------------
+# Metrics (metric_stats.hpp): proportions, means and ratios built from per-arm running sums.
+#
+# Sums of an arm: (n, Σx, Σx², Σy, Σy², Σxy) — y is the denominator of a ratio (0 for other kinds).
+
+
+class Draw:
+    """Deterministic draws from random.Random(seed).random() only (its stream is stable across Pythons)."""
+
+    def __init__(self, seed: int) -> None:
+        self.r = random.Random(seed)
+
+    def u(self) -> float:
+        return self.r.random()
+
+    def normal(self) -> float:
+        u1 = 1.0 - self.u()  # (0, 1]
+        u2 = self.u()
+        return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+    def lognormal(self, mu: float, sigma: float) -> float:
+        return math.exp(mu + sigma * self.normal())
+
+    def poisson(self, lam: float) -> int:
+        limit, k, prod = math.exp(-lam), 0, self.u()
+        while prod > limit:
+            k += 1
+            prod *= self.u()
+        return k
+
+
+def shop_users(n, seed, buy_rate=0.1, lam=0.5, mu=3.0, sigma=1.0, latency=5.3, latency_sigma=0.5):
+    """Users of a shop: (converted 0/1, revenue in cents-rounded units, orders, latency in ms)."""
+    d = Draw(seed)
+    out = []
+    for _ in range(n):
+        orders = 1 + d.poisson(lam) if d.u() < buy_rate else 0
+        revenue = round(sum(d.lognormal(mu, sigma) for _ in range(orders)), 2)
+        out.append(
+            (1 if orders > 0 else 0, revenue, orders, float(round(d.lognormal(latency, latency_sigma))))
+        )
+    return out
+
+
+def signed_values(n, seed, mean, sd):
+    d = Draw(seed)
+    return [round(mean + sd * d.normal(), 2) for _ in range(n)]
+
+
+def sums_of(pairs):
+    """(n, Σx, Σx², Σy, Σy², Σxy) of [(x, y)], accumulated left to right as the store would."""
+    n, sx, sxx, sy, syy, sxy = 0, 0.0, 0.0, 0.0, 0.0, 0.0
+    for x, y in pairs:
+        n += 1
+        sx += x
+        sxx += x * x
+        sy += y
+        syy += y * y
+        sxy += x * y
+    return (n, sx, sxx, sy, syy, sxy)
+
+
+def metric_sums(kind_of_data, users, cap=None):
+    """Sums of one metric over shop users: conversion, revenue (capped), aov (revenue / orders), latency."""
+    if kind_of_data == "conversion":
+        return sums_of((float(u[0]), 0.0) for u in users)
+    if kind_of_data == "revenue":
+        return sums_of(((u[1] if cap is None else min(u[1], cap)), 0.0) for u in users)
+    if kind_of_data == "aov":
+        return sums_of((u[1], float(u[2])) for u in users)
+    if kind_of_data == "latency":
+        return sums_of((u[3], 0.0) for u in users)
+    raise ValueError(kind_of_data)
+
+
+def values_sums(values):
+    return sums_of((x, 0.0) for x in values)
+
+
+def metric_stat(kind, S):
+    n, sx, sxx, sy, syy, sxy = S
+    if kind == "proportion":
+        return ProportionStatistic(n=n, sum=sx)
+    if kind == "mean":
+        return SampleMeanStatistic(n=n, sum=sx, sum_squares=sxx)
+    return RatioStatistic(
+        n=n,
+        m_statistic=SampleMeanStatistic(n=n, sum=sx, sum_squares=sxx),
+        d_statistic=SampleMeanStatistic(n=n, sum=sy, sum_squares=syy),
+        m_d_sum_of_products=sxy,
+    )
+
+
+def m_value(kind, S):
+    n, sx, _, sy, _, _ = S
+    if n <= 0 or (kind == "ratio" and sy == 0):
+        return None
+    v = sx / sy if kind == "ratio" else sx / n
+    assert v == metric_stat(kind, S).mean
+    return float(v)
+
+
+def m_lift(kind, A, B):
+    if kind == "proportion":  # analyze's relative_lift: empty arms have rate 0, defined when control rate > 0
+        ra = A[1] / A[0] if A[0] > 0 else 0.0
+        rb = B[1] / B[0] if B[0] > 0 else 0.0
+        return (rb - ra) / ra if ra > 0 else None
+    va, vb = m_value(kind, A), m_value(kind, B)
+    if va is None or vb is None or va == 0:
+        return None
+    return (vb - va) / va
+
+
+def m_fixed_ci(kind, A, B, alpha, diff):
+    cfg = FrequentistConfig(alpha=alpha, difference_type=diff)
+    return _ci(TwoSidedTTest(metric_stat(kind, A), metric_stat(kind, B), cfg).compute_result())
+
+
+def m_fixed_p(kind, A, B):
+    """TwoSidedTTest relative p, as its upper tail (see the module docstring)."""
+    test = TwoSidedTTest(
+        metric_stat(kind, A), metric_stat(kind, B), FrequentistConfig(difference_type="relative")
+    )
+    r = test.compute_result()
+    if r.error_message is not None:
+        return None
+    exact = float(2.0 * scipy.stats.t.sf(abs(test.critical_value), test.dof))
+    assert abs(exact - float(r.p_value)) <= 1e-14, (exact, r.p_value)
+    return exact
+
+
+def m_seq(kind, A, B, alpha, tuning, diff):
+    cfg = SequentialConfig(alpha=alpha, sequential_tuning_parameter=tuning, difference_type=diff)
+    return SequentialTwoSidedTTest(metric_stat(kind, A), metric_stat(kind, B), cfg).compute_result()
+
+
+def m_seq_ci(kind, A, B, alpha, tuning, diff):
+    return _ci(m_seq(kind, A, B, alpha, tuning, diff))
+
+
+def m_seq_p(kind, A, B, alpha, tuning):
+    r = m_seq(kind, A, B, alpha, tuning, "relative")
+    return None if r.error_message is not None else float(r.p_value)
+
+
+def m_ctw(kind, A, B, inverse):
+    cfg = EffectBayesianConfig(
+        prior_effect=GaussianPrior(proper=False), difference_type="relative", inverse=inverse
+    )
+    r = EffectBayesianABTest(metric_stat(kind, A), metric_stat(kind, B), cfg).compute_result()
+    if r.error_message is not None:
+        return None
+    if not inverse:
+        return float(r.chance_to_win)
+    exact = float(scipy.stats.norm.cdf(0.0, r.uplift.mean, r.uplift.stddev))
+    assert abs(exact - float(r.chance_to_win)) <= 1e-14, (exact, r.chance_to_win)
+    return exact
+
+
+KINDS = {"proportion": "MetricKind::Proportion", "mean": "MetricKind::Mean", "ratio": "MetricKind::Ratio"}
+ROLES = {
+    "primary": "MetricRole::Primary",
+    "secondary": "MetricRole::Secondary",
+    "guardrail": "MetricRole::Guardrail",
+}
+DIRECTIONS = {"increase": "Direction::Increase", "decrease": "Direction::Decrease"}
+
+
+def sums_cpp(S) -> str:
+    n, sx, sxx, sy, syy, sxy = S
+    return "{%d, %s, %s, %s, %s, %s}" % (n, num(sx), num(sxx), num(sy), num(syy), num(sxy))
+
+
+def _hand(n, sx, sxx, sy=0.0, syy=0.0, sxy=0.0):
+    return (n, float(sx), float(sxx), float(sy), float(syy), float(sxy))
+
+
+def _metric_comparisons():
+    """(label, kind, alpha, tuning, control sums, variant sums)"""
+    shop_a = shop_users(4000, 11)
+    shop_b = shop_users(4000, 12, buy_rate=0.115, mu=3.05)
+    big_a = shop_users(60000, 13)
+    big_b = shop_users(60000, 14, buy_rate=0.104, mu=3.03)
+    small_b = shop_users(1200, 15, buy_rate=0.09, mu=2.9)
+    many_orders_a = shop_users(3000, 16, buy_rate=0.3, lam=2.0)
+    many_orders_b = shop_users(3000, 17, buy_rate=0.3, lam=2.2, mu=2.95)
+    return [
+        (
+            "revenue per user, 90% zeros",
+            "mean",
+            0.05,
+            5000,
+            metric_sums("revenue", shop_a),
+            metric_sums("revenue", shop_b),
+        ),
+        (
+            "revenue per user, capped at 100",
+            "mean",
+            0.05,
+            5000,
+            metric_sums("revenue", shop_a, cap=100.0),
+            metric_sums("revenue", shop_b, cap=100.0),
+        ),
+        (
+            "revenue, unequal arms, alpha 0.01, N* 1000",
+            "mean",
+            0.01,
+            1000,
+            metric_sums("revenue", shop_a),
+            metric_sums("revenue", small_b),
+        ),
+        (
+            "revenue, 60000 per arm, N* 1e5",
+            "mean",
+            0.05,
+            100000,
+            metric_sums("revenue", big_a),
+            metric_sums("revenue", big_b),
+        ),
+        (
+            "revenue, alpha 0.1, N* 20000",
+            "mean",
+            0.1,
+            20000,
+            metric_sums("revenue", big_a),
+            metric_sums("revenue", big_b),
+        ),
+        (
+            "latency in ms, lower is better",
+            "mean",
+            0.05,
+            5000,
+            metric_sums("latency", shop_a),
+            metric_sums("latency", shop_users(4000, 18, latency=5.33)),
+        ),
+        (
+            "profit with negative values",
+            "mean",
+            0.05,
+            5000,
+            values_sums(signed_values(5000, 21, 0.5, 4.0)),
+            values_sums(signed_values(5000, 22, 0.8, 4.0)),
+        ),
+        (
+            "negative control mean",
+            "mean",
+            0.1,
+            2000,
+            values_sums(signed_values(3000, 23, -2.0, 3.0)),
+            values_sums(signed_values(3000, 24, -1.6, 3.0)),
+        ),
+        (
+            "mean, identical arms",
+            "mean",
+            0.05,
+            5000,
+            values_sums(signed_values(2000, 25, 10.0, 2.0)),
+            values_sums(signed_values(2000, 25, 10.0, 2.0)),
+        ),
+        ("mean, two users per arm", "mean", 0.05, 5000, _hand(2, 3.0, 5.0), _hand(2, 5.0, 13.0)),
+        (
+            "revenue / orders (average order value)",
+            "ratio",
+            0.05,
+            5000,
+            metric_sums("aov", shop_a),
+            metric_sums("aov", shop_b),
+        ),
+        (
+            "revenue / orders, many orders per user",
+            "ratio",
+            0.05,
+            5000,
+            metric_sums("aov", many_orders_a),
+            metric_sums("aov", many_orders_b),
+        ),
+        (
+            "revenue / orders, unequal arms, alpha 0.01",
+            "ratio",
+            0.01,
+            5000,
+            metric_sums("aov", shop_a),
+            metric_sums("aov", small_b),
+        ),
+        (
+            "revenue / orders, 60000 per arm, N* 1e5",
+            "ratio",
+            0.05,
+            100000,
+            metric_sums("aov", big_a),
+            metric_sums("aov", big_b),
+        ),
+        (
+            "ratio, hand-made sums",
+            "ratio",
+            0.05,
+            5000,
+            _hand(5, 10.0, 30.0, 5.0, 7.0, 13.0),
+            _hand(4, 12.0, 44.0, 4.0, 6.0, 15.0),
+        ),
+        # Undefined: gbstats' uninformative default.
+        ("mean, one user per arm", "mean", 0.05, 5000, _hand(1, 3.0, 9.0), _hand(1, 4.0, 16.0)),
+        (
+            "mean, zero variance in control",
+            "mean",
+            0.05,
+            5000,
+            _hand(100, 500.0, 2500.0),
+            _hand(100, 510.0, 2700.0),
+        ),
+        (
+            "mean, zero variance in treatment",
+            "mean",
+            0.05,
+            5000,
+            _hand(100, 510.0, 2700.0),
+            _hand(100, 500.0, 2500.0),
+        ),
+        ("mean, zero control mean", "mean", 0.05, 5000, _hand(4, 0.0, 10.0), _hand(4, 2.0, 10.0)),
+        ("mean, empty control", "mean", 0.05, 5000, _hand(0, 0.0, 0.0), _hand(50, 100.0, 900.0)),
+        ("mean, empty treatment", "mean", 0.05, 5000, _hand(50, 100.0, 900.0), _hand(0, 0.0, 0.0)),
+        (
+            "ratio, zero control denominator",
+            "ratio",
+            0.05,
+            5000,
+            _hand(10, 0.0, 0.0, 0.0, 0.0, 0.0),
+            _hand(10, 12.0, 44.0, 4.0, 6.0, 15.0),
+        ),
+        (
+            "ratio, zero treatment denominator",
+            "ratio",
+            0.05,
+            5000,
+            _hand(5, 10.0, 30.0, 5.0, 7.0, 13.0),
+            _hand(10, 0.0, 0.0, 0.0, 0.0, 0.0),
+        ),
+        (
+            "ratio, zero control numerator",
+            "ratio",
+            0.05,
+            5000,
+            _hand(5, 0.0, 0.0, 5.0, 7.0, 0.0),
+            _hand(4, 12.0, 44.0, 4.0, 6.0, 15.0),
+        ),
+        (
+            "ratio, one user per arm",
+            "ratio",
+            0.05,
+            5000,
+            _hand(1, 3.0, 9.0, 1.0, 1.0, 3.0),
+            _hand(1, 4.0, 16.0, 2.0, 4.0, 8.0),
+        ),
+    ]
+
+
+def metric_comparisons() -> list[str]:
+    rows = []
+    for label, kind, alpha, tuning, A, B in _metric_comparisons():
+        sa, sb = metric_stat(kind, A), metric_stat(kind, B)
+        fl = m_fixed_ci(kind, A, B, alpha, "relative")
+        fp = m_fixed_p(kind, A, B)
+        sp = m_seq_p(kind, A, B, alpha, tuning)
+        sl = m_seq_ci(kind, A, B, alpha, tuning, "relative")
+        lift = m_lift(kind, A, B)
+        if fl is not None:  # the lift shown is the test's point estimate
+            expected = float(TwoSidedTTest(sa, sb, FrequentistConfig()).compute_result().expected)
+            assert math.isclose(lift, expected, rel_tol=1e-15, abs_tol=1e-300), label
+        # Dualities of one test: p < alpha <=> its lift interval excludes 0.
+        if fp is not None:
+            assert (fp < alpha) == excludes_zero(fl), label
+        if sp is not None:
+            assert (sp < alpha) == excludes_zero(sl), label
+        rows.append(
+            "    {%s, %s, %s, %s,\n     %s,\n     %s,\n     %s, %s, %s, %s,\n     %s, %s, %s,\n"
+            "     %s, %s, %s,\n     %s, %s, %s, %s, %s}"
+            % (
+                cstr(label),
+                KINDS[kind],
+                num(alpha),
+                num(tuning),
+                sums_cpp(A),
+                sums_cpp(B),
+                num(sa.mean),
+                num(sa.variance),
+                num(sb.mean),
+                num(sb.variance),
+                opt(fp),
+                opt_iv(fl),
+                opt_iv(m_fixed_ci(kind, A, B, alpha, "absolute")),
+                opt(sp),
+                opt_iv(sl),
+                opt_iv(m_seq_ci(kind, A, B, alpha, tuning, "absolute")),
+                opt(m_ctw(kind, A, B, False)),
+                opt(m_ctw(kind, A, B, True)),
+                opt(m_value(kind, A)),
+                opt(m_value(kind, B)),
+                opt(lift),
+            )
+        )
+    return rows
+
+
+def _shop_metrics(arms, roles=None, cap=None):
+    """The four shop metrics over arms of users: (key, kind, role, direction, [sums per arm])."""
+    roles = roles or {
+        "conversion": "primary",
+        "revenue": "secondary",
+        "aov": "secondary",
+        "latency": "guardrail",
+    }
+    kinds = {"conversion": "proportion", "revenue": "mean", "aov": "ratio", "latency": "mean"}
+    directions = {"conversion": "increase", "revenue": "increase", "aov": "increase", "latency": "decrease"}
+    return [
+        (
+            key,
+            kinds[key],
+            roles[key],
+            directions[key],
+            [metric_sums(key, users, cap if key == "revenue" else None) for users in arms],
+        )
+        for key in roles
+    ]
+
+
+def _metric_analyses():
+    """(label, method, alpha, tuning, correction, control index or None, metrics)"""
+    control = shop_users(4000, 31)
+    winner = shop_users(4000, 32, buy_rate=0.125, mu=3.04)  # more buyers, a little more revenue
+    slow = shop_users(4000, 33, latency=5.42, mu=2.9)  # slower (latency +9 %) and cheaper orders
+    three = [control, winner, slow]
+    shop = _shop_metrics(three)
+    big_control = shop_users(30000, 34)
+    big_cheap = shop_users(30000, 35, buy_rate=0.1, mu=2.8)  # revenue guardrail regresses
+    broken = [(1, 0.0, 0.0, 0.0, 0.0, 0.0)]  # a one-user arm: every test on it is undefined
+    return [
+        ("shop, fixed, holm", "fixed", 0.05, 5000, "holm", 0, shop),
+        ("shop, fixed, benjamini-hochberg", "fixed", 0.05, 5000, "bh", 0, shop),
+        ("shop, fixed, no correction", "fixed", 0.05, 5000, "none", 0, shop),
+        ("shop, sequential, holm", "sequential", 0.05, 5000, "holm", 0, shop),
+        (
+            "shop, sequential, benjamini-hochberg, alpha 0.1, N* 20000",
+            "sequential",
+            0.1,
+            20000,
+            "bh",
+            0,
+            shop,
+        ),
+        (
+            "everything primary, fixed, benjamini-hochberg, alpha 0.01",
+            "fixed",
+            0.01,
+            5000,
+            "bh",
+            0,
+            _shop_metrics(three, roles={k: "primary" for k in ("conversion", "revenue", "aov", "latency")}),
+        ),
+        (
+            "one primary and a guardrail, one treatment: no correction",
+            "fixed",
+            0.05,
+            5000,
+            "holm",
+            0,
+            _shop_metrics([control, slow], roles={"conversion": "primary", "latency": "guardrail"}),
+        ),
+        (
+            "revenue guardrail regresses, sequential",
+            "sequential",
+            0.05,
+            5000,
+            "holm",
+            0,
+            _shop_metrics(
+                [big_control, big_cheap],
+                roles={"conversion": "primary", "revenue": "guardrail", "aov": "guardrail"},
+            ),
+        ),
+        (
+            "control second, capped revenue, an undefined mean in the family",
+            "fixed",
+            0.05,
+            5000,
+            "bh",
+            1,
+            _shop_metrics([winner, control, slow], cap=200.0)
+            + [
+                (
+                    "broken",
+                    "mean",
+                    "secondary",
+                    "increase",
+                    [broken[0], broken[0], (400, 800.0, 2000.0, 0.0, 0.0, 0.0)],
+                )
+            ],
+        ),
+        ("no control", "fixed", 0.05, 5000, "holm", None, _shop_metrics([control, winner])),
+        (
+            "legacy conversion metric only, two treatments",
+            "sequential",
+            0.05,
+            5000,
+            "holm",
+            0,
+            [
+                (
+                    "conversion",
+                    "proportion",
+                    "primary",
+                    "increase",
+                    [
+                        (10000, 1000.0, 1000.0, 0.0, 0.0, 0.0),
+                        (10000, 1150.0, 1150.0, 0.0, 0.0, 0.0),
+                        (10000, 1080.0, 1080.0, 0.0, 0.0, 0.0),
+                    ],
+                )
+            ],
+        ),
+    ]
+
+
+def _metric_variant(kind, method, alpha, tuning, direction, A, B):
+    r = {"value": m_value(kind, B), "lift": m_lift(kind, A, B)}
+    if method == "fixed":
+        r["p"] = pooled_p(A[0], A[1], B[0], B[1]) if kind == "proportion" else m_fixed_p(kind, A, B)
+        r["lift_ci"] = m_fixed_ci(kind, A, B, alpha, "relative")
+        r["diff_ci"] = m_fixed_ci(kind, A, B, alpha, "absolute")
+    else:
+        r["p"] = m_seq_p(kind, A, B, alpha, tuning)
+        r["lift_ci"] = m_seq_ci(kind, A, B, alpha, tuning, "relative")
+        r["diff_ci"] = m_seq_ci(kind, A, B, alpha, tuning, "absolute")
+    r["ctw"] = m_ctw(kind, A, B, direction == "decrease")
+    return r
+
+
+def regression(ci, direction):
+    if ci is None:
+        return False
+    return ci[0] > 0.0 if direction == "decrease" else ci[1] < 0.0
+
+
+def metric_analyses() -> list[str]:
+    rows = []
+    for label, method, alpha, tuning, correction, control, metrics in _metric_analyses():
+        results = []
+        family = []
+        for m, (_key, kind, role, direction, arms) in enumerate(metrics):
+            per = []
+            for i, S in enumerate(arms):
+                if control is None or control >= len(arms):
+                    r = {"value": m_value(kind, S), "lift": None}
+                elif i == control:
+                    r = {"value": m_value(kind, S), "lift": 0.0}
+                else:
+                    r = _metric_variant(kind, method, alpha, tuning, direction, arms[control], S)
+                    if role == "guardrail":
+                        r["adj"] = r["p"]
+                    else:
+                        family.append((m, i))
+                per.append(r)
+            results.append(per)
+        adjusted, applied = corrected([results[m][i]["p"] for m, i in family], correction)
+        for (m, i), a in zip(family, adjusted):
+            results[m][i]["adj"] = a
+        guardrail_regression = False
+        metric_rows = []
+        for m, (_key, _kind, role, direction, _arms) in enumerate(metrics):
+            any_sig = any_reg = False
+            variant_rows = []
+            for r in results[m]:
+                r.setdefault("p", None)
+                r.setdefault("adj", None)
+                r.setdefault("lift_ci", None)
+                r.setdefault("diff_ci", None)
+                r.setdefault("ctw", None)
+                sig = (
+                    r["adj"] is not None
+                    and r["adj"] < alpha
+                    and excludes_zero(r["lift_ci"])
+                    and excludes_zero(r["diff_ci"])
+                )
+                reg = regression(r["lift_ci"], direction)
+                any_sig, any_reg = any_sig or sig, any_reg or reg
+                variant_rows.append(
+                    "        {%s, %s, %s, %s, %s, %s, %s, %s, %s}"
+                    % (
+                        opt(r["value"]),
+                        opt(r["lift"]),
+                        opt(r["p"]),
+                        opt(r["adj"]),
+                        opt_iv(r["lift_ci"]),
+                        opt_iv(r["diff_ci"]),
+                        opt(r["ctw"]),
+                        "true" if sig else "false",
+                        "true" if reg else "false",
+                    )
+                )
+            guardrail_regression = guardrail_regression or (role == "guardrail" and any_reg)
+            metric_rows.append(
+                "      {{\n%s\n       }, %s, %s}"
+                % (",\n".join(variant_rows), "true" if any_sig else "false", "true" if any_reg else "false")
+            )
+        metric_inputs = ",\n".join(
+            "      {%s, %s, %s, %s,\n       {%s}}"
+            % (
+                cstr(key),
+                KINDS[kind],
+                ROLES[role],
+                DIRECTIONS[direction],
+                ",\n        ".join(sums_cpp(S) for S in arms),
+            )
+            for key, kind, role, direction, arms in metrics
+        )
+        rows.append(
+            "    {%s, %s, %s, %s, %s, %d,\n     {\n%s\n     },\n     {\n%s\n     },\n     %s, %d, %s}"
+            % (
+                cstr(label),
+                "Method::Fixed" if method == "fixed" else "Method::Sequential",
+                num(alpha),
+                num(tuning),
+                CORRECTIONS[correction],
+                -1 if control is None else control,
+                metric_inputs,
+                ",\n".join(metric_rows),
+                CORRECTIONS[applied],
+                len(family),
+                "true" if guardrail_regression else "false",
+            )
+        )
+    return rows
+
+
+# Looks of one sequential experiment on revenue per user (mean): cumulative sums after these many users.
+METRIC_LOOKS_ALPHA, METRIC_LOOKS_TUNING = 0.05, 5000
+METRIC_LOOKS_USERS = [0, 1, 50, 200, 1000, 3000, 8000, 16000, 30000]
+
+
+def metric_looks() -> list[str]:
+    control = shop_users(METRIC_LOOKS_USERS[-1], 41)
+    treated = shop_users(METRIC_LOOKS_USERS[-1], 42, buy_rate=0.108, mu=3.06)
+    rows = []
+    running = None
+    for n in METRIC_LOOKS_USERS:
+        A, B = metric_sums("revenue", control[:n]), metric_sums("revenue", treated[:n])
+        p = m_seq_p("mean", A, B, METRIC_LOOKS_ALPHA, METRIC_LOOKS_TUNING)
+        if p is not None:
+            running = p if running is None else min(running, p)
+        rows.append("    {%s, %s, %s, %s}" % (sums_cpp(A), sums_cpp(B), opt(p), opt(running)))
+    return rows
+
+
+def render_metrics() -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        body = {
+            "kGoldenMetricComparisons": ("GoldenMetricComparison", metric_comparisons()),
+            "kGoldenMetricAnalyses": ("GoldenMetricAnalysis", metric_analyses()),
+            "kGoldenMetricLooks": ("GoldenMetricLook", metric_looks()),
+        }
+    out = [
+        "// GENERATED by cpp/tests/golden/make_stats_golden.py — do not edit by hand; rerun the script.",
+        oracle_stamp(),
+        "// Included by test_metric_stats.cpp after the Golden* struct definitions.",
+        "// Sums are {n, sum, sum_squares, denominator_sum, denominator_sum_squares, sum_of_products}.",
+        f"// Metric looks use alpha = {METRIC_LOOKS_ALPHA}, N* = {METRIC_LOOKS_TUNING}.",
+        "",
+    ]
+    for name, (type_name, rows) in body.items():
+        out.append(f"static const std::vector<{type_name}> {name} = {{")
+        out.append(",\n".join(rows))
+        out.append("};")
+        out.append("")
+    return "\n".join(out)
+
+
 def oracle_stamp() -> str:
     from importlib.metadata import version
 
@@ -583,15 +1273,19 @@ def same_golden(a: str, b: str, rel: float = 1e-12) -> bool:
 
 
 def main() -> int:
-    text = render()
+    outputs = {OUT: render(), METRIC_OUT: render_metrics()}
     if "--check" in sys.argv[1:]:
-        current = OUT.read_text() if OUT.exists() else ""
-        if not same_golden(current, text):
-            print(f"{OUT} is out of date; rerun {Path(__file__).name}", file=sys.stderr)
-            return 1
-        return 0
-    OUT.write_text(text)
-    print(f"wrote {OUT}")
+        stale = [
+            path
+            for path, text in outputs.items()
+            if not same_golden(path.read_text() if path.exists() else "", text)
+        ]
+        for path in stale:
+            print(f"{path} is out of date; rerun {Path(__file__).name}", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in outputs.items():
+        path.write_text(text)
+        print(f"wrote {path}")
     return 0
 
 

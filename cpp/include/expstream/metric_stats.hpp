@@ -1,0 +1,166 @@
+// Statistics for experiments with several metrics (issue 14): per metric and variant the value, the
+// relative lift over the control with its intervals, p-values corrected across the family of primary and
+// secondary metrics, and the chance that the variant is better in the metric's direction. Everything here
+// is a pure function (no I/O, no state); the only exception is std::invalid_argument for invalid
+// AnalysisOptions. The tests themselves are stats.hpp's (one implementation over ArmStatistic), so a
+// proportion metric gives exactly the numbers of analyze(variants, options, previous_min_p).
+//
+// Conventions are stats.hpp's: undefined quantities are empty optionals (JSON null), never NaN or
+// Infinity; "relative lift" is (value_variant - value_control) / value_control; "difference" is
+// value_variant - value_control; intervals are on those scales; the control is the first variant with
+// is_control (control_index), and every other variant is a treatment compared with it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "expstream/stats.hpp"
+
+namespace expstream {
+
+// What a metric measures per user (x: the user's value; y: the user's denominator, ratio only).
+//   Proportion: x in {0, 1} (the user had >= 1 event): a rate; gbstats ProportionStatistic.
+//   Mean:       x = the user's (capped) value, any sign: a mean per user; gbstats SampleMeanStatistic.
+//   Ratio:      sum x / sum y over the arm's users (e.g. revenue / orders); gbstats RatioStatistic with
+//               SampleMeanStatistic numerator and denominator (delta-method variance).
+enum class MetricKind { Proportion, Mean, Ratio };
+
+// Primary and secondary metrics form the multiple-testing family; guardrails are outside it (their
+// p_value_adjusted is their p_value) and are watched for significant regressions.
+enum class MetricRole { Primary, Secondary, Guardrail };
+
+// Which way is better: Increase (default: conversions, revenue) or Decrease (errors, latency).
+enum class Direction { Increase, Decrease };
+
+// JSON spellings: "proportion" / "mean" / "ratio"; "primary" / "secondary" / "guardrail";
+// "increase" / "decrease".
+const char* to_string(MetricKind kind);
+const char* to_string(MetricRole role);
+const char* to_string(Direction direction);
+
+// Running sums of one arm for one metric, kept by the store (each user folded in once, with the user's
+// final per-user value; adding a user is adding to every field). Fields a kind does not use are ignored.
+struct MetricSums {
+    std::int64_t n = 0;                    // users in the arm (all kinds)
+    double sum = 0.0;                      // Σx  (Proportion: users with >= 1 event, so Σx² = Σx)
+    double sum_squares = 0.0;              // Σx² (Mean, Ratio)
+    double denominator_sum = 0.0;          // Σy  (Ratio)
+    double denominator_sum_squares = 0.0;  // Σy² (Ratio)
+    double sum_of_products = 0.0;          // Σxy (Ratio)
+};
+
+// The gbstats statistic of an arm: proportion_statistic(n, Σx), sample_mean_statistic(n, Σx, Σx²) or
+// ratio_statistic(n, Σx, Σx², Σy, Σy², Σxy) (stats.hpp).
+ArmStatistic metric_statistic(MetricKind kind, const MetricSums& sums);
+
+// The value shown for an arm: rate Σx / n, mean Σx / n, or ratio Σx / Σy. Empty when n <= 0, when the
+// denominator sum of a ratio is 0, or when the sums are not finite.
+std::optional<double> metric_value(MetricKind kind, const MetricSums& sums);
+
+// One metric of an experiment.
+struct MetricInput {
+    std::string key;  // the metric's id, echoed in MetricResult
+    MetricKind kind = MetricKind::Proportion;
+    MetricRole role = MetricRole::Primary;
+    Direction direction = Direction::Increase;
+    std::vector<MetricSums> arms;  // aligned with the experiment's variants (index i -> variants[i])
+};
+
+// The index of the control: the first variant with is_control; empty when there is none.
+std::optional<std::size_t> control_index(const std::vector<VariantCounts>& variants);
+
+// Today's conversion metric from the variants' counts: a primary Proportion metric, n = participants,
+// Σx = conversions. analyze_metrics({conversion_metric(v)}, control_index(v), o, {p}) gives exactly the
+// p_value, p_value_adjusted, lift_ci, difference_ci, chance_to_win, is_significant, relative_lift and
+// min_p_values of analyze(v, o, p).
+MetricInput conversion_metric(const std::vector<VariantCounts>& variants, std::string key = "conversion");
+
+// Per metric and variant. Empty optionals are written as JSON null.
+struct MetricVariantResult {
+    std::optional<double> value;           // metric_value of the arm
+    // The control: 0. A treatment, Mean / Ratio: (value - control value) / control value, empty when
+    // either value is empty or the control value is 0. Proportion: exactly today's relative_lift (rates
+    // of empty arms count as 0, so an empty treatment against a non-zero control rate shows -1).
+    std::optional<double> relative_lift;
+    std::optional<Interval> lift_ci;        // (1 - alpha) interval on the relative lift
+    std::optional<Interval> difference_ci;  // (1 - alpha) interval on the absolute difference of values
+    std::optional<double> p_value;          // two-sided, of the relative lift (see analyze_metrics)
+    std::optional<double> p_value_adjusted; // corrected across the family; == p_value for guardrails
+    std::optional<double> chance_to_win;    // P(the variant is better in the metric's direction)
+    bool is_significant = false;            // stats.hpp's rule: p_value_adjusted < alpha, both CIs exclude 0
+    bool is_regression = false;             // is_significant_regression(*this, the metric's direction)
+};
+
+struct MetricResult {
+    std::string key;
+    MetricKind kind = MetricKind::Proportion;
+    MetricRole role = MetricRole::Primary;
+    Direction direction = Direction::Increase;
+    std::vector<MetricVariantResult> variants;  // aligned with MetricInput::arms
+    bool is_significant = false;                // any variant is_significant
+    bool has_regression = false;                // any variant is_regression
+    // Sequential only: the running minimum of each variant's sequential p-value, aligned with `variants`
+    // (empty for the control, for undefined tests, and for every entry under Method::Fixed). Persist it
+    // per (metric, variant) and pass it back as previous_min_p[metric index] at the next look.
+    std::vector<std::optional<double>> min_p_values;
+};
+
+struct MetricsAnalysis {
+    AnalysisOptions options;                    // the options used
+    Correction correction = Correction::None;   // the correction actually applied to the family
+    std::size_t family_size = 0;                // hypotheses in the family (primary + secondary x treatments)
+    std::vector<MetricResult> metrics;          // aligned with the input metrics
+    bool has_guardrail_regression = false;      // any guardrail metric has_regression
+};
+
+// A significant regression: the lift interval is defined and lies entirely on the bad side of 0
+// (Increase: high < 0; Decrease: low > 0). For guardrail alarms. It looks at lift_ci only: at the current
+// look that interval excludes 0 exactly when the relative test rejects at alpha (Welch t under Fixed, the
+// confidence sequence under Sequential; for proportions under Fixed the pooled z-test may disagree near
+// the boundary), and a guardrail's p is not corrected anyway.
+bool is_significant_regression(const MetricVariantResult& result, Direction direction);
+
+// The analysis of every metric against the control. Throws std::invalid_argument when
+// validate(options) fails.
+//
+// control: the index of the control among the variants (control_index); empty, or not below a metric's
+// arms.size(), means no comparison for that metric (values only; the control, if any, gets lift 0).
+//
+// Per metric, per treatment i (every index except the control), with statistics built by
+// metric_statistic:
+//   Proportion: exactly analyze's numbers — Fixed: p_value = the pooled z-test; lift_ci / difference_ci =
+//               Welch t intervals; Sequential: as below.
+//   Mean, Ratio, Fixed:      p_value = t_test_p_value(Relative) (gbstats TwoSidedTTest, relative);
+//               lift_ci / difference_ci = t_confidence_interval(Relative / Absolute).
+//   All kinds, Sequential:   p_value = min(previous_min_p[m][i], sequential_test_p_value(Relative)) — the
+//               running minimum over looks (the current look when there is no history; the history alone
+//               when the current look is undefined); lift_ci / difference_ci =
+//               sequential_confidence_interval(Relative / Absolute) at this look.
+//   chance_to_win: chance_to_win(control, variant, inverse = (direction == Decrease)): P(lift > 0) for
+//               Increase, P(lift < 0) for Decrease.
+//   A negative control value (means may be negative) is divided by as it is, as gbstats does: the
+//   relative lift then has the opposite sign of the difference, and chance_to_win, lift_ci and
+//   is_regression follow the relative lift.
+//   Undefined cases (an empty arm, n < 2 for means and ratios, a zero control value, zero variance, a
+//   denominator mean of 0, non-finite sums) give empty p, intervals and chance to win.
+//
+// Multiple testing: the family is every (primary or secondary metric, treatment) pair, untestable ones
+// included (adjust_p_values keeps them in the family); when it has >= 2 hypotheses, p_value_adjusted =
+// adjust_p_values(family, options.correction) and `correction` = options.correction; otherwise
+// p_value_adjusted = p_value and `correction` = None. Guardrails: p_value_adjusted = p_value.
+//
+// is_significant: stats.hpp's rule (p_value_adjusted < alpha AND lift_ci and difference_ci defined and
+// excluding 0), whatever the direction. is_regression: is_significant_regression.
+//
+// previous_min_p[m][i]: the history of metric m (index into `metrics`), variant i, as returned in
+// metrics[m].min_p_values; missing entries, empty optionals and values outside [0, 1] (NaN included) mean
+// "no history"; entries for the control are ignored. Ignored under Fixed. Reset it whenever the method,
+// alpha, sequential_tuning or a metric's definition change, or the experiment restarts.
+MetricsAnalysis analyze_metrics(const std::vector<MetricInput>& metrics, std::optional<std::size_t> control,
+                                const AnalysisOptions& options,
+                                const std::vector<std::vector<std::optional<double>>>& previous_min_p = {});
+
+}  // namespace expstream
