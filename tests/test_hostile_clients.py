@@ -103,6 +103,9 @@ def arena(server_env: dict[str, str]) -> Iterator[Arena]:
         **server_env,
         "RESULTS_PUSH_MIN_INTERVAL_SECONDS": "0",  # every ingest is a push: many pushes, no coalescing delay
         "EXPSTREAM_WS_SEND_TIMEOUT_SECONDS": "3",  # a stalled reader is given up on sooner
+        # Only the send bound may drop a stalled reader here: on a loaded machine its buffers can take
+        # longer to fill than the default ping timeout (50 s), which would drop it first, as 1005.
+        "EXPSTREAM_WS_PING_INTERVAL_SECONDS": "600",
     }
     with (
         run_server(env) as server,
