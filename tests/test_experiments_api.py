@@ -128,7 +128,8 @@ def test_conversion_before_assignment_counts_once_the_user_is_assigned(client: h
     "body",
     [
         {"events": []},
-        {"events": [{"user_id": "u", "type": "click"}]},
+        {"events": [{"user_id": "u", "type": "Click!"}]},
+        {"events": [{"user_id": "u", "type": "purchase", "value": "ten"}]},
         {"events": [{"user_id": "", "type": "conversion"}]},
         {"events": [{"type": "conversion"}]},
         {"assignments": []},

@@ -17,6 +17,8 @@ The 5xx it once found (NUL, unencodable 422s) are kept as regression tests at th
 from __future__ import annotations
 
 import json
+import math
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -108,19 +110,35 @@ def valid_assignments(body: Any) -> list[tuple[str, str]] | None:
     return [(r["user_id"], r["variant_key"]) for r in records]
 
 
-def valid_events(body: Any) -> list[tuple[str, str | None]] | None:
+EVENT_TYPE = re.compile(r"[a-z0-9_]{1,40}")
+
+
+def _value(r: dict[str, Any]) -> bool:
+    """An event's value: absent, or a finite number within +-1e12 (JSON true is no number)."""
+    value = r.get("value", 1)
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and abs(value) <= 1e12  # first: a huge int would overflow isfinite
+        and math.isfinite(value)
+    )
+
+
+def valid_events(body: Any) -> list[tuple[str, str, str | None]] | None:
     records = _batch(body, "events")
     if records is None or not all(
-        _record(r, {"user_id", "type"}, frozenset({"event_id"}))
+        _record(r, {"user_id", "type"}, frozenset({"event_id", "value"}))
         and _str(r["user_id"], 1, 256)
-        and r["type"] == "conversion"
+        and isinstance(r["type"], str)
+        and EVENT_TYPE.fullmatch(r["type"]) is not None
+        and _value(r)
         and (r.get("event_id") is None or _str(r["event_id"], 1, 256))
         for r in records
     ):
         return None
     if len(records) > MAX_BATCH:
         return None
-    return [(r["user_id"], r.get("event_id")) for r in records]
+    return [(r["user_id"], r["type"], r.get("event_id")) for r in records]
 
 
 def apply_assignments(model: Model, rows: list[tuple[str, str]]) -> int:
@@ -132,14 +150,15 @@ def apply_assignments(model: Model, rows: list[tuple[str, str]]) -> int:
     return accepted
 
 
-def apply_events(model: Model, rows: list[tuple[str, str | None]]) -> int:
+def apply_events(model: Model, rows: list[tuple[str, str, str | None]]) -> int:
     accepted = 0
-    for user, event_id in rows:
+    for user, event_type, event_id in rows:
         if event_id is not None:
             if event_id in model.event_ids:
-                continue
+                continue  # event ids are unique across types
             model.event_ids.add(event_id)
-        model.converted.add(user)
+        if event_type == "conversion":  # the default metric counts conversion events only
+            model.converted.add(user)
         accepted += 1
     return accepted
 

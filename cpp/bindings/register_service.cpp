@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <tuple>
 
 #include "expstream/log.hpp"
 #include "expstream/notice.hpp"
@@ -31,6 +32,23 @@ py::dict experiment_dict(const Experiment& e) {
         d["weight"] = v.weight;
         variants.append(d);
     }
+    py::list metrics;
+    for (const auto& m : e.metrics) {
+        py::dict d;
+        d["key"] = m.key;
+        d["name"] = m.name;
+        d["kind"] = m.kind;
+        d["role"] = m.role;
+        d["direction"] = m.direction;
+        if (m.kind == "ratio") {
+            d["numerator"] = m.numerator;
+            d["denominator"] = m.denominator;
+        } else {
+            d["event_type"] = m.event_type;
+        }
+        d["cap"] = m.cap ? py::object(py::float_(*m.cap)) : py::object(py::none());
+        metrics.append(d);
+    }
     py::dict d;
     d["id"] = e.id;
     d["name"] = e.name;
@@ -40,6 +58,7 @@ py::dict experiment_dict(const Experiment& e) {
     d["seq"] = e.seq;
     d["tenant"] = e.tenant ? py::object(py::str(*e.tenant)) : py::object(py::none());
     d["variants"] = variants;
+    d["metrics"] = metrics;
     return d;
 }
 
@@ -68,6 +87,17 @@ py::object to_python(const IngestResult& r) {
     return d;
 }
 py::object to_python(bool b) { return py::bool_(b); }
+
+// (key, name, kind, event_type, role, direction, cap or None, numerator, denominator), as the
+// Python layer validated them.
+using MetricRow = std::tuple<std::string, std::string, std::string, std::string, std::string, std::string,
+                             std::optional<double>, std::string, std::string>;
+std::vector<MetricSpec> to_metrics(const std::vector<MetricRow>& rows) {
+    std::vector<MetricSpec> out;
+    for (const auto& [key, name, kind, event_type, role, direction, cap, numerator, denominator] : rows)
+        out.push_back(MetricSpec{key, name, kind, event_type, role, direction, cap, numerator, denominator});
+    return out;
+}
 py::object to_python(const std::string& json) { return py::str(json); }
 
 // Exception texts may quote anything (a server message in another encoding): never fail drain().
@@ -215,13 +245,12 @@ void register_service(py::module_& m) {
               }
               py::list rows;
               for (const auto& d : drift)
-                  rows.append(py::make_tuple(d.experiment_id, d.variant_key, d.stored_participants, d.actual_participants,
-                                             d.stored_converters, d.actual_converters));
+                  rows.append(py::make_tuple(d.experiment_id, d.variant_key, d.total, d.stored, d.recounted));
               return py::make_tuple(checked, rows);
           },
           py::arg("database_url"), py::arg("experiment_id") = py::none(),
           "Recounts the running totals from the raw tables: (variants checked, [(experiment, variant, "
-          "stored participants, recounted, stored converters, recounted)] for each that differs).");
+          "total, stored, recounted)] for each that differs).");
     py::class_<Service>(m, "Service")
         .def(py::init([](const std::string& url, std::size_t threads, double tick_seconds, double min_push_seconds,
                          double alpha, const std::string& method, double sequential_tuning,
@@ -280,12 +309,19 @@ void register_service(py::module_& m) {
         .def("submit_create_experiment",
              [](Service& s, std::uint64_t token, const std::string& name,
                 const std::vector<std::tuple<std::string, std::string, bool, double>>& variants,
-                const std::optional<std::string>& tenant) {
+                const std::optional<std::string>& tenant, const std::vector<MetricRow>& metric_rows) {
                  std::vector<VariantSpec> specs;
                  for (const auto& [key, vname, control, weight] : variants)
                      specs.push_back(VariantSpec{key, vname, control, weight});
-                 s.submit(token, [store = s.store(), name, specs = std::move(specs), tenant] {
-                     return store->create_experiment(name, specs, tenant);
+                 s.submit(token, [store = s.store(), name, specs = std::move(specs), tenant,
+                                  metrics = to_metrics(metric_rows)] {
+                     return store->create_experiment(name, specs, tenant, metrics);
+                 });
+             })
+        .def("submit_set_metrics",
+             [](Service& s, std::uint64_t token, const std::string& id, const std::vector<MetricRow>& metric_rows) {
+                 s.submit(token, [store = s.store(), id, metrics = to_metrics(metric_rows)] {
+                     return store->set_metrics(id, metrics);
                  });
              })
         .def("submit_list_experiments", [](Service& s, std::uint64_t token) {
@@ -316,14 +352,14 @@ void register_service(py::module_& m) {
                      return store->add_assignments(id, batch);
                  });
              })
-        .def("submit_add_conversions",
+        .def("submit_add_events",
              [](Service& s, std::uint64_t token, const std::string& id,
-                const std::vector<std::pair<std::string, std::optional<std::string>>>& rows) {
-                 std::vector<Conversion> batch;
+                const std::vector<std::tuple<std::string, std::string, double, std::optional<std::string>>>& rows) {
+                 std::vector<Event> batch;
                  batch.reserve(rows.size());
-                 for (const auto& [user, event_id] : rows) batch.push_back(Conversion{user, event_id});
+                 for (const auto& [user, type, value, event_id] : rows) batch.push_back(Event{user, type, value, event_id});
                  s.submit(token, [store = s.store(), id, batch = std::move(batch)] {
-                     return store->add_conversions(id, batch);
+                     return store->add_events(id, batch);
                  });
              });
 }

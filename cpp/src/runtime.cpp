@@ -130,10 +130,14 @@ struct Runtime::Impl {
                 return d;
             }
             // Running minima only carry over between looks made under the same analysis options.
+            const bool same_analysis = data->analysis_signature == signature;
             const std::vector<std::optional<double>> previous =
-                data->analysis_signature == signature ? data->min_p : std::vector<std::optional<double>>{};
-            const Snapshot snap = make_snapshot(id, data->status, data->variants, data->weights, options.analysis,
-                                                previous, data->days_running, data->seq);
+                same_analysis ? data->min_p : std::vector<std::optional<double>>{};
+            Snapshot snap = make_snapshot(id, data->status, data->variants, data->weights, options.analysis,
+                                          previous, data->days_running, data->seq);
+            const MetricAnalysisInput metrics = metric_analysis_input(*data, same_analysis);
+            add_metrics(snap, metrics.metrics, metrics.names, options.analysis, metrics.previous_min_p,
+                        metrics.legacy);
             d.kind = Delivery::Kind::Snapshot;
             d.seq = snap.seq;
             d.payload = to_json(snap);
@@ -174,14 +178,38 @@ struct Runtime::Impl {
         for (std::size_t i = 0; i < snap.analysis.variants.size() && i < snap.analysis.min_p_values.size(); ++i) {
             if (snap.analysis.min_p_values[i]) look.min_p.emplace_back(snap.analysis.variants[i].key, *snap.analysis.min_p_values[i]);
         }
+        const auto regressions = guardrail_regressions(snap);
+        if (snap.metrics) {
+            const auto& results = snap.metrics->metrics;
+            for (std::size_t m = 0; m < results.size(); ++m)
+                for (std::size_t v = 0; v < results[m].variants.size() && v < snap.analysis.variants.size(); ++v) {
+                    const bool alarm = std::find(regressions.begin(), regressions.end(), std::make_pair(m, v)) !=
+                                       regressions.end();
+                    look.metrics.push_back({results[m].key, snap.analysis.variants[v].key,
+                                            v < results[m].min_p_values.size() ? results[m].min_p_values[v] : std::nullopt,
+                                            alarm});
+                }
+        }
         try {
-            const bool first_alarm = store->record_look(snap.experiment_id, look);
+            const LookOutcome outcome = store->record_look(snap.experiment_id, look);
             remember_recorded(snap.experiment_id, snap.seq);
-            if (first_alarm) {
+            if (outcome.first_srm_alarm) {
                 Delivery anomaly;
                 anomaly.kind = Delivery::Kind::Control;
                 anomaly.experiment_id = snap.experiment_id;
                 anomaly.payload = srm_anomaly_json(snap);
+                owner.deliveries_.push(std::move(anomaly));
+            }
+            // Each guardrail regression once per transition: the look that raised it announces it.
+            for (const auto& [m, v] : regressions) {
+                const auto raised = std::make_pair(snap.metrics->metrics[m].key, snap.analysis.variants[v].key);
+                if (std::find(outcome.guardrails_raised.begin(), outcome.guardrails_raised.end(), raised) ==
+                    outcome.guardrails_raised.end())
+                    continue;
+                Delivery anomaly;
+                anomaly.kind = Delivery::Kind::Control;
+                anomaly.experiment_id = snap.experiment_id;
+                anomaly.payload = guardrail_anomaly_json(snap, m, v);
                 owner.deliveries_.push(std::move(anomaly));
             }
         } catch (const std::exception& e) {

@@ -1,5 +1,7 @@
 #include "expstream/snapshot.hpp"
 
+#include "json_write.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -77,33 +79,6 @@ int utf8_sequence(const unsigned char* p, const unsigned char* end) {
         if (p + have >= end || (p[have] & 0xC0) != 0x80) return -have;
     }
     return len;
-}
-
-void append_int(std::string& out, std::int64_t value) {
-    char buf[24];
-    auto res = std::to_chars(buf, buf + sizeof buf, value);
-    out.append(buf, static_cast<std::size_t>(res.ptr - buf));
-}
-
-void append_optional_number(std::string& out, const std::optional<double>& value) {
-    if (value) {
-        append_json_number(out, *value);
-    } else {
-        out += "null";
-    }
-}
-
-// [low, high], or null when the interval is undefined.
-void append_interval(std::string& out, const std::optional<Interval>& interval) {
-    if (!interval) {
-        out += "null";
-        return;
-    }
-    out += '[';
-    append_json_number(out, interval->low);
-    out += ',';
-    append_json_number(out, interval->high);
-    out += ']';
 }
 
 }  // namespace
@@ -242,7 +217,9 @@ std::string to_json(const Snapshot& snapshot) {
     append_optional_number(out, snapshot.srm.p_value);
     out += ",\"mismatch\":";
     out += snapshot.srm.mismatch ? "true" : "false";
-    out += "}}";
+    out += '}';
+    append_metrics_json(out, snapshot);
+    out += '}';
     return out;
 }
 
@@ -287,7 +264,9 @@ std::string history_point_json(const Snapshot& snapshot) {
         append_interval(out, v.lift_ci);
         out += '}';
     }
-    out += "]}";
+    out += ']';
+    append_history_metrics_json(out, snapshot);
+    out += '}';
     return out;
 }
 

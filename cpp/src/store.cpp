@@ -7,121 +7,15 @@
 #include <type_traits>
 #include <utility>
 
-#include "connection_pool.hpp"
+#include "migrations.hpp"
+#include "store_sql.hpp"
 #include "expstream/log.hpp"
 #include "expstream/notice.hpp"
 #include "expstream/snapshot.hpp"
 
 namespace expstream {
+using namespace store_sql;
 namespace {
-
-// Migrations run in order, once each, under an advisory lock so that several processes starting
-// together do not race. Append new steps; never edit a released one.
-const char* const kMigrations[] = {
-    R"SQL(
-    CREATE TABLE experiments (
-        id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-        name         text NOT NULL,
-        status       text NOT NULL DEFAULT 'draft'
-                     CHECK (status IN ('draft', 'active', 'paused', 'completed')),
-        created_at   timestamptz NOT NULL DEFAULT now(),
-        activated_at timestamptz,
-        seq          bigint NOT NULL DEFAULT 1
-    );
-    CREATE TABLE variants (
-        id            bigserial PRIMARY KEY,
-        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
-        position      integer NOT NULL,
-        key           text NOT NULL,
-        name          text NOT NULL,
-        is_control    boolean NOT NULL,
-        UNIQUE (experiment_id, key)
-    );
-    CREATE TABLE assignments (
-        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
-        user_id       text NOT NULL,
-        variant_id    bigint NOT NULL REFERENCES variants (id),
-        assigned_at   timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (experiment_id, user_id)
-    );
-    CREATE TABLE events (
-        id            bigserial PRIMARY KEY,
-        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
-        user_id       text NOT NULL,
-        type          text NOT NULL,
-        event_id      text,
-        created_at    timestamptz NOT NULL DEFAULT now()
-    );
-    CREATE UNIQUE INDEX events_event_id ON events (experiment_id, event_id) WHERE event_id IS NOT NULL;
-    CREATE INDEX events_conversions ON events (experiment_id, user_id) WHERE type = 'conversion';
-    )SQL",
-    // 2: experiments belong to a tenant (NULL: the default tenant).
-    R"SQL(
-    ALTER TABLE experiments ADD COLUMN tenant text;
-    CREATE INDEX experiments_tenant ON experiments (tenant);
-    )SQL",
-    // 3: traffic weights (SRM), running-minimum p-values, the SRM alarm, results history.
-    R"SQL(
-    ALTER TABLE variants ADD COLUMN weight double precision NOT NULL DEFAULT 1 CHECK (weight > 0);
-    ALTER TABLE variants ADD COLUMN min_p double precision;
-    ALTER TABLE experiments ADD COLUMN analysis_signature text;
-    ALTER TABLE experiments ADD COLUMN srm_alerted_at timestamptz;
-    CREATE TABLE results_history (
-        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
-        seq           bigint NOT NULL,
-        recorded_at   timestamptz NOT NULL DEFAULT now(),
-        point         jsonb NOT NULL,
-        PRIMARY KEY (experiment_id, seq)
-    );
-    )SQL",
-    // 4: running totals per variant, kept by ingest in its own transaction, so a snapshot reads one
-    // small row per variant however long the experiment ran. The per-row foreign-key checks on the
-    // raw tables go (ingest locks the experiment row and joins the variants, which is the same
-    // guarantee once per batch); a trigger keeps deleting an experiment's rows with it. Nodes
-    // publish their subscriber counts with a heartbeat.
-    R"SQL(
-    ALTER TABLE variants ADD COLUMN participants bigint NOT NULL DEFAULT 0,
-                         ADD COLUMN converters bigint NOT NULL DEFAULT 0;
-    UPDATE variants v SET participants = t.participants, converters = t.converters
-    FROM (SELECT a.variant_id, count(*) AS participants, count(c.user_id) AS converters
-          FROM assignments a
-          LEFT JOIN (SELECT DISTINCT experiment_id, user_id FROM events WHERE type = 'conversion') c
-            ON c.experiment_id = a.experiment_id AND c.user_id = a.user_id
-          GROUP BY a.variant_id) t
-    WHERE v.id = t.variant_id;
-    ALTER TABLE events DROP CONSTRAINT events_experiment_id_fkey;
-    ALTER TABLE assignments DROP CONSTRAINT assignments_experiment_id_fkey;
-    ALTER TABLE assignments DROP CONSTRAINT assignments_variant_id_fkey;
-    CREATE FUNCTION expstream_delete_experiment_rows() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        DELETE FROM events WHERE experiment_id = OLD.id;
-        DELETE FROM assignments WHERE experiment_id = OLD.id;
-        RETURN OLD;
-    END $$;
-    CREATE TRIGGER experiments_delete_rows BEFORE DELETE ON experiments
-        FOR EACH ROW EXECUTE FUNCTION expstream_delete_experiment_rows();
-    CREATE TABLE nodes (
-        node_id      text PRIMARY KEY,
-        started_at   timestamptz NOT NULL DEFAULT now(),
-        heartbeat_at timestamptz NOT NULL DEFAULT now()
-    );
-    CREATE TABLE node_subscribers (
-        node_id       text NOT NULL REFERENCES nodes (node_id) ON DELETE CASCADE,
-        experiment_id text NOT NULL,
-        subscribers   integer NOT NULL CHECK (subscribers > 0),
-        PRIMARY KEY (node_id, experiment_id)
-    );
-    )SQL",
-};
-
-
-const char* const kIsoTime = R"(to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"'))";
-
-std::string iso(const char* column) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, kIsoTime, column);
-    return buf;
-}
 
 const std::string kExperimentColumns = "e.id::text, e.name, e.status, " + iso("e.created_at") + ", " +
                                        iso("e.activated_at") + ", e.seq, e.tenant";
@@ -157,6 +51,7 @@ void load_variants(pqxx::transaction_base& tx, std::vector<Experiment>& experime
         "SELECT experiment_id::text, key, name, is_control, weight FROM variants "
         "WHERE experiment_id = ANY($1::uuid[]) ORDER BY experiment_id, position",
         ids);
+    load_metrics(tx, experiments);
     for (auto& experiment : experiments) {
         for (const auto& r : rows) {
             if (r[0].as<std::string>() != experiment.id) continue;
@@ -164,61 +59,6 @@ void load_variants(pqxx::transaction_base& tx, std::vector<Experiment>& experime
                 VariantSpec{r[1].as<std::string>(), r[2].as<std::string>(), r[3].as<bool>(), r[4].as<double>()});
         }
     }
-}
-
-// Locks the experiment row for the rest of the transaction: ingest, status changes and look
-// records of one experiment are serialized, so seq, totals and "first assignment wins" stay exact.
-// Every writer takes this lock before any variants row (one lock order: no deadlocks). NO KEY
-// UPDATE, not UPDATE: foreign-key checks of rows that reference the experiment (history points)
-// need not wait for it.
-std::string lock_experiment(pqxx::transaction_base& tx, const std::string& id) {
-    const pqxx::result r =
-        tx.exec_params("SELECT status FROM experiments WHERE id = $1::uuid FOR NO KEY UPDATE", id);
-    if (r.empty()) throw NotFound("experiment " + id + " not found");
-    return r[0][0].as<std::string>();
-}
-
-void ensure_accepts_data(const std::string& status) {
-    if (status == "completed") throw Conflict("experiment is completed and accepts no more data");
-}
-
-// A batch travels as one JSON parameter: one round trip, set-based SQL, no per-row statements.
-// Each row becomes {<fields>,"o":<index>}, the index keeping the caller's order.
-template <class Row, class WriteFields>
-std::string batch_json(const std::vector<Row>& batch, std::size_t bytes_per_row, WriteFields write_fields) {
-    std::string json = "[";
-    json.reserve(batch.size() * bytes_per_row + 2);
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (i) json += ',';
-        json += '{';
-        write_fields(json, batch[i]);
-        json += ",\"o\":" + std::to_string(i) + '}';
-    }
-    json += ']';
-    return json;
-}
-
-// One ingest transaction: the experiment row locked (ingest of one experiment is serialized, so
-// seq and "first wins" stay exact), completed experiments refused, seq bumped when numbers moved.
-// NOTIFY is delivered at commit, and only if the transaction commits: listeners never hear of a
-// change that did not happen.
-void notify_change(pqxx::transaction_base& tx, const ChangeNotice& notice) {
-    tx.exec_params("SELECT pg_notify($1, $2)", kChangesChannel, notice_json(notice));
-}
-
-template <class Insert>
-IngestResult ingest_transaction(pqxx::connection& c, const std::string& node_id, const std::string& experiment_id,
-                                std::int64_t total, Insert insert) {
-    pqxx::work tx(c);
-    ensure_accepts_data(lock_experiment(tx, experiment_id));
-    IngestResult result = insert(tx);
-    result.duplicates = total - result.accepted;
-    if (result.changed) {
-        tx.exec_params("UPDATE experiments SET seq = seq + 1 WHERE id = $1::uuid", experiment_id);
-        notify_change(tx, ChangeNotice{node_id, experiment_id, std::nullopt});
-    }
-    tx.commit();
-    return result;
 }
 
 }  // namespace
@@ -231,25 +71,13 @@ Store::~Store() = default;
 
 const std::string& Store::url() const { return pool_->url(); }
 
-template <class F>
-auto Store::with_connection(F&& f) {
-    using Result = std::invoke_result_t<F&, pqxx::connection&>;
-    if constexpr (std::is_void_v<Result>) {
-        pool_->run([&](pqxx::connection& c) { f(c); });
-    } else {
-        std::optional<Result> result;  // set by the attempt that succeeds
-        pool_->run([&](pqxx::connection& c) { result.emplace(f(c)); });
-        return std::move(*result);
-    }
-}
-
 void Store::migrate() {
     with_connection([](pqxx::connection& c) {
         pqxx::work tx(c);
         tx.exec("SELECT pg_advisory_xact_lock(7265730001)");
         tx.exec("CREATE TABLE IF NOT EXISTS expstream_migrations (version integer PRIMARY KEY)");
         const int applied = tx.exec1("SELECT coalesce(max(version), 0) FROM expstream_migrations")[0].as<int>();
-        const int total = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
+        const int total = static_cast<int>(kMigrationCount);
         for (int v = applied; v < total; ++v) {
             tx.exec(kMigrations[v]);
             tx.exec_params("INSERT INTO expstream_migrations (version) VALUES ($1)", v + 1);
@@ -272,7 +100,7 @@ bool Store::ping() {
 }
 
 Experiment Store::create_experiment(const std::string& name, const std::vector<VariantSpec>& variants,
-                                    const std::optional<std::string>& tenant) {
+                                    const std::optional<std::string>& tenant, const std::vector<MetricSpec>& metrics) {
     return with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
         // libpqxx 6 has no optional parameters: an empty string stands for NULL here.
@@ -287,9 +115,29 @@ Experiment Store::create_experiment(const std::string& name, const std::vector<V
                 "VALUES ($1::uuid, $2, $3, $4, $5, $6)",
                 e.id, position++, v.key, v.name, v.is_control, v.weight);
         }
+        insert_metrics(tx, e.id, metrics);
         tx.commit();
         e.variants = variants;
+        e.metrics = metrics.empty() ? std::vector<MetricSpec>{default_metric()} : metrics;
         return e;
+    });
+}
+
+Experiment Store::set_metrics(const std::string& id, const std::vector<MetricSpec>& metrics) {
+    return with_connection([&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        if (lock_experiment(tx, id) != "draft")
+            throw Conflict("metrics can only be changed while the experiment is a draft");
+        tx.exec_params("DELETE FROM metrics WHERE experiment_id = $1::uuid", id);
+        insert_metrics(tx, id, metrics);
+        rebuild_metric_totals(tx, id);  // a draft may hold data already: count it the new way
+        tx.exec_params("UPDATE experiments SET seq = seq + 1 WHERE id = $1::uuid", id);
+        notify_change(tx, ChangeNotice{node_id_, id, std::nullopt});
+        std::vector<Experiment> one{
+            experiment_from(tx.exec_params1("SELECT " + kExperimentColumns + " FROM experiments e WHERE e.id = $1::uuid", id))};
+        load_variants(tx, one);
+        tx.commit();
+        return std::move(one[0]);
     });
 }
 
@@ -340,94 +188,6 @@ StatusChange Store::set_status(const std::string& id, const std::string& status,
     });
 }
 
-IngestResult Store::add_assignments(const std::string& experiment_id, const std::vector<Assignment>& batch) {
-    const std::string json = batch_json(batch, 48, [](std::string& out, const Assignment& a) {
-        out += "\"u\":";
-        append_json_string(out, a.user_id);
-        out += ",\"k\":";
-        append_json_string(out, a.variant_key);
-    });
-    return with_connection([&](pqxx::connection& c) {
-        return ingest_transaction(c, node_id_, experiment_id, static_cast<std::int64_t>(batch.size()), [&](pqxx::work& tx) {
-            const pqxx::result unknown = tx.exec_params(
-                "SELECT x.k FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
-                "LEFT JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
-                "WHERE v.id IS NULL ORDER BY x.o LIMIT 1",
-                experiment_id, json);
-            if (!unknown.empty())
-                throw InvalidInput("unknown variant key '" + unknown[0][0].as<std::string>("") + "'");
-            // Every part of one statement sees the tables as they were before it: a new participant
-            // who converted earlier (conversion before assignment) also counts as a converter now.
-            const pqxx::row r = tx.exec_params1(
-                "WITH ins AS ("
-                "  INSERT INTO assignments (experiment_id, user_id, variant_id) "
-                "  SELECT DISTINCT ON (x.u) $1::uuid, x.u, v.id "
-                "  FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
-                "  JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
-                "  ORDER BY x.u, x.o "
-                "  ON CONFLICT (experiment_id, user_id) DO NOTHING "
-                "  RETURNING user_id, variant_id), "
-                "per_variant AS ("
-                "  SELECT ins.variant_id, count(*) AS participants, "
-                "    count(*) FILTER (WHERE EXISTS (SELECT 1 FROM events e WHERE e.experiment_id = $1::uuid "
-                "                                   AND e.user_id = ins.user_id AND e.type = 'conversion')) AS converters "
-                "  FROM ins GROUP BY ins.variant_id), "
-                "totals AS ("
-                "  UPDATE variants v SET participants = v.participants + p.participants, "
-                "    converters = v.converters + p.converters "
-                "  FROM per_variant p WHERE v.id = p.variant_id RETURNING 1) "
-                "SELECT coalesce((SELECT sum(participants) FROM per_variant), 0)::bigint, (SELECT count(*) FROM totals)",
-                experiment_id, json);
-            IngestResult result;
-            result.accepted = r[0].as<std::int64_t>();
-            result.changed = result.accepted > 0;
-            return result;
-        });
-    });
-}
-
-IngestResult Store::add_conversions(const std::string& experiment_id, const std::vector<Conversion>& batch) {
-    const std::string json = batch_json(batch, 64, [](std::string& out, const Conversion& e) {
-        out += "\"u\":";
-        append_json_string(out, e.user_id);
-        out += ",\"e\":";
-        if (e.event_id)
-            append_json_string(out, *e.event_id);
-        else
-            out += "null";
-    });
-    return with_connection([&](pqxx::connection& c) {
-        return ingest_transaction(c, node_id_, experiment_id, static_cast<std::int64_t>(batch.size()), [&](pqxx::work& tx) {
-            // The outer query sees the table as it was before this INSERT, so "no earlier conversion"
-            // means this batch brings the user's first one: only then do the numbers move.
-            const pqxx::row r = tx.exec_params1(
-                "WITH ins AS ("
-                "  INSERT INTO events (experiment_id, user_id, type, event_id) "
-                "  SELECT $1::uuid, x.u, 'conversion', x.e "
-                "  FROM json_to_recordset($2::json) AS x(u text, e text, o bigint) ORDER BY x.o "
-                "  ON CONFLICT (experiment_id, event_id) WHERE event_id IS NOT NULL DO NOTHING "
-                "  RETURNING user_id), "
-                "firsts AS ("
-                "  SELECT DISTINCT ins.user_id FROM ins "
-                "  WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.experiment_id = $1::uuid "
-                "                    AND e.user_id = ins.user_id AND e.type = 'conversion')), "
-                "per_variant AS ("
-                "  SELECT a.variant_id, count(*) AS converters FROM firsts "
-                "  JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = firsts.user_id "
-                "  GROUP BY a.variant_id), "
-                "totals AS ("
-                "  UPDATE variants v SET converters = v.converters + p.converters "
-                "  FROM per_variant p WHERE v.id = p.variant_id RETURNING 1) "
-                "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM totals) > 0",
-                experiment_id, json);
-            IngestResult result;
-            result.accepted = r[0].as<std::int64_t>();
-            result.changed = r[1].as<bool>();
-            return result;
-        });
-    });
-}
-
 std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experiment_id) {
     return with_connection([&](pqxx::connection& c) -> std::optional<SnapshotData> {
         // One snapshot of the database: seq, status and counts agree with each other.
@@ -447,7 +207,7 @@ std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experim
         data.analysis_signature = head[0][3].as<std::string>();
         // The running totals: one row per variant, whatever the size of the raw tables.
         const pqxx::result rows = tx.exec_params(
-            "SELECT key, name, is_control, participants, converters, weight, min_p "
+            "SELECT key, name, is_control, participants, weight, min_p "
             "FROM variants WHERE experiment_id = $1::uuid ORDER BY position",
             experiment_id);
         for (const auto& r : rows) {
@@ -456,16 +216,16 @@ std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experim
             v.name = r[1].as<std::string>();
             v.is_control = r[2].as<bool>();
             v.participants = r[3].as<std::int64_t>();
-            v.conversions = r[4].as<std::int64_t>();
             data.variants.push_back(std::move(v));
-            data.weights.push_back(r[5].as<double>());
-            data.min_p.push_back(r[6].is_null() ? std::nullopt : std::optional<double>(r[6].as<double>()));
+            data.weights.push_back(r[4].as<double>());
+            data.min_p.push_back(r[5].is_null() ? std::nullopt : std::optional<double>(r[5].as<double>()));
         }
+        read_metric_sums(tx, data);  // and the conversions shown in the variants' own fields
         return data;
     });
 }
 
-bool Store::record_look(const std::string& experiment_id, const Look& look) {
+LookOutcome Store::record_look(const std::string& experiment_id, const Look& look) {
     std::string minima = "[";
     for (std::size_t i = 0; i < look.min_p.size(); ++i) {
         if (i) minima += ',';
@@ -476,6 +236,18 @@ bool Store::record_look(const std::string& experiment_id, const Look& look) {
         minima += '}';
     }
     minima += ']';
+    const std::string metrics = batch_json(look.metrics, 64, [](std::string& out, const Look::MetricLook& m) {
+        out += "\"m\":";
+        append_json_string(out, m.metric);
+        out += ",\"k\":";
+        append_json_string(out, m.variant);
+        out += ",\"p\":";
+        if (m.min_p)
+            append_json_number(out, *m.min_p);
+        else
+            out += "null";
+        out += m.alarm ? ",\"a\":true" : ",\"a\":false";
+    });
     return with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
         lock_experiment(tx, experiment_id);
@@ -484,26 +256,48 @@ bool Store::record_look(const std::string& experiment_id, const Look& look) {
             "UPDATE experiments SET analysis_signature = $2 WHERE id = $1::uuid "
             "AND analysis_signature IS DISTINCT FROM $2 RETURNING 1",
             experiment_id, look.analysis_signature);
-        if (!changed.empty()) tx.exec_params("UPDATE variants SET min_p = NULL WHERE experiment_id = $1::uuid", experiment_id);
+        if (!changed.empty()) {
+            tx.exec_params("UPDATE variants SET min_p = NULL WHERE experiment_id = $1::uuid", experiment_id);
+            tx.exec_params("UPDATE metric_sums s SET min_p = NULL FROM variants v "
+                           "WHERE s.variant_id = v.id AND v.experiment_id = $1::uuid", experiment_id);
+        }
         tx.exec_params(
             "UPDATE variants v SET min_p = least(coalesce(v.min_p, x.p), x.p) "
             "FROM json_to_recordset($2::json) AS x(k text, p double precision) "
             "WHERE v.experiment_id = $1::uuid AND v.key = x.k",
             experiment_id, minima);
+        // Per metric: minima only go down; an alarm flag flips once per transition, so the look that
+        // flips it (one, whatever the number of nodes) is the one that announces it.
+        const pqxx::result raised = tx.exec_params(
+            "WITH x AS (SELECT v.id AS variant_id, x.m, x.k, x.p, x.a "
+            "           FROM json_to_recordset($2::json) AS x(m text, k text, p double precision, a boolean) "
+            "           JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k), "
+            "old AS (SELECT s.variant_id, s.metric, s.alerted FROM metric_sums s JOIN x "
+            "        ON s.variant_id = x.variant_id AND s.metric = x.m), "
+            "up AS (INSERT INTO metric_sums AS s (variant_id, metric, min_p, alerted) "
+            "       SELECT variant_id, m, p, a FROM x "
+            "       ON CONFLICT (variant_id, metric) DO UPDATE SET "
+            "         min_p = least(coalesce(s.min_p, EXCLUDED.min_p), EXCLUDED.min_p), alerted = EXCLUDED.alerted "
+            "       RETURNING variant_id, metric, alerted) "
+            "SELECT up.metric, x.k FROM up JOIN x ON x.variant_id = up.variant_id AND x.m = up.metric "
+            "LEFT JOIN old ON old.variant_id = up.variant_id AND old.metric = up.metric "
+            "WHERE up.alerted AND NOT coalesce(old.alerted, false) ORDER BY up.metric, x.k",
+            experiment_id, metrics);
         tx.exec_params(
             "INSERT INTO results_history (experiment_id, seq, point) VALUES ($1::uuid, $2, $3::jsonb) "
             "ON CONFLICT (experiment_id, seq) DO NOTHING",
             experiment_id, look.seq, look.history_point);
-        bool first_alarm = false;
+        LookOutcome outcome;
+        for (const auto& r : raised) outcome.guardrails_raised.emplace_back(r[0].as<std::string>(), r[1].as<std::string>());
         if (look.srm_mismatch) {
-            first_alarm = !tx.exec_params(
-                                 "UPDATE experiments SET srm_alerted_at = now() WHERE id = $1::uuid "
-                                 "AND srm_alerted_at IS NULL RETURNING 1",
-                                 experiment_id)
-                               .empty();
+            outcome.first_srm_alarm = !tx.exec_params(
+                                           "UPDATE experiments SET srm_alerted_at = now() WHERE id = $1::uuid "
+                                           "AND srm_alerted_at IS NULL RETURNING 1",
+                                           experiment_id)
+                                         .empty();
         }
         tx.commit();
-        return first_alarm;
+        return outcome;
     });
 }
 
@@ -521,42 +315,6 @@ std::string Store::history_json(const std::string& experiment_id, std::size_t ma
             experiment_id, static_cast<long>(max_points));
         if (r[0].is_null()) return std::string("{\"experiment_id\":\"") + experiment_id + "\",\"points\":[]}";
         return r[0].as<std::string>();
-    });
-}
-
-std::vector<TotalsDrift> Store::verify_totals(const std::optional<std::string>& experiment_id, std::int64_t* variants_checked) {
-    return with_connection([&](pqxx::connection& c) {
-        // One snapshot of the database: totals and raw rows are written by the same transactions,
-        // so in any snapshot they agree unless something is wrong.
-        pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c);
-        const std::string id = experiment_id.value_or("");
-        if (!id.empty() && tx.exec_params("SELECT 1 FROM experiments WHERE id = $1::uuid", id).empty())
-            throw NotFound("experiment " + id + " not found");
-        // The same recount the snapshots used before running totals existed.
-        const pqxx::result rows = tx.exec_params(
-            "SELECT v.experiment_id::text, v.key, v.participants, coalesce(t.participants, 0), "
-            "  v.converters, coalesce(t.converters, 0), "
-            "  count(*) OVER () "
-            "FROM variants v "
-            "LEFT JOIN (SELECT a.variant_id, count(*) AS participants, count(c.user_id) AS converters "
-            "           FROM assignments a "
-            "           LEFT JOIN (SELECT DISTINCT experiment_id, user_id FROM events "
-            "                      WHERE type = 'conversion' AND ($1 = '' OR experiment_id = nullif($1, '')::uuid)) c "
-            "             ON c.experiment_id = a.experiment_id AND c.user_id = a.user_id "
-            "           WHERE $1 = '' OR a.experiment_id = nullif($1, '')::uuid "
-            "           GROUP BY a.variant_id) t ON t.variant_id = v.id "
-            "WHERE $1 = '' OR v.experiment_id = nullif($1, '')::uuid "
-            "ORDER BY v.experiment_id, v.position",
-            id);
-        if (variants_checked) *variants_checked = rows.empty() ? 0 : rows[0][6].as<std::int64_t>();
-        std::vector<TotalsDrift> drift;
-        for (const auto& r : rows) {
-            TotalsDrift d{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::int64_t>(),
-                          r[3].as<std::int64_t>(),  r[4].as<std::int64_t>(),  r[5].as<std::int64_t>()};
-            if (d.stored_participants != d.actual_participants || d.stored_converters != d.actual_converters)
-                drift.push_back(std::move(d));
-        }
-        return drift;
     });
 }
 

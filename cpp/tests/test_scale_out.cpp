@@ -150,19 +150,28 @@ TEST_F(ScaleOutTest, IngestAndLookRecordsOfOneExperimentNeverDeadlock) {
 TEST_F(ScaleOutTest, VerifyReportsDriftAndUnknownExperiments) {
     const std::string id = new_experiment();
     here->add_assignments(id, {{"u1", "b"}});
+    here->add_conversions(id, {{"u1", std::string("e1")}});
     {
         pqxx::connection c(url());
         pqxx::work tx(c);
-        tx.exec_params("UPDATE variants SET converters = converters + 3 WHERE experiment_id = $1::uuid AND key = 'b'", id);
+        tx.exec_params(
+            "UPDATE metric_sums s SET sum = s.sum + 3 FROM variants v "
+            "WHERE s.variant_id = v.id AND v.experiment_id = $1::uuid AND v.key = 'b' AND s.metric = 'conversion'",
+            id);
+        tx.exec_params("UPDATE variants SET participants = participants + 1 WHERE experiment_id = $1::uuid AND key = 'control'", id);
         tx.commit();
     }
     const auto drift = here->verify_totals(std::nullopt);
-    ASSERT_EQ(drift.size(), 1u);
+    ASSERT_EQ(drift.size(), 2u);
     EXPECT_EQ(drift[0].experiment_id, id);
-    EXPECT_EQ(drift[0].variant_key, "b");
-    EXPECT_EQ(drift[0].stored_converters, 3);
-    EXPECT_EQ(drift[0].actual_converters, 0);
-    EXPECT_EQ(drift[0].stored_participants, drift[0].actual_participants);
+    EXPECT_EQ(drift[0].variant_key, "control");
+    EXPECT_EQ(drift[0].total, "participants");
+    EXPECT_EQ(drift[0].stored, "1");
+    EXPECT_EQ(drift[0].recounted, "0");
+    EXPECT_EQ(drift[1].variant_key, "b");
+    EXPECT_EQ(drift[1].total, "conversion.sum");
+    EXPECT_EQ(drift[1].stored, "4");
+    EXPECT_EQ(drift[1].recounted, "1");
     EXPECT_THROW(here->verify_totals(std::string("00000000-0000-0000-0000-000000000000")), NotFound);
 }
 

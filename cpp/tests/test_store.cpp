@@ -115,9 +115,29 @@ TEST_F(StoreTest, TheSrmAlarmFiresOnce) {
     look.analysis_signature = "sig";
     look.history_point = "{}";
     look.srm_mismatch = true;
-    EXPECT_TRUE(store->record_look(id, look));
+    EXPECT_TRUE(store->record_look(id, look).first_srm_alarm);
     look.seq = 2;
-    EXPECT_FALSE(store->record_look(id, look));
+    EXPECT_FALSE(store->record_look(id, look).first_srm_alarm);
+}
+
+TEST_F(StoreTest, AGuardrailAlarmIsAnnouncedOncePerTransition) {
+    const std::string id = new_experiment();
+    Look look;
+    look.analysis_signature = "sig";
+    look.history_point = "{}";
+    const auto at = [&](std::int64_t seq, bool alarm) {
+        look.seq = seq;
+        look.metrics = {{"conversion", "b", 0.01, alarm}};
+        return store->record_look(id, look).guardrails_raised;
+    };
+    using Raised = std::vector<std::pair<std::string, std::string>>;
+    EXPECT_EQ(at(1, true), (Raised{{"conversion", "b"}}));
+    EXPECT_EQ(at(2, true), Raised{});  // still standing: not announced again
+    EXPECT_EQ(at(3, false), Raised{});  // recovered
+    EXPECT_EQ(at(4, true), (Raised{{"conversion", "b"}}));  // regressed again: a new transition
+    const auto data = store->read_snapshot_data(id);
+    EXPECT_TRUE(data->sums.at(0).at(1).alerted);
+    EXPECT_DOUBLE_EQ(*data->sums.at(0).at(1).min_p, 0.01);
 }
 
 TEST(StoreOutage, AnUnreachableServerIsDatabaseUnavailable) {

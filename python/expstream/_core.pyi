@@ -19,7 +19,7 @@ def snapshot_json(
     timestamp: str = "",
     method: str = "fixed",
     sequential_tuning: float = 5000.0,
-    holm: bool = True,
+    correction: str = "holm",
     weights: list[float] = ...,
     previous_min_p: list[float | None] = ...,
 ) -> str: ...
@@ -44,7 +44,8 @@ def status_changed_json(
 ) -> str: ...
 def verify_totals(
     database_url: str, experiment_id: str | None = None
-) -> tuple[int, list[tuple[str, str, int, int, int, int]]]: ...
+) -> tuple[int, list[tuple[str, str, str, str, str]]]:
+    """(variants checked, [(experiment, variant, total, stored, recounted)] for each that differs)."""
 
 # (kind, experiment id, target connection or 0, seq, JSON payload)
 DeliveryRow = tuple[int, str, int, int, str]
@@ -52,6 +53,10 @@ DeliveryRow = tuple[int, str, int, int, str]
 CompletionRow = tuple[int, str | None, Any]
 # (level, logger, message, experiment id or "")
 LogRow = tuple[str, str, str, str]
+# (key, name, kind, event_type or "", role, direction, cap or None, numerator or "", denominator or "")
+MetricRow = tuple[str, str, str, str, str, str, float | None, str, str]
+# (user id, type, value, event id or None)
+EventRow = tuple[str, str, float, str | None]
 
 class Service:
     def __init__(
@@ -63,7 +68,7 @@ class Service:
         alpha: float = 0.05,
         method: str = "sequential",
         sequential_tuning: float = 5000.0,
-        holm: bool = True,
+        correction: str = "holm",
         node_id: str = "",
         presence_seconds: float = 0.0,
         listen: bool = False,
@@ -102,13 +107,17 @@ class Service:
     def submit_snapshot(self, token: int, experiment_id: str) -> None: ...
     def submit_history(self, token: int, experiment_id: str, max_points: int) -> None: ...
     def submit_create_experiment(
-        self, token: int, name: str, variants: list[tuple[str, str, bool, float]], tenant: str | None
+        self,
+        token: int,
+        name: str,
+        variants: list[tuple[str, str, bool, float]],
+        tenant: str | None,
+        metrics: list[MetricRow],
     ) -> None: ...
+    def submit_set_metrics(self, token: int, experiment_id: str, metrics: list[MetricRow]) -> None: ...
     def submit_list_experiments(self, token: int) -> None: ...
     def submit_get_experiment(self, token: int, experiment_id: str) -> None: ...
     def submit_set_status(self, token: int, experiment_id: str, status: str, trace_id: str) -> None: ...
     def submit_other_nodes_subscribers(self, token: int, alive_within_seconds: float) -> None: ...
     def submit_add_assignments(self, token: int, experiment_id: str, rows: list[tuple[str, str]]) -> None: ...
-    def submit_add_conversions(
-        self, token: int, experiment_id: str, rows: list[tuple[str, str | None]]
-    ) -> None: ...
+    def submit_add_events(self, token: int, experiment_id: str, rows: list[EventRow]) -> None: ...

@@ -88,7 +88,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         alpha=settings.significance_level,
         method=settings.stats_method,
         sequential_tuning=settings.sequential_tuning,
-        holm=settings.correction == "holm",
+        correction=settings.correction,
         node_id=settings.process_node_id,
         presence_seconds=settings.node_heartbeat_seconds,
         listen=True,

@@ -233,11 +233,9 @@ def _verify(args: argparse.Namespace) -> int:
     finally:
         if embedded is not None:
             embedded.stop()
-    for experiment, variant, participants, recounted_p, converters, recounted_c in drift:
-        print(
-            f"DRIFT experiment {experiment} variant {variant}: participants stored {participants}, "
-            f"recounted {recounted_p}; converters stored {converters}, recounted {recounted_c}"
-        )
+    for experiment, variant, total, stored, recounted in drift:
+        where = f" variant {variant}" if variant else ""
+        print(f"DRIFT experiment {experiment}{where}: {total} stored {stored}, recounted {recounted}")
     scope = f"experiment {args.experiment_id}" if args.experiment_id else "all experiments"
     print(f"verified {checked} variants of {scope}: {len(drift)} with drift")
     return 1 if drift else 0

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Status = Literal["draft", "active", "paused", "completed"]
 
@@ -31,10 +39,103 @@ class VariantIn(BaseModel):
     weight: float = Field(default=1.0, gt=0, le=1e6, description="Relative share of traffic (for SRM checks)")
 
 
+# Metric keys and event types: what a URL, a Prometheus label or a SQL identifier takes unquoted.
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,40}$")]
+MAX_METRICS = 20
+# Beyond this, a value is a bug in the caller (or an attack on the sums' precision), not revenue.
+MAX_ABS_VALUE = 1e12
+
+
+class MetricIn(BaseModel):
+    """One metric (README, "Metrics"): a proportion or mean over events of one type, or a ratio of
+    two mean metrics."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: Key
+    name: Text | None = Field(default=None, min_length=1, max_length=200, description="default: the key")
+    kind: Literal["proportion", "mean", "ratio"]
+    event_type: Key | None = Field(default=None, description="proportion, mean: the events it counts")
+    role: Literal["primary", "secondary", "guardrail"] = "secondary"
+    direction: Literal["increase", "decrease"] = "increase"
+    cap: float | None = Field(
+        default=None, gt=0, le=MAX_ABS_VALUE, allow_inf_nan=False, description="mean: per-user cap"
+    )
+    numerator: Key | None = Field(default=None, description="ratio: a mean metric's key")
+    denominator: Key | None = Field(default=None, description="ratio: a mean metric's key")
+
+    @model_validator(mode="after")
+    def fields_of_its_kind(self) -> MetricIn:
+        if self.kind == "ratio":
+            if self.numerator is None or self.denominator is None:
+                raise ValueError("a ratio metric needs numerator and denominator (keys of mean metrics)")
+            if self.event_type is not None or self.cap is not None:
+                raise ValueError("a ratio metric takes no event_type or cap (its parts have them)")
+        else:
+            if self.event_type is None:
+                raise ValueError(f"a {self.kind} metric needs event_type")
+            if self.numerator is not None or self.denominator is not None:
+                raise ValueError("numerator and denominator belong to ratio metrics")
+            if self.kind == "proportion" and self.cap is not None:
+                raise ValueError("cap applies to mean metrics")
+        return self
+
+    def as_row(self) -> tuple[str, str, str, str, str, str, float | None, str, str]:
+        """The core's metric tuple."""
+        return (
+            self.key,
+            self.name or self.key,
+            self.kind,
+            self.event_type or "",
+            self.role,
+            self.direction,
+            self.cap,
+            self.numerator or "",
+            self.denominator or "",
+        )
+
+
+def check_metrics(metrics: list[MetricIn]) -> list[MetricIn]:
+    """The rules across one experiment's metrics; each message names the field."""
+    if not 1 <= len(metrics) <= MAX_METRICS:
+        raise ValueError(f"metrics: between 1 and {MAX_METRICS} metrics; got {len(metrics)}")
+    kinds: dict[str, str] = {}
+    for i, m in enumerate(metrics):
+        if m.key in kinds:
+            raise ValueError(f"metrics[{i}].key: metric keys must be unique; '{m.key}' repeats")
+        kinds[m.key] = m.kind
+    primaries = [m.key for m in metrics if m.role == "primary"]
+    if len(primaries) != 1:
+        raise ValueError(f"metrics: exactly one metric must have role 'primary'; found {len(primaries)}")
+    for i, m in enumerate(metrics):
+        for part in ("numerator", "denominator"):
+            ref = getattr(m, part)
+            if ref is not None and kinds.get(ref) != "mean":
+                raise ValueError(f"metrics[{i}].{part}: '{ref}' is not a mean metric of this experiment")
+    return metrics
+
+
+class MetricsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metrics: list[MetricIn]
+
+    @field_validator("metrics")
+    @classmethod
+    def check_all(cls, metrics: list[MetricIn]) -> list[MetricIn]:
+        return check_metrics(metrics)
+
+
 class ExperimentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Text = Field(min_length=1, max_length=200)
     variants: list[VariantIn]
+    metrics: list[MetricIn] | None = Field(
+        default=None, description="default: one proportion metric, 'conversion', over conversion events"
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def check_experiment_metrics(cls, metrics: list[MetricIn] | None) -> list[MetricIn] | None:
+        return None if metrics is None else check_metrics(metrics)
 
     @field_validator("variants")
     @classmethod
@@ -59,6 +160,18 @@ class VariantOut(BaseModel):
     weight: float = 1.0
 
 
+class MetricOut(BaseModel):
+    key: str
+    name: str
+    kind: Literal["proportion", "mean", "ratio"]
+    role: Literal["primary", "secondary", "guardrail"]
+    direction: Literal["increase", "decrease"]
+    event_type: str | None = None
+    cap: float | None = None
+    numerator: str | None = None
+    denominator: str | None = None
+
+
 class ExperimentOut(BaseModel):
     id: str
     name: str
@@ -68,6 +181,7 @@ class ExperimentOut(BaseModel):
     seq: int
     tenant: str | None = None
     variants: list[VariantOut]
+    metrics: list[MetricOut]
 
 
 class StatusIn(BaseModel):
@@ -89,7 +203,8 @@ class AssignmentBatch(BaseModel):
 class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user_id: Text = Field(min_length=1, max_length=256)
-    type: Literal["conversion"]
+    type: Key = Field(description="e.g. conversion, purchase, refund")
+    value: float = Field(default=1.0, ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE, allow_inf_nan=False, strict=True)
     event_id: Text | None = Field(default=None, min_length=1, max_length=256)
 
 

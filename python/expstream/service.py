@@ -152,9 +152,16 @@ class CoreService:
         return result
 
     async def create_experiment(
-        self, name: str, variants: list[tuple[str, str, bool, float]], tenant: str | None = None
+        self,
+        name: str,
+        variants: list[tuple[str, str, bool, float]],
+        tenant: str | None = None,
+        metrics: list[_core.MetricRow] | None = None,
     ) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call(self.core.submit_create_experiment, name, variants, tenant)
+        """metrics None or empty: today's single metric, conversion."""
+        result: dict[str, Any] = await self._call(
+            self.core.submit_create_experiment, name, variants, tenant, metrics or []
+        )
         self.tenants.put(result["id"], tenant)
         return result
 
@@ -197,8 +204,14 @@ class CoreService:
         result: dict[str, Any] = await self._call(self.core.submit_add_assignments, experiment_id, rows)
         return result
 
-    async def add_conversions(self, experiment_id: str, rows: list[tuple[str, str | None]]) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call(self.core.submit_add_conversions, experiment_id, rows)
+    async def set_metrics(self, experiment_id: str, metrics: list[_core.MetricRow]) -> dict[str, Any]:
+        """A draft's metric definitions, replaced; its data counted the new way. Conflict otherwise."""
+        result: dict[str, Any] = await self._call(self.core.submit_set_metrics, experiment_id, metrics)
+        return result
+
+    async def add_events(self, experiment_id: str, rows: list[_core.EventRow]) -> dict[str, Any]:
+        """(user id, type, value, event id or None) each."""
+        result: dict[str, Any] = await self._call(self.core.submit_add_events, experiment_id, rows)
         return result
 
     def close(self) -> None:

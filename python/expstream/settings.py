@@ -62,10 +62,11 @@ class Settings(BaseSettings):
         validation_alias="RESULTS_SEQUENTIAL_TUNING",
         description="N*: the total sample size at which the confidence sequence is tightest.",
     )
-    correction: Literal["holm", "none"] = Field(
+    correction: Literal["holm", "bh", "none"] = Field(
         default="holm",
         validation_alias="RESULTS_CORRECTION",
-        description="Multiple-comparison correction across treatments (Holm-Bonferroni).",
+        description="Multiple-comparison correction over the family of primary and secondary metrics x "
+        "treatments: holm (Holm-Bonferroni), bh (Benjamini-Hochberg) or none. Guardrails stay outside it.",
     )
     push_min_interval_seconds: float = Field(
         default=0.2,

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "expstream/metric_stats.hpp"
 #include "expstream/stats.hpp"
 
 namespace expstream {
@@ -19,7 +20,28 @@ struct Snapshot {
     SrmResult srm;
     std::int64_t days_running = 0;
     std::int64_t seq = 0;
+    // Several metrics (add_metrics): names aligned with metrics->metrics. Empty: no "metrics" key.
+    std::vector<std::string> metric_names;
+    std::optional<MetricsAnalysis> metrics;
 };
+
+// Analyses the experiment's metrics into the snapshot. When one of them is the proportion the
+// variants' own fields describe (legacy_metric), those fields take its family-corrected p-values
+// and significance, so the two never disagree.
+void add_metrics(Snapshot& snapshot, const std::vector<MetricInput>& metrics, const std::vector<std::string>& names,
+                 const AnalysisOptions& options, const std::vector<std::vector<std::optional<double>>>& previous_min_p,
+                 std::optional<std::size_t> legacy_metric);
+
+// The guardrail regressions of the snapshot: (metric index, variant index) pairs.
+std::vector<std::pair<std::size_t, std::size_t>> guardrail_regressions(const Snapshot& snapshot);
+
+// {"event":"anomaly","type":"guardrail","experiment_id","metric","variant","relative_lift","lift_ci",
+// "message","timestamp"}
+std::string guardrail_anomaly_json(const Snapshot& snapshot, std::size_t metric, std::size_t variant);
+
+// The snapshot's "metrics" and "alerts" members, and the history point's "metrics" (snapshot_metrics.cpp).
+void append_metrics_json(std::string& out, const Snapshot& snapshot);
+void append_history_metrics_json(std::string& out, const Snapshot& snapshot);
 
 // Builds a snapshot from counts: the analysis under `options`, SRM against `weights` (equal when
 // empty), previous running-minimum p-values from earlier looks (see analyze()).

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "expstream/metric_stats.hpp"
 #include "expstream/stats.hpp"
 
 namespace expstream {
@@ -42,6 +43,24 @@ struct VariantSpec {
     double weight = 1.0;  // share of traffic it should get, relative to the others (for SRM)
 };
 
+// One metric of an experiment (README, "Metrics"). Validation is the caller's; the table's CHECKs
+// are the last line. kind: proportion | mean | ratio; role: primary | secondary | guardrail;
+// direction: increase | decrease.
+struct MetricSpec {
+    std::string key;
+    std::string name;
+    std::string kind;
+    std::string event_type;          // proportion, mean: the events it counts
+    std::string role = "primary";
+    std::string direction = "increase";
+    std::optional<double> cap;       // mean: a user's total counts at most this much
+    std::string numerator;           // ratio: keys of two mean metrics
+    std::string denominator;
+};
+
+// Today's metric, the one an experiment created without metrics gets.
+MetricSpec default_metric();
+
 struct Experiment {
     std::string id;
     std::string name;
@@ -51,6 +70,7 @@ struct Experiment {
     std::int64_t seq = 0;                     // bumped whenever numbers or status change
     std::optional<std::string> tenant;        // the owner's tenant; empty for the default tenant
     std::vector<VariantSpec> variants;
+    std::vector<MetricSpec> metrics;  // definition order
 };
 
 struct StatusChange {
@@ -64,8 +84,16 @@ struct Assignment {
     std::string variant_key;
 };
 
+// Today's event: a conversion (an Event of type "conversion" with value 1).
 struct Conversion {
     std::string user_id;
+    std::optional<std::string> event_id;
+};
+
+struct Event {
+    std::string user_id;
+    std::string type = "conversion";
+    double value = 1.0;  // finite; the caller bounds it
     std::optional<std::string> event_id;
 };
 
@@ -73,6 +101,17 @@ struct IngestResult {
     std::int64_t accepted = 0;
     std::int64_t duplicates = 0;
     bool changed = false;  // the experiment's numbers moved (seq was bumped)
+};
+
+// Running sums of one metric in one variant over its assigned users: x is each user's value
+// (capped; 0/1 for a proportion), y the ratio denominator's. A ratio's own row holds only
+// cross_products (its numerator's and denominator's sums are in their own rows).
+struct MetricRunningSums {
+    double sum = 0.0;
+    double sum_squares = 0.0;
+    double cross_products = 0.0;
+    std::optional<double> min_p;  // running minimum p (sequential), under analysis_signature
+    bool alerted = false;         // a guardrail alarm stands
 };
 
 // Everything a snapshot needs, read in one transaction.
@@ -85,16 +124,31 @@ struct SnapshotData {
     std::vector<double> weights;                 // aligned with variants
     std::vector<std::optional<double>> min_p;    // running minimum p per variant, under analysis_signature
     std::string analysis_signature;              // the analysis options min_p was computed under
+    std::vector<MetricSpec> metrics;             // definition order
+    std::vector<std::vector<MetricRunningSums>> sums;   // [metric][variant], aligned with metrics and variants
+    std::optional<std::size_t> legacy_metric;    // the proportion the variants' conversions come from
 };
 
 // A variant whose running totals disagree with a recount of the raw tables.
+// The statistics' view of a snapshot's metrics (metric_stats.hpp). keep_minima: the running minima
+// were computed under today's analysis options (else they are dropped). legacy: the proportion the
+// variants' own fields describe (read_snapshot_data chose it).
+struct MetricAnalysisInput {
+    std::vector<MetricInput> metrics;
+    std::vector<std::string> names;
+    std::vector<std::vector<std::optional<double>>> previous_min_p;
+    std::optional<std::size_t> legacy;
+};
+MetricAnalysisInput metric_analysis_input(const SnapshotData& data, bool keep_minima);
+
+// A running total (participants, or a metric's sum, sum_squares or cross_products in a variant)
+// that disagrees with a recount of the raw tables. Numbers as PostgreSQL prints them.
 struct TotalsDrift {
     std::string experiment_id;
     std::string variant_key;
-    std::int64_t stored_participants = 0;
-    std::int64_t actual_participants = 0;
-    std::int64_t stored_converters = 0;
-    std::int64_t actual_converters = 0;
+    std::string total;  // "participants" or "<metric>.<sum|sum_squares|cross_products>"
+    std::string stored;
+    std::string recounted;
 };
 
 // Subscribers of one experiment on the other live nodes.
@@ -114,6 +168,19 @@ struct Look {
     std::vector<std::pair<std::string, double>> min_p;  // variant key -> running minimum p
     std::string history_point;                           // JSON (history_point_json)
     bool srm_mismatch = false;
+    struct MetricLook {
+        std::string metric;
+        std::string variant;
+        std::optional<double> min_p;
+        bool alarm = false;  // a guardrail regressed (interval excludes 0 on the bad side)
+    };
+    std::vector<MetricLook> metrics;
+};
+
+// What record_look found new: the first SRM alarm, guardrail alarms raised since the last look.
+struct LookOutcome {
+    bool first_srm_alarm = false;
+    std::vector<std::pair<std::string, std::string>> guardrails_raised;  // (metric, variant)
 };
 
 class Store {
@@ -131,8 +198,12 @@ public:
     bool ping();
 
     // Validation of names and variants is the caller's job; ids are generated here.
+    // metrics empty: today's single metric (default_metric()).
     Experiment create_experiment(const std::string& name, const std::vector<VariantSpec>& variants,
-                                 const std::optional<std::string>& tenant = std::nullopt);
+                                 const std::optional<std::string>& tenant = std::nullopt,
+                                 const std::vector<MetricSpec>& metrics = {});
+    // Replaces the metric definitions of a draft (Conflict otherwise); returns the experiment.
+    Experiment set_metrics(const std::string& id, const std::vector<MetricSpec>& metrics);
     std::vector<Experiment> list_experiments();
     std::optional<Experiment> get_experiment(const std::string& id);
     // Throws NotFound, or Conflict for a transition the lifecycle forbids. A change is announced to
@@ -143,21 +214,25 @@ public:
     // change to every server process. A user's first assignment wins. Unknown variant key -> InvalidInput,
     // nothing stored. Unknown experiment -> NotFound.
     IngestResult add_assignments(const std::string& experiment_id, const std::vector<Assignment>& batch);
-    // The same event_id twice counts once; a user counts as a converter once, from the first conversion.
+    // The same event_id twice counts once. Each event moves its user's total of every metric that
+    // counts its type, and the variant's running sums when the user is assigned (an event before the
+    // assignment counts from the assignment on).
+    IngestResult add_events(const std::string& experiment_id, const std::vector<Event>& batch);
     IngestResult add_conversions(const std::string& experiment_id, const std::vector<Conversion>& batch);
 
     // Empty when the experiment does not exist. Reads the running totals: constant cost.
     std::optional<SnapshotData> read_snapshot_data(const std::string& experiment_id);
 
-    // Records a look; returns true when this look is the first to trip the SRM alarm.
-    // Safe from several processes at once: minima only go down, a seq is recorded once.
-    bool record_look(const std::string& experiment_id, const Look& look);
+    // Records a look; says which alarms it raised first. Safe from several processes at once:
+    // minima only go down, a seq is recorded once, an alarm is raised by one look only.
+    LookOutcome record_look(const std::string& experiment_id, const Look& look);
 
     // {"experiment_id","points":[...]} with at most max_points points, evenly thinned, newest kept.
     std::string history_json(const std::string& experiment_id, std::size_t max_points);
 
-    // Recounts every variant (or one experiment's) from the raw tables and returns the ones whose
-    // running totals disagree. Unknown experiment -> NotFound.
+    // Recounts every running total of every experiment (or of one) from the raw tables: variants'
+    // participants, metrics' sums, users' raw totals; returns those that disagree. Unknown
+    // experiment -> NotFound. variants_checked counts the variants looked at.
     std::vector<TotalsDrift> verify_totals(const std::optional<std::string>& experiment_id,
                                            std::int64_t* variants_checked = nullptr);
 

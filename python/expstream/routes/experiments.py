@@ -17,6 +17,7 @@ from expstream.models import (
     ExperimentIn,
     ExperimentOut,
     IngestOut,
+    MetricsIn,
     StatusIn,
 )
 from expstream.service import CoreService
@@ -37,7 +38,8 @@ async def create_experiment(
     if principal.experiments is not None:
         raise ForbiddenError("creating experiments needs a token for all experiments (experiments: ['*'])")
     variants = [(v.key, v.name, v.is_control, v.weight) for v in body.variants]
-    return await service.create_experiment(body.name, variants, principal.tenant)
+    metrics = [m.as_row() for m in body.metrics or []]
+    return await service.create_experiment(body.name, variants, principal.tenant, metrics)
 
 
 @router.get("", response_model=list[ExperimentOut])
@@ -75,6 +77,18 @@ async def change_status(
         service.core.mark_changed(eid)
         hub.publish(eid, _core.status_changed_json(eid, body.status, previous, changed_at, trace_id))
     return experiment
+
+
+@router.put("/{experiment_id}/metrics", response_model=ExperimentOut)
+async def set_metrics(
+    experiment_id: uuid.UUID, body: MetricsIn, principal: WriterDep, service: ServiceDep
+) -> dict[str, object]:
+    """Replaces a draft's metrics (409 once it has started); data already sent is counted anew."""
+    eid = str(experiment_id)
+    await authorize(service, principal, eid, "write")
+    result = await service.set_metrics(eid, [m.as_row() for m in body.metrics])
+    service.core.mark_changed(eid)
+    return result
 
 
 async def _ingest(
@@ -117,7 +131,7 @@ async def add_events(
     service: ServiceDep,
     settings: SettingsDep,
 ) -> dict[str, object]:
-    rows = [(e.user_id, e.event_id) for e in body.events]
+    rows = [(e.user_id, e.type, e.value, e.event_id) for e in body.events]
     return await _ingest(
-        experiment_id, len(rows), principal, service, settings, lambda eid: service.add_conversions(eid, rows)
+        experiment_id, len(rows), principal, service, settings, lambda eid: service.add_events(eid, rows)
     )

@@ -1,0 +1,65 @@
+// The SQL that keeps the metrics' running sums: one home for "a user's value of a metric" and for
+// the recount that verify and metric redefinition share. Internal to the store.
+#pragma once
+
+#include <string>
+
+namespace expstream::metric_sql {
+
+// A user's value x of an event-based metric from the raw total of its events: 0/1 for a
+// proportion (any event), the total capped at `cap` for a mean; NULL for a NULL total (no events:
+// callers coalesce). kind and cap are SQL expressions. Not least(): it skips NULLs, and a user
+// without events would count as the cap.
+inline std::string value_of(const std::string& total, const std::string& kind, const std::string& cap) {
+    return "(CASE WHEN " + kind + " = 'proportion' THEN (CASE WHEN " + total + " > 0 THEN 1 ELSE 0 END)::numeric " +
+           "WHEN " + total + " > " + cap + " THEN " + cap + " ELSE " + total + " END)";
+}
+
+// What one event adds to its user's raw total of a metric: 1 for a proportion, its value for a mean.
+inline std::string event_amount(const std::string& kind, const std::string& value) {
+    return "(CASE WHEN " + kind + " = 'proportion' THEN 1 ELSE " + value + " END)";
+}
+
+// The event-based metrics of experiment $1, and its ratios with their parts' caps.
+inline const char* const kEventMetrics =
+    "m AS (SELECT key, kind, event_type, cap::numeric AS cap FROM metrics "
+    "      WHERE experiment_id = $1::uuid AND kind <> 'ratio'), "
+    "r AS (SELECT q.key, q.numerator, q.denominator, mn.cap AS num_cap, md.cap AS den_cap "
+    "      FROM metrics q JOIN m mn ON mn.key = q.numerator JOIN m md ON md.key = q.denominator "
+    "      WHERE q.experiment_id = $1::uuid AND q.kind = 'ratio'), ";
+
+// Adds the per-(variant, metric) deltas of the CTE `deltas` (variant_id, metric, ds, dss, dxy) to
+// metric_sums; the CTE `upd` has a row for each (variant, metric) that moved.
+inline const char* const kApplyDeltas =
+    "summed AS (SELECT variant_id, metric, sum(ds) AS ds, sum(dss) AS dss, sum(dxy) AS dxy FROM deltas "
+    "           GROUP BY variant_id, metric HAVING sum(ds) <> 0 OR sum(dss) <> 0 OR sum(dxy) <> 0), "
+    "upd AS (INSERT INTO metric_sums AS s (variant_id, metric, sum, sum_squares, cross_products) "
+    "        SELECT variant_id, metric, ds, dss, dxy FROM summed "
+    "        ON CONFLICT (variant_id, metric) DO UPDATE SET sum = s.sum + EXCLUDED.sum, "
+    "          sum_squares = s.sum_squares + EXCLUDED.sum_squares, "
+    "          cross_products = s.cross_products + EXCLUDED.cross_products "
+    "        RETURNING 1) ";
+
+// From the raw tables of experiment $1: every user's raw total per metric (user_totals as they
+// should be) and every (variant, metric)'s sums (metric_sums as they should be). Two CTEs,
+// `expected_totals` (metric, user_id, total) and `expected_sums` (variant_id, metric, sum,
+// sum_squares, cross_products), to be followed by a query over them.
+inline std::string recount_ctes() {
+    return std::string("WITH ") + kEventMetrics +
+           "expected_totals AS ("
+           "  SELECT m.key AS metric, e.user_id, sum(" + event_amount("m.kind", "e.value") + ") AS total "
+           "  FROM events e JOIN m ON m.event_type = e.type WHERE e.experiment_id = $1::uuid "
+           "  GROUP BY m.key, e.user_id), "
+           "vals AS (SELECT a.variant_id, t.user_id, t.metric, " + value_of("t.total", "m.kind", "m.cap") + " AS x "
+           "  FROM expected_totals t JOIN m ON m.key = t.metric "
+           "  JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = t.user_id), "
+           "xy AS (SELECT n.variant_id, r.key AS metric, n.x * d.x AS xy FROM r "
+           "  JOIN vals n ON n.metric = r.numerator JOIN vals d ON d.metric = r.denominator AND d.user_id = n.user_id), "
+           "expected_sums AS ("
+           "  SELECT variant_id, metric, sum(s) AS sum, sum(ss) AS sum_squares, sum(c) AS cross_products FROM ("
+           "    SELECT variant_id, metric, x AS s, x * x AS ss, 0::numeric AS c FROM vals "
+           "    UNION ALL SELECT variant_id, metric, 0, 0, xy FROM xy) u "
+           "  GROUP BY variant_id, metric) ";
+}
+
+}  // namespace expstream::metric_sql

@@ -1,0 +1,162 @@
+// The schema, as an ordered list of migrations (Store::migrate applies the ones not yet applied).
+#include "migrations.hpp"
+
+namespace expstream {
+
+// Run in order, once each, under an advisory lock so that several processes starting together do
+// not race. Append new steps; never edit a released one.
+const char* const kMigrations[] = {
+    R"SQL(
+    CREATE TABLE experiments (
+        id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        name         text NOT NULL,
+        status       text NOT NULL DEFAULT 'draft'
+                     CHECK (status IN ('draft', 'active', 'paused', 'completed')),
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        activated_at timestamptz,
+        seq          bigint NOT NULL DEFAULT 1
+    );
+    CREATE TABLE variants (
+        id            bigserial PRIMARY KEY,
+        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        position      integer NOT NULL,
+        key           text NOT NULL,
+        name          text NOT NULL,
+        is_control    boolean NOT NULL,
+        UNIQUE (experiment_id, key)
+    );
+    CREATE TABLE assignments (
+        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        user_id       text NOT NULL,
+        variant_id    bigint NOT NULL REFERENCES variants (id),
+        assigned_at   timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (experiment_id, user_id)
+    );
+    CREATE TABLE events (
+        id            bigserial PRIMARY KEY,
+        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        user_id       text NOT NULL,
+        type          text NOT NULL,
+        event_id      text,
+        created_at    timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE UNIQUE INDEX events_event_id ON events (experiment_id, event_id) WHERE event_id IS NOT NULL;
+    CREATE INDEX events_conversions ON events (experiment_id, user_id) WHERE type = 'conversion';
+    )SQL",
+    // 2: experiments belong to a tenant (NULL: the default tenant).
+    R"SQL(
+    ALTER TABLE experiments ADD COLUMN tenant text;
+    CREATE INDEX experiments_tenant ON experiments (tenant);
+    )SQL",
+    // 3: traffic weights (SRM), running-minimum p-values, the SRM alarm, results history.
+    R"SQL(
+    ALTER TABLE variants ADD COLUMN weight double precision NOT NULL DEFAULT 1 CHECK (weight > 0);
+    ALTER TABLE variants ADD COLUMN min_p double precision;
+    ALTER TABLE experiments ADD COLUMN analysis_signature text;
+    ALTER TABLE experiments ADD COLUMN srm_alerted_at timestamptz;
+    CREATE TABLE results_history (
+        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        seq           bigint NOT NULL,
+        recorded_at   timestamptz NOT NULL DEFAULT now(),
+        point         jsonb NOT NULL,
+        PRIMARY KEY (experiment_id, seq)
+    );
+    )SQL",
+    // 4: running totals per variant, kept by ingest in its own transaction, so a snapshot reads one
+    // small row per variant however long the experiment ran. The per-row foreign-key checks on the
+    // raw tables go (ingest locks the experiment row and joins the variants, which is the same
+    // guarantee once per batch); a trigger keeps deleting an experiment's rows with it. Nodes
+    // publish their subscriber counts with a heartbeat.
+    R"SQL(
+    ALTER TABLE variants ADD COLUMN participants bigint NOT NULL DEFAULT 0,
+                         ADD COLUMN converters bigint NOT NULL DEFAULT 0;
+    UPDATE variants v SET participants = t.participants, converters = t.converters
+    FROM (SELECT a.variant_id, count(*) AS participants, count(c.user_id) AS converters
+          FROM assignments a
+          LEFT JOIN (SELECT DISTINCT experiment_id, user_id FROM events WHERE type = 'conversion') c
+            ON c.experiment_id = a.experiment_id AND c.user_id = a.user_id
+          GROUP BY a.variant_id) t
+    WHERE v.id = t.variant_id;
+    ALTER TABLE events DROP CONSTRAINT events_experiment_id_fkey;
+    ALTER TABLE assignments DROP CONSTRAINT assignments_experiment_id_fkey;
+    ALTER TABLE assignments DROP CONSTRAINT assignments_variant_id_fkey;
+    CREATE FUNCTION expstream_delete_experiment_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM events WHERE experiment_id = OLD.id;
+        DELETE FROM assignments WHERE experiment_id = OLD.id;
+        RETURN OLD;
+    END $$;
+    CREATE TRIGGER experiments_delete_rows BEFORE DELETE ON experiments
+        FOR EACH ROW EXECUTE FUNCTION expstream_delete_experiment_rows();
+    CREATE TABLE nodes (
+        node_id      text PRIMARY KEY,
+        started_at   timestamptz NOT NULL DEFAULT now(),
+        heartbeat_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE node_subscribers (
+        node_id       text NOT NULL REFERENCES nodes (node_id) ON DELETE CASCADE,
+        experiment_id text NOT NULL,
+        subscribers   integer NOT NULL CHECK (subscribers > 0),
+        PRIMARY KEY (node_id, experiment_id)
+    );
+    )SQL",
+    // 5: several metrics per experiment (issue 14). Each event carries a value; each metric's
+    // per-user raw total (user_totals) lets capping move a user's contribution exactly; running
+    // sums per (variant, metric) of each assigned user's value x (capped; a proportion's x is 0/1),
+    // x^2 and, for ratios, x*y, in numeric so that a recount matches to the digit. Existing
+    // experiments get today's metric, "conversion", filled from the raw events.
+    R"SQL(
+    ALTER TABLE events ADD COLUMN value numeric NOT NULL DEFAULT 1;
+    CREATE TABLE metrics (
+        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        position      integer NOT NULL,
+        key           text NOT NULL,
+        name          text NOT NULL,
+        kind          text NOT NULL CHECK (kind IN ('proportion', 'mean', 'ratio')),
+        event_type    text,
+        role          text NOT NULL CHECK (role IN ('primary', 'secondary', 'guardrail')),
+        direction     text NOT NULL CHECK (direction IN ('increase', 'decrease')),
+        cap           double precision,
+        numerator     text,
+        denominator   text,
+        PRIMARY KEY (experiment_id, key)
+    );
+    CREATE TABLE user_totals (
+        experiment_id uuid NOT NULL,
+        metric        text NOT NULL,
+        user_id       text NOT NULL,
+        total         numeric NOT NULL,
+        PRIMARY KEY (experiment_id, metric, user_id)
+    );
+    CREATE TABLE metric_sums (
+        variant_id     bigint NOT NULL REFERENCES variants (id) ON DELETE CASCADE,
+        metric         text NOT NULL,
+        sum            numeric NOT NULL DEFAULT 0,
+        sum_squares    numeric NOT NULL DEFAULT 0,
+        cross_products numeric NOT NULL DEFAULT 0,
+        min_p          double precision,
+        alerted        boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (variant_id, metric)
+    );
+    INSERT INTO metrics (experiment_id, position, key, name, kind, event_type, role, direction)
+    SELECT id, 0, 'conversion', 'Conversion', 'proportion', 'conversion', 'primary', 'increase' FROM experiments;
+    INSERT INTO user_totals (experiment_id, metric, user_id, total)
+    SELECT experiment_id, 'conversion', user_id, count(*) FROM events WHERE type = 'conversion'
+    GROUP BY experiment_id, user_id;
+    INSERT INTO metric_sums (variant_id, metric, sum, sum_squares, min_p)
+    SELECT id, 'conversion', converters, converters, min_p FROM variants;
+    ALTER TABLE variants DROP COLUMN converters;
+    DROP INDEX events_conversions;
+    CREATE OR REPLACE FUNCTION expstream_delete_experiment_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        DELETE FROM events WHERE experiment_id = OLD.id;
+        DELETE FROM assignments WHERE experiment_id = OLD.id;
+        DELETE FROM user_totals WHERE experiment_id = OLD.id;
+        RETURN OLD;
+    END $$;
+    )SQL",
+};
+
+const std::size_t kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];
+
+}  // namespace expstream

@@ -1,0 +1,148 @@
+// Ingest: assignments and events, each batch one transaction that also moves the running totals
+// (participants per variant; per metric the users' raw totals and the variants' sums), so that a
+// snapshot reads a few rows however much data there is.
+#include <pqxx/pqxx>
+
+#include "expstream/snapshot.hpp"
+#include "expstream/store.hpp"
+#include "metric_sql.hpp"
+#include "store_sql.hpp"
+
+namespace expstream {
+using namespace store_sql;
+using metric_sql::kApplyDeltas;
+using metric_sql::kEventMetrics;
+using metric_sql::value_of;
+
+namespace {
+
+// Assignments: new participants, and what they already did (events before their assignment) now
+// counts in their variant's sums. Every part of one statement sees the tables as they were before
+// it, so `vals` reads the users' totals, which this statement does not change.
+const std::string kAssignSql =
+    std::string("WITH ins AS ("
+                "  INSERT INTO assignments (experiment_id, user_id, variant_id) "
+                "  SELECT DISTINCT ON (x.u) $1::uuid, x.u, v.id "
+                "  FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
+                "  JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
+                "  ORDER BY x.u, x.o "
+                "  ON CONFLICT (experiment_id, user_id) DO NOTHING "
+                "  RETURNING user_id, variant_id), "
+                "per_variant AS (SELECT variant_id, count(*) AS participants FROM ins GROUP BY variant_id), "
+                "totals AS ("
+                "  UPDATE variants v SET participants = v.participants + p.participants "
+                "  FROM per_variant p WHERE v.id = p.variant_id RETURNING 1), ") +
+    kEventMetrics +
+    "vals AS (SELECT ins.variant_id, t.user_id, t.metric, " + value_of("t.total", "m.kind", "m.cap") + " AS x "
+    "  FROM ins JOIN user_totals t ON t.experiment_id = $1::uuid AND t.user_id = ins.user_id "
+    "  JOIN m ON m.key = t.metric), "
+    "xy AS (SELECT n.variant_id, r.key AS metric, n.x * d.x AS xy FROM r "
+    "  JOIN vals n ON n.metric = r.numerator JOIN vals d ON d.metric = r.denominator AND d.user_id = n.user_id), "
+    "deltas AS (SELECT variant_id, metric, x AS ds, x * x AS dss, 0::numeric AS dxy FROM vals "
+    "  UNION ALL SELECT variant_id, metric, 0, 0, xy FROM xy), " +
+    kApplyDeltas +
+    "SELECT coalesce((SELECT sum(participants) FROM per_variant), 0)::bigint, (SELECT count(*) FROM totals), "
+    "(SELECT count(*) FROM upd)";
+
+// Events: stored once per event_id; each adds to its user's raw total of every metric counting its
+// type. For an assigned user, the variant's sums move from the user's old value to the new one
+// (capping is exact: the old capped value leaves, the new one enters), and so do the cross
+// products of the ratios built on that metric (the other part's value read as it stands).
+const std::string kEventsSql =
+    std::string("WITH ins AS ("
+                "  INSERT INTO events (experiment_id, user_id, type, value, event_id) "
+                "  SELECT $1::uuid, x.u, x.t, x.v, x.e "
+                "  FROM json_to_recordset($2::json) AS x(u text, t text, v numeric, e text, o bigint) ORDER BY x.o "
+                "  ON CONFLICT (experiment_id, event_id) WHERE event_id IS NOT NULL DO NOTHING "
+                "  RETURNING user_id, type, value), ") +
+    kEventMetrics +
+    "agg AS (SELECT m.key AS metric, ins.user_id, sum(" + metric_sql::event_amount("m.kind", "ins.value") +
+    ") AS delta "
+    "  FROM ins JOIN m ON m.event_type = ins.type GROUP BY m.key, ins.user_id), "
+    "up AS (INSERT INTO user_totals AS t (experiment_id, metric, user_id, total) "
+    "  SELECT $1::uuid, metric, user_id, delta FROM agg "
+    "  ON CONFLICT (experiment_id, metric, user_id) DO UPDATE SET total = t.total + EXCLUDED.total "
+    "  RETURNING metric, user_id, total), "
+    "moved AS (SELECT a.variant_id, up.user_id, up.metric, " +
+    value_of("up.total - agg.delta", "m.kind", "m.cap") + " AS x_old, " + value_of("up.total", "m.kind", "m.cap") +
+    " AS x_new "
+    "  FROM up JOIN agg USING (metric, user_id) JOIN m ON m.key = up.metric "
+    "  JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = up.user_id), "
+    "pairs AS (SELECT DISTINCT r.key, r.numerator, r.denominator, r.num_cap, r.den_cap, mv.variant_id, mv.user_id "
+    "  FROM moved mv JOIN r ON mv.metric IN (r.numerator, r.denominator)), "
+    "parts AS (SELECT p.variant_id, p.key AS metric, "
+    "    coalesce(n.x_old, " + value_of("tn.total", "'mean'", "p.num_cap") + ", 0) AS n_old, "
+    "    coalesce(n.x_new, " + value_of("tn.total", "'mean'", "p.num_cap") + ", 0) AS n_new, "
+    "    coalesce(d.x_old, " + value_of("td.total", "'mean'", "p.den_cap") + ", 0) AS d_old, "
+    "    coalesce(d.x_new, " + value_of("td.total", "'mean'", "p.den_cap") + ", 0) AS d_new "
+    "  FROM pairs p "
+    "  LEFT JOIN moved n ON n.user_id = p.user_id AND n.metric = p.numerator "
+    "  LEFT JOIN moved d ON d.user_id = p.user_id AND d.metric = p.denominator "
+    "  LEFT JOIN user_totals tn ON tn.experiment_id = $1::uuid AND tn.metric = p.numerator AND tn.user_id = p.user_id "
+    "  LEFT JOIN user_totals td ON td.experiment_id = $1::uuid AND td.metric = p.denominator "
+    "    AND td.user_id = p.user_id), "
+    "deltas AS (SELECT variant_id, metric, x_new - x_old AS ds, x_new * x_new - x_old * x_old AS dss, "
+    "    0::numeric AS dxy FROM moved "
+    "  UNION ALL SELECT variant_id, metric, 0, 0, n_new * d_new - n_old * d_old FROM parts), " +
+    kApplyDeltas + "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd) > 0";
+
+}  // namespace
+
+IngestResult Store::add_assignments(const std::string& experiment_id, const std::vector<Assignment>& batch) {
+    const std::string json = batch_json(batch, 48, [](std::string& out, const Assignment& a) {
+        out += "\"u\":";
+        append_json_string(out, a.user_id);
+        out += ",\"k\":";
+        append_json_string(out, a.variant_key);
+    });
+    return with_connection([&](pqxx::connection& c) {
+        return ingest_transaction(c, node_id_, experiment_id, static_cast<std::int64_t>(batch.size()), [&](pqxx::work& tx) {
+            const pqxx::result unknown = tx.exec_params(
+                "SELECT x.k FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
+                "LEFT JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
+                "WHERE v.id IS NULL ORDER BY x.o LIMIT 1",
+                experiment_id, json);
+            if (!unknown.empty())
+                throw InvalidInput("unknown variant key '" + unknown[0][0].as<std::string>("") + "'");
+            const pqxx::row r = tx.exec_params1(kAssignSql, experiment_id, json);
+            IngestResult result;
+            result.accepted = r[0].as<std::int64_t>();
+            result.changed = result.accepted > 0;
+            return result;
+        });
+    });
+}
+
+IngestResult Store::add_events(const std::string& experiment_id, const std::vector<Event>& batch) {
+    const std::string json = batch_json(batch, 80, [](std::string& out, const Event& e) {
+        out += "\"u\":";
+        append_json_string(out, e.user_id);
+        out += ",\"t\":";
+        append_json_string(out, e.type);
+        out += ",\"v\":";
+        append_json_number(out, e.value);
+        out += ",\"e\":";
+        if (e.event_id)
+            append_json_string(out, *e.event_id);
+        else
+            out += "null";
+    });
+    return with_connection([&](pqxx::connection& c) {
+        return ingest_transaction(c, node_id_, experiment_id, static_cast<std::int64_t>(batch.size()), [&](pqxx::work& tx) {
+            const pqxx::row r = tx.exec_params1(kEventsSql, experiment_id, json);
+            IngestResult result;
+            result.accepted = r[0].as<std::int64_t>();
+            result.changed = r[1].as<bool>();
+            return result;
+        });
+    });
+}
+
+IngestResult Store::add_conversions(const std::string& experiment_id, const std::vector<Conversion>& batch) {
+    std::vector<Event> events;
+    events.reserve(batch.size());
+    for (const auto& c : batch) events.push_back(Event{c.user_id, "conversion", 1.0, c.event_id});
+    return add_events(experiment_id, events);
+}
+
+}  // namespace expstream

@@ -1,0 +1,112 @@
+"""Several metrics in the live stream: the snapshot's metrics and alerts in the wire schema, values
+from the running sums, a guardrail alarm pushed once per transition, history per metric."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from helpers import RunningServer, assign
+from wsclient import open_stream, recv_json, recv_until
+
+FIXTURE = Path(__file__).parent / "fixtures" / "snapshot_schema.json"
+METRICS = [
+    {"key": "revenue", "name": "Revenue per user", "kind": "mean", "event_type": "purchase", "role": "primary",
+     "cap": 100.0},
+    {"key": "orders", "kind": "mean", "event_type": "order"},
+    {"key": "aov", "kind": "ratio", "numerator": "revenue", "denominator": "orders"},
+    {"key": "refunds", "name": "Refund rate", "kind": "proportion", "event_type": "refund", "role": "guardrail",
+     "direction": "decrease"},
+]  # fmt: skip
+
+
+def shop(client: httpx.Client) -> str:
+    body = {
+        "name": "shop",
+        "variants": [{"key": "control", "name": "Control", "is_control": True}, {"key": "b", "name": "B"}],
+        "metrics": METRICS,
+    }
+    response = client.post("/api/v1/experiments", json=body)
+    assert response.status_code == 201, response.text
+    experiment_id: str = response.json()["id"]
+    return experiment_id
+
+
+def events(client: httpx.Client, experiment_id: str, rows: list[dict[str, Any]]) -> None:
+    response = client.post(f"/api/v1/experiments/{experiment_id}/events", json={"events": rows})
+    assert response.status_code == 200, response.text
+
+
+def by_key(snapshot: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    return {m["key"]: {v["key"]: v for v in m["variants"]} for m in snapshot["metrics"]}
+
+
+def test_a_live_snapshot_has_the_wire_schema_with_metrics_and_alerts(client: httpx.Client) -> None:
+    eid = shop(client)
+    snap = client.get(f"/api/v1/experiments/{eid}/results").json()
+    expected = json.loads(FIXTURE.read_text())
+    assert list(snap) == list(expected)
+    assert list(snap["metrics"][0]) == list(expected["metrics"][0])
+    assert list(snap["metrics"][0]["variants"][0]) == list(expected["metrics"][0]["variants"][0])
+    assert [m["key"] for m in snap["metrics"]] == [m["key"] for m in METRICS]
+    assert snap["metrics"][0] | {"variants": None} == {
+        "key": "revenue", "name": "Revenue per user", "kind": "mean", "role": "primary", "direction": "increase",
+        "variants": None,
+    }  # fmt: skip
+    assert snap["alerts"] == []
+
+
+def test_values_come_from_the_running_sums_capped(client: httpx.Client) -> None:
+    eid = shop(client)
+    assign(client, eid, [("u1", "b"), ("u2", "b"), ("u3", "control")])
+    events(client, eid, [
+        {"user_id": "u1", "type": "purchase", "value": 150}, {"user_id": "u1", "type": "order"},
+        {"user_id": "u2", "type": "purchase", "value": 20}, {"user_id": "u2", "type": "order"},
+        {"user_id": "u2", "type": "order"},
+    ])  # fmt: skip
+    metrics = by_key(client.get(f"/api/v1/experiments/{eid}/results").json())
+    assert metrics["revenue"]["b"]["value"] == 60.0  # (100 capped + 20) / 2 users
+    assert metrics["revenue"]["b"]["users"] == 2 and metrics["revenue"]["control"]["value"] == 0.0
+    assert metrics["orders"]["b"]["value"] == 1.5
+    assert metrics["aov"]["b"]["value"] == 40.0  # 120 / 3 orders
+    assert metrics["aov"]["control"]["value"] is None  # no orders: no ratio
+    assert metrics["revenue"]["control"]["relative_lift"] == 0
+
+
+def test_a_guardrail_regression_is_an_alert_and_one_anomaly(
+    server: RunningServer, client: httpx.Client
+) -> None:
+    eid = shop(client)
+    users = [(f"c{i}", "control") for i in range(600)] + [(f"b{i}", "b") for i in range(600)]
+    assign(client, eid, users)
+    with open_stream(server.ws, eid) as ws:
+        recv_json(ws)
+        # Refunds: 5 % in control, 40 % in b. Lower is better: b regressed.
+        refunds = [u for u, _ in users[:30]] + [u for u, _ in users[600:840]]
+        events(client, eid, [{"user_id": u, "type": "refund"} for u in refunds])
+        anomaly, _ = recv_until(ws, lambda m: m.get("event") == "anomaly")
+        assert anomaly["type"] == "guardrail" and anomaly["metric"] == "refunds" and anomaly["variant"] == "b"
+        assert anomaly["lift_ci"][0] > 0
+        # More of the same: still standing, announced no more.
+        events(client, eid, [{"user_id": "b900", "type": "refund"}])
+        assign(client, eid, [("b900", "b")])
+        snap, seen = recv_until(
+            ws, lambda m: m.get("event") == "results_update" and m["total_participants"] == 1201
+        )
+        assert not [m for m in seen if m.get("event") == "anomaly"]
+        (alert,) = snap["alerts"]
+        assert alert | {"relative_lift": 0, "lift_ci": None} == {
+            "type": "guardrail", "metric": "refunds", "variant": "b", "relative_lift": 0, "lift_ci": None
+        }  # fmt: skip
+        assert alert["lift_ci"][0] > 0
+        ws.send(json.dumps({"action": "ping"}))
+        _pong, before_pong = recv_until(ws, lambda m: m.get("event") == "pong")
+        assert not [m for m in before_pong if m.get("event") == "anomaly"]
+    history = client.get(f"/api/v1/experiments/{eid}/results/history").json()
+    last = history["points"][-1]
+    assert [m["key"] for m in last["metrics"]] == [m["key"] for m in METRICS]
+    refunds_b = next(v for v in last["metrics"][3]["variants"] if v["key"] == "b")
+    assert refunds_b["relative_lift"] > 0 and set(refunds_b) == {"key", "relative_lift", "lift_ci"}
