@@ -9,15 +9,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from expstream import _core
-from expstream.service import CoreService, StoreError
+from expstream.service import CoreService, EventRow, MetricRow, StoreError
 
 log = logging.getLogger("expstream.demo")
 
 DEMO_NAME = "Demo: one-click checkout"
 DEMO_VARIANTS = [("control", "Current checkout", True, 1.0), ("one_click", "One-click checkout", False, 1.0)]
 # (key, name, kind, event_type, role, direction, cap, numerator, denominator)
-DEMO_METRICS: list[_core.MetricRow] = [
+DEMO_METRICS: list[MetricRow] = [
     ("revenue", "Revenue per user", "mean", "purchase", "primary", "increase", 400.0, "", ""),
     ("orders", "Orders per user", "mean", "order", "secondary", "increase", None, "", ""),
     ("aov", "Average order value", "ratio", "", "secondary", "increase", None, "revenue", "orders"),
@@ -60,12 +59,12 @@ async def ensure_demo_experiment(service: CoreService) -> str:
     return experiment_id
 
 
-Batch = tuple[list[tuple[str, str]], list[_core.EventRow]]
+Batch = tuple[list[tuple[str, str]], list[EventRow]]
 
 
 def _batch(rng: random.Random, size: int, first_user: int) -> Batch:
     assignments: list[tuple[str, str]] = []
-    events: list[_core.EventRow] = []
+    events: list[EventRow] = []
     for user in range(first_user, first_user + size):
         user_id = f"demo-{rng.getrandbits(48):012x}-{user}"
         key = rng.choice(list(BEHAVIOUR))

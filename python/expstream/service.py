@@ -17,6 +17,12 @@ from typing import Any
 
 from expstream import _core
 
+# What the core's store calls take (see _core.pyi).
+# (key, name, kind, event_type or "", role, direction, cap or None, numerator or "", denominator or "")
+MetricRow = tuple[str, str, str, str, str, str, float | None, str, str]
+# (user id, type, value, event id or None)
+EventRow = tuple[str, str, float, str | None]
+
 
 class StoreError(Exception):
     """A store call failed; subclasses say why."""
@@ -156,7 +162,7 @@ class CoreService:
         name: str,
         variants: list[tuple[str, str, bool, float]],
         tenant: str | None = None,
-        metrics: list[_core.MetricRow] | None = None,
+        metrics: list[MetricRow] | None = None,
     ) -> dict[str, Any]:
         """metrics None or empty: today's single metric, conversion."""
         result: dict[str, Any] = await self._call(
@@ -204,12 +210,12 @@ class CoreService:
         result: dict[str, Any] = await self._call(self.core.submit_add_assignments, experiment_id, rows)
         return result
 
-    async def set_metrics(self, experiment_id: str, metrics: list[_core.MetricRow]) -> dict[str, Any]:
+    async def set_metrics(self, experiment_id: str, metrics: list[MetricRow]) -> dict[str, Any]:
         """A draft's metric definitions, replaced; its data counted the new way. Conflict otherwise."""
         result: dict[str, Any] = await self._call(self.core.submit_set_metrics, experiment_id, metrics)
         return result
 
-    async def add_events(self, experiment_id: str, rows: list[_core.EventRow]) -> dict[str, Any]:
+    async def add_events(self, experiment_id: str, rows: list[EventRow]) -> dict[str, Any]:
         """(user id, type, value, event id or None) each."""
         result: dict[str, Any] = await self._call(self.core.submit_add_events, experiment_id, rows)
         return result
