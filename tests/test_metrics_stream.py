@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from helpers import RunningServer, assign
+from helpers import RunningServer, assign, bearer, run_server
 from wsclient import open_stream, recv_json, recv_until
 
 FIXTURE = Path(__file__).parent / "fixtures" / "snapshot_schema.json"
@@ -110,3 +111,48 @@ def test_a_guardrail_regression_is_an_alert_and_one_anomaly(
     assert [m["key"] for m in last["metrics"]] == [m["key"] for m in METRICS]
     refunds_b = next(v for v in last["metrics"][3]["variants"] if v["key"] == "b")
     assert refunds_b["relative_lift"] > 0 and set(refunds_b) == {"key", "relative_lift", "lift_ci"}
+
+
+def _benjamini_hochberg(p_values: list[float]) -> list[float]:
+    """statsmodels' multipletests(method="fdr_bh"), written out."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, p_values[i] * m / rank)
+        adjusted[i] = running
+    return adjusted
+
+
+def test_results_correction_bh_adjusts_the_metric_family(server_env: dict[str, str]) -> None:
+    with (
+        run_server({**server_env, "RESULTS_CORRECTION": "bh", "RESULTS_STATS_METHOD": "fixed"}) as srv,
+        httpx.Client(base_url=srv.http, headers=bearer(), timeout=30) as client,
+    ):
+        eid = shop(client)
+        users = [(f"c{i}", "control") for i in range(400)] + [(f"b{i}", "b") for i in range(400)]
+        assign(client, eid, users)
+        rows = []
+        for i, (user, key) in enumerate(users):
+            spend = 20 + (i * 37) % 50 + (8 if key == "b" else 0)
+            rows += [
+                {"user_id": user, "type": "purchase", "value": spend},
+                {"user_id": user, "type": "order"},
+            ]
+            if i % 3 == 0:
+                rows.append({"user_id": user, "type": "order"})
+            if i % 10 == 0:
+                rows.append({"user_id": user, "type": "refund"})
+        events(client, eid, rows)
+        snap = client.get(f"/api/v1/experiments/{eid}/results").json()
+    assert snap["analysis"]["correction"] == "benjamini-hochberg"
+    family = [m for m in snap["metrics"] if m["role"] != "guardrail"]  # revenue, orders, aov
+    raw = [m["variants"][1]["p_value"] for m in family]
+    assert all(p is not None for p in raw)
+    adjusted = [m["variants"][1]["p_value_adjusted"] for m in family]
+    assert adjusted == pytest.approx(_benjamini_hochberg(raw), rel=1e-12)
+    guardrail = next(m for m in snap["metrics"] if m["role"] == "guardrail")["variants"][1]
+    assert guardrail["p_value"] is not None
+    assert guardrail["p_value_adjusted"] == guardrail["p_value"]  # outside the family
