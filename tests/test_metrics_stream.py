@@ -156,3 +156,28 @@ def test_results_correction_bh_adjusts_the_metric_family(server_env: dict[str, s
     guardrail = next(m for m in snap["metrics"] if m["role"] == "guardrail")["variants"][1]
     assert guardrail["p_value"] is not None
     assert guardrail["p_value_adjusted"] == guardrail["p_value"]  # outside the family
+
+
+def test_multiple_exposures_are_counted_and_alerted_once(server: RunningServer, client: httpx.Client) -> None:
+    body = {
+        "name": "exposures",
+        "variants": [{"key": "control", "name": "Control", "is_control": True}, {"key": "b", "name": "B"}],
+        "exposures": "exclude",
+    }
+    created = client.post("/api/v1/experiments", json=body)
+    assert created.status_code == 201 and created.json()["exposures"] == "exclude"
+    eid = created.json()["id"]
+    assign(client, eid, [(f"u{i}", "control" if i % 2 else "b") for i in range(200)])
+    with open_stream(server.ws, eid) as ws:
+        recv_json(ws)
+        assign(client, eid, [("u1", "b")])  # 1 of 200: 0.5 %, counted, no alarm
+        snap, _ = recv_until(ws, lambda m: m.get("multiple_exposures") == 1)
+        assert snap["alerts"] == [] and snap["total_participants"] == 199  # excluded
+        assign(client, eid, [("u2", "control"), ("u3", "b")])  # 3 of 200: 1.5 %
+        anomaly, _ = recv_until(ws, lambda m: m.get("event") == "anomaly")
+        assert (anomaly["type"], anomaly["users"], anomaly["share"]) == ("multiple_exposures", 3, 0.015)
+        assign(client, eid, [("u4", "control")])  # 4 of 200: still above, no second anomaly
+        snap, seen = recv_until(ws, lambda m: m.get("multiple_exposures") == 4)
+        assert not [m for m in seen if m.get("event") == "anomaly"]
+        assert snap["alerts"] == [{"type": "multiple_exposures", "users": 4, "share": 0.02}]
+        assert snap["total_participants"] == 196

@@ -38,9 +38,9 @@ def test_hostile_variant_names_round_trip_through_valid_json(name: str) -> None:
 def test_snapshot_has_exactly_the_wire_schema_in_order() -> None:
     snap = make("Control")
     expected = json.loads(FIXTURE.read_text())
-    # Built from counts alone, it has no metric definitions: all but "metrics" and "alerts" (the
-    # server's snapshots have those too: test_metrics_stream.py).
-    assert list(snap) == [k for k in expected if k not in ("metrics", "alerts")]
+    # Built from counts alone, it has no metrics or exposures: all but "metrics", "alerts" and
+    # "multiple_exposures" (the server's snapshots have those too: test_metrics_stream.py).
+    assert list(snap) == [k for k in expected if k not in ("metrics", "alerts", "multiple_exposures")]
     assert list(snap["variants"][0]) == list(expected["variants"][0])  # type: ignore[index]
     assert list(snap["analysis"]) == list(expected["analysis"])  # type: ignore[call-overload]
     assert list(snap["srm"]) == list(expected["srm"])  # type: ignore[call-overload]

@@ -59,6 +59,7 @@ py::dict experiment_dict(const Experiment& e) {
     d["tenant"] = e.tenant ? py::object(py::str(*e.tenant)) : py::object(py::none());
     d["variants"] = variants;
     d["metrics"] = metrics;
+    d["exposures"] = e.exposures;
     return d;
 }
 
@@ -309,13 +310,14 @@ void register_service(py::module_& m) {
         .def("submit_create_experiment",
              [](Service& s, std::uint64_t token, const std::string& name,
                 const std::vector<std::tuple<std::string, std::string, bool, double>>& variants,
-                const std::optional<std::string>& tenant, const std::vector<MetricRow>& metric_rows) {
+                const std::optional<std::string>& tenant, const std::vector<MetricRow>& metric_rows,
+                const std::string& exposures) {
                  std::vector<VariantSpec> specs;
                  for (const auto& [key, vname, control, weight] : variants)
                      specs.push_back(VariantSpec{key, vname, control, weight});
                  s.submit(token, [store = s.store(), name, specs = std::move(specs), tenant,
-                                  metrics = to_metrics(metric_rows)] {
-                     return store->create_experiment(name, specs, tenant, metrics);
+                                  metrics = to_metrics(metric_rows), exposures] {
+                     return store->create_experiment(name, specs, tenant, metrics, exposures);
                  });
              })
         .def("submit_set_metrics",

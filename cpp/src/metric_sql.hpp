@@ -28,6 +28,11 @@ inline const char* const kEventMetrics =
     "      FROM metrics q JOIN m mn ON mn.key = q.numerator JOIN m md ON md.key = q.denominator "
     "      WHERE q.experiment_id = $1::uuid AND q.kind = 'ratio'), ";
 
+// An assignment whose user counts: not one flagged as exposed to several variants while the
+// experiment excludes those. `a` is the assignments row; $1 the experiment.
+inline const char* const kCounts =
+    "NOT (a.multiple AND EXISTS (SELECT 1 FROM experiments x WHERE x.id = $1::uuid AND x.exposures = 'exclude'))";
+
 // Adds the per-(variant, metric) deltas of the CTE `deltas` (variant_id, metric, ds, dss, dxy) to
 // metric_sums; the CTE `upd` has a row for each (variant, metric) that moved.
 inline const char* const kApplyDeltas =
@@ -52,7 +57,7 @@ inline std::string recount_ctes() {
            "  GROUP BY m.key, e.user_id), "
            "vals AS (SELECT a.variant_id, t.user_id, t.metric, " + value_of("t.total", "m.kind", "m.cap") + " AS x "
            "  FROM expected_totals t JOIN m ON m.key = t.metric "
-           "  JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = t.user_id), "
+           "  JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = t.user_id AND " + kCounts + "), "
            "xy AS (SELECT n.variant_id, r.key AS metric, n.x * d.x AS xy FROM r "
            "  JOIN vals n ON n.metric = r.numerator JOIN vals d ON d.metric = r.denominator AND d.user_id = n.user_id), "
            "expected_sums AS ("

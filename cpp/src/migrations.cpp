@@ -155,6 +155,16 @@ const char* const kMigrations[] = {
         RETURN OLD;
     END $$;
     )SQL",
+    // 6: exposure hygiene (issue 15). A user assigned to a second variant is flagged (the first
+    // assignment still wins); the experiment counts them, and with exposures = 'exclude' such users
+    // leave every total. The alarm past 1 % of users is raised once per transition.
+    R"SQL(
+    ALTER TABLE experiments ADD COLUMN exposures text NOT NULL DEFAULT 'first'
+        CHECK (exposures IN ('first', 'exclude'));
+    ALTER TABLE experiments ADD COLUMN multiple_exposures bigint NOT NULL DEFAULT 0;
+    ALTER TABLE experiments ADD COLUMN exposures_alerted boolean NOT NULL DEFAULT false;
+    ALTER TABLE assignments ADD COLUMN multiple boolean NOT NULL DEFAULT false;
+    )SQL",
 };
 
 const std::size_t kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "change_listener.hpp"
+#include "look.hpp"
 #include "expstream/notice.hpp"
 #include "expstream/snapshot.hpp"
 #include "expstream/stats.hpp"
@@ -138,6 +139,8 @@ struct Runtime::Impl {
             const MetricAnalysisInput metrics = metric_analysis_input(*data, same_analysis);
             add_metrics(snap, metrics.metrics, metrics.names, options.analysis, metrics.previous_min_p,
                         metrics.legacy);
+            snap.multiple_exposures = data->multiple_exposures;
+            snap.assigned_users = data->assigned_users;
             d.kind = Delivery::Kind::Snapshot;
             d.seq = snap.seq;
             d.payload = to_json(snap);
@@ -170,46 +173,15 @@ struct Runtime::Impl {
     // Persists what this look leaves behind; a failure here never costs the snapshot itself.
     void record_look(const Snapshot& snap) {
         if (already_recorded(snap.experiment_id, snap.seq)) return;
-        Look look;
-        look.seq = snap.seq;
-        look.analysis_signature = signature;
-        look.history_point = history_point_json(snap);
-        look.srm_mismatch = snap.srm.mismatch;
-        for (std::size_t i = 0; i < snap.analysis.variants.size() && i < snap.analysis.min_p_values.size(); ++i) {
-            if (snap.analysis.min_p_values[i]) look.min_p.emplace_back(snap.analysis.variants[i].key, *snap.analysis.min_p_values[i]);
-        }
-        const auto regressions = guardrail_regressions(snap);
-        if (snap.metrics) {
-            const auto& results = snap.metrics->metrics;
-            for (std::size_t m = 0; m < results.size(); ++m)
-                for (std::size_t v = 0; v < results[m].variants.size() && v < snap.analysis.variants.size(); ++v) {
-                    const bool alarm = std::find(regressions.begin(), regressions.end(), std::make_pair(m, v)) !=
-                                       regressions.end();
-                    look.metrics.push_back({results[m].key, snap.analysis.variants[v].key,
-                                            v < results[m].min_p_values.size() ? results[m].min_p_values[v] : std::nullopt,
-                                            alarm});
-                }
-        }
+        const Look look = look_of(snap, signature);
         try {
             const LookOutcome outcome = store->record_look(snap.experiment_id, look);
             remember_recorded(snap.experiment_id, snap.seq);
-            if (outcome.first_srm_alarm) {
+            for (auto& payload : announcements(snap, outcome)) {
                 Delivery anomaly;
                 anomaly.kind = Delivery::Kind::Control;
                 anomaly.experiment_id = snap.experiment_id;
-                anomaly.payload = srm_anomaly_json(snap);
-                owner.deliveries_.push(std::move(anomaly));
-            }
-            // Each guardrail regression once per transition: the look that raised it announces it.
-            for (const auto& [m, v] : regressions) {
-                const auto raised = std::make_pair(snap.metrics->metrics[m].key, snap.analysis.variants[v].key);
-                if (std::find(outcome.guardrails_raised.begin(), outcome.guardrails_raised.end(), raised) ==
-                    outcome.guardrails_raised.end())
-                    continue;
-                Delivery anomaly;
-                anomaly.kind = Delivery::Kind::Control;
-                anomaly.experiment_id = snap.experiment_id;
-                anomaly.payload = guardrail_anomaly_json(snap, m, v);
+                anomaly.payload = std::move(payload);
                 owner.deliveries_.push(std::move(anomaly));
             }
         } catch (const std::exception& e) {

@@ -39,7 +39,22 @@ std::vector<std::pair<std::size_t, std::size_t>> guardrail_regressions(const Sna
     return out;
 }
 
+bool exposure_alarm(const Snapshot& snapshot) {
+    return snapshot.assigned_users > 0 &&
+           static_cast<double>(snapshot.multiple_exposures) > kExposureAlarmShare * static_cast<double>(snapshot.assigned_users);
+}
+
 namespace {
+
+// "users":N,"share":S of the multiple exposures.
+void append_exposures(std::string& out, const Snapshot& snapshot) {
+    out += "\"users\":";
+    append_int(out, snapshot.multiple_exposures);
+    out += ",\"share\":";
+    append_json_number(out, snapshot.assigned_users > 0 ? static_cast<double>(snapshot.multiple_exposures) /
+                                                             static_cast<double>(snapshot.assigned_users)
+                                                       : 0.0);
+}
 
 const std::string& variant_key(const Snapshot& snapshot, std::size_t v) {
     static const std::string none;
@@ -115,7 +130,14 @@ void append_metrics_json(std::string& out, const Snapshot& snapshot) {
         append_regression(out, snapshot, m, v);
         out += '}';
     }
-    out += ']';
+    if (exposure_alarm(snapshot)) {
+        if (!first) out += ',';
+        out += "{\"type\":\"multiple_exposures\",";
+        append_exposures(out, snapshot);
+        out += '}';
+    }
+    out += "],\"multiple_exposures\":";
+    append_int(out, snapshot.multiple_exposures);
 }
 
 void append_history_metrics_json(std::string& out, const Snapshot& snapshot) {
@@ -150,6 +172,19 @@ std::string guardrail_anomaly_json(const Snapshot& snapshot, std::size_t metric,
     const std::string name = metric < snapshot.metric_names.size() ? snapshot.metric_names[metric] : "a guardrail";
     out += ",\"message\":";
     append_json_string(out, "guardrail regressed: " + name + " got significantly worse in " + variant_key(snapshot, variant));
+    out += ",\"timestamp\":";
+    append_json_string(out, snapshot.timestamp);
+    out += '}';
+    return out;
+}
+
+std::string exposure_anomaly_json(const Snapshot& snapshot) {
+    std::string out = "{\"event\":\"anomaly\",\"type\":\"multiple_exposures\",\"experiment_id\":";
+    append_json_string(out, snapshot.experiment_id);
+    out += ',';
+    append_exposures(out, snapshot);
+    out += ",\"message\":";
+    append_json_string(out, "more than 1 % of users were assigned to more than one variant: check the assignment code");
     out += ",\"timestamp\":";
     append_json_string(out, snapshot.timestamp);
     out += '}';

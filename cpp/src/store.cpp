@@ -18,7 +18,7 @@ using namespace store_sql;
 namespace {
 
 const std::string kExperimentColumns = "e.id::text, e.name, e.status, " + iso("e.created_at") + ", " +
-                                       iso("e.activated_at") + ", e.seq, e.tenant";
+                                       iso("e.activated_at") + ", e.seq, e.tenant, e.exposures";
 
 bool status_change_allowed(const std::string& from, const std::string& to) {
     if (from == to) return true;
@@ -36,6 +36,7 @@ Experiment experiment_from(const pqxx::row& r) {
     if (!r[4].is_null()) e.activated_at = r[4].as<std::string>();
     e.seq = r[5].as<std::int64_t>();
     if (!r[6].is_null()) e.tenant = r[6].as<std::string>();
+    e.exposures = r[7].as<std::string>();
     return e;
 }
 
@@ -100,14 +101,15 @@ bool Store::ping() {
 }
 
 Experiment Store::create_experiment(const std::string& name, const std::vector<VariantSpec>& variants,
-                                    const std::optional<std::string>& tenant, const std::vector<MetricSpec>& metrics) {
+                                    const std::optional<std::string>& tenant, const std::vector<MetricSpec>& metrics,
+                                    const std::string& exposures) {
     return with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
         // libpqxx 6 has no optional parameters: an empty string stands for NULL here.
         Experiment e = experiment_from(tx.exec_params1(
-            "WITH e AS (INSERT INTO experiments (name, tenant) VALUES ($1, nullif($2, '')) RETURNING *) SELECT " +
-                kExperimentColumns + " FROM e",
-            name, tenant.value_or("")));
+            "WITH e AS (INSERT INTO experiments (name, tenant, exposures) VALUES ($1, nullif($2, ''), $3) "
+            "RETURNING *) SELECT " + kExperimentColumns + " FROM e",
+            name, tenant.value_or(""), exposures));
         int position = 0;
         for (const auto& v : variants) {
             tx.exec_params(
@@ -195,7 +197,7 @@ std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experim
         const pqxx::result head = tx.exec_params(
             "SELECT status, seq, "
             "coalesce(floor(extract(epoch FROM now() - activated_at) / 86400), 0)::bigint, "
-            "coalesce(analysis_signature, '') "
+            "coalesce(analysis_signature, ''), multiple_exposures, exposures = 'exclude' "
             "FROM experiments WHERE id = $1::uuid",
             experiment_id);
         if (head.empty()) return std::nullopt;
@@ -205,6 +207,9 @@ std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experim
         data.seq = head[0][1].as<std::int64_t>();
         data.days_running = head[0][2].as<std::int64_t>();
         data.analysis_signature = head[0][3].as<std::string>();
+        data.multiple_exposures = head[0][4].as<std::int64_t>();
+        // Excluded users count among those assigned, not among any variant's participants.
+        data.assigned_users = head[0][5].as<bool>() ? data.multiple_exposures : 0;
         // The running totals: one row per variant, whatever the size of the raw tables.
         const pqxx::result rows = tx.exec_params(
             "SELECT key, name, is_control, participants, weight, min_p "
@@ -216,6 +221,7 @@ std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experim
             v.name = r[1].as<std::string>();
             v.is_control = r[2].as<bool>();
             v.participants = r[3].as<std::int64_t>();
+            data.assigned_users += v.participants;
             data.variants.push_back(std::move(v));
             data.weights.push_back(r[4].as<double>());
             data.min_p.push_back(r[5].is_null() ? std::nullopt : std::optional<double>(r[5].as<double>()));
@@ -288,6 +294,15 @@ LookOutcome Store::record_look(const std::string& experiment_id, const Look& loo
             "ON CONFLICT (experiment_id, seq) DO NOTHING",
             experiment_id, look.seq, look.history_point);
         LookOutcome outcome;
+        // The exposure alarm flips once per transition, like a guardrail's.
+        outcome.exposures_raised =
+            !tx.exec_params("UPDATE experiments SET exposures_alerted = $2 WHERE id = $1::uuid "
+                            "AND exposures_alerted IS DISTINCT FROM $2 AND $2 RETURNING 1",
+                            experiment_id, look.exposure_alarm)
+                 .empty();
+        if (!look.exposure_alarm)
+            tx.exec_params("UPDATE experiments SET exposures_alerted = false WHERE id = $1::uuid AND exposures_alerted",
+                           experiment_id);
         for (const auto& r : raised) outcome.guardrails_raised.emplace_back(r[0].as<std::string>(), r[1].as<std::string>());
         if (look.srm_mismatch) {
             outcome.first_srm_alarm = !tx.exec_params(

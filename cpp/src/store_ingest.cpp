@@ -17,32 +17,50 @@ using metric_sql::value_of;
 namespace {
 
 // Assignments: new participants, and what they already did (events before their assignment) now
-// counts in their variant's sums. Every part of one statement sees the tables as they were before
-// it, so `vals` reads the users' totals, which this statement does not change.
+// counts in their variant's sums. A user named with another variant than their first is flagged
+// (multiple exposures; the first assignment still wins); when the experiment excludes such users,
+// a flagged user leaves every total (sign -1) or never enters it. Every part of one statement sees
+// the tables as they were before it, so `vals` reads the users' totals as they stand.
 const std::string kAssignSql =
-    std::string("WITH ins AS ("
-                "  INSERT INTO assignments (experiment_id, user_id, variant_id) "
-                "  SELECT DISTINCT ON (x.u) $1::uuid, x.u, v.id "
+    std::string("WITH mode AS (SELECT exposures = 'exclude' AS exclude FROM experiments WHERE id = $1::uuid), "
+                "batch AS (SELECT x.u, v.id AS variant_id, x.o "
                 "  FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
-                "  JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k "
-                "  ORDER BY x.u, x.o "
+                "  JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k), "
+                "ins AS ("
+                "  INSERT INTO assignments (experiment_id, user_id, variant_id, multiple) "
+                "  SELECT DISTINCT ON (b.u) $1::uuid, b.u, b.variant_id, "
+                "    EXISTS (SELECT 1 FROM batch o WHERE o.u = b.u AND o.variant_id <> b.variant_id) "
+                "  FROM batch b ORDER BY b.u, b.o "
                 "  ON CONFLICT (experiment_id, user_id) DO NOTHING "
-                "  RETURNING user_id, variant_id), "
-                "per_variant AS (SELECT variant_id, count(*) AS participants FROM ins GROUP BY variant_id), "
+                "  RETURNING user_id, variant_id, multiple), "
+                "flagged AS ("
+                "  UPDATE assignments a SET multiple = true FROM batch b "
+                "  WHERE a.experiment_id = $1::uuid AND a.user_id = b.u AND b.variant_id <> a.variant_id "
+                "    AND NOT a.multiple "
+                "  RETURNING a.user_id, a.variant_id), "
+                "counted AS ("
+                "  SELECT ins.user_id, ins.variant_id, 1 AS sign FROM ins, mode WHERE NOT (ins.multiple AND mode.exclude) "
+                "  UNION ALL SELECT flagged.user_id, flagged.variant_id, -1 FROM flagged, mode WHERE mode.exclude), "
+                "per_variant AS (SELECT variant_id, sum(sign) AS participants FROM counted GROUP BY variant_id), "
                 "totals AS ("
                 "  UPDATE variants v SET participants = v.participants + p.participants "
-                "  FROM per_variant p WHERE v.id = p.variant_id RETURNING 1), ") +
+                "  FROM per_variant p WHERE v.id = p.variant_id AND p.participants <> 0 RETURNING 1), "
+                "exposed AS (SELECT count(*) AS n FROM (SELECT user_id FROM ins WHERE multiple "
+                "  UNION ALL SELECT user_id FROM flagged) z), "
+                "bump AS ("
+                "  UPDATE experiments e SET multiple_exposures = e.multiple_exposures + exposed.n FROM exposed "
+                "  WHERE e.id = $1::uuid AND exposed.n > 0 RETURNING 1), ") +
     kEventMetrics +
-    "vals AS (SELECT ins.variant_id, t.user_id, t.metric, " + value_of("t.total", "m.kind", "m.cap") + " AS x "
-    "  FROM ins JOIN user_totals t ON t.experiment_id = $1::uuid AND t.user_id = ins.user_id "
+    "vals AS (SELECT c.variant_id, c.sign, t.user_id, t.metric, " + value_of("t.total", "m.kind", "m.cap") + " AS x "
+    "  FROM counted c JOIN user_totals t ON t.experiment_id = $1::uuid AND t.user_id = c.user_id "
     "  JOIN m ON m.key = t.metric), "
-    "xy AS (SELECT n.variant_id, r.key AS metric, n.x * d.x AS xy FROM r "
+    "xy AS (SELECT n.variant_id, r.key AS metric, n.sign * n.x * d.x AS xy FROM r "
     "  JOIN vals n ON n.metric = r.numerator JOIN vals d ON d.metric = r.denominator AND d.user_id = n.user_id), "
-    "deltas AS (SELECT variant_id, metric, x AS ds, x * x AS dss, 0::numeric AS dxy FROM vals "
+    "deltas AS (SELECT variant_id, metric, sign * x AS ds, sign * x * x AS dss, 0::numeric AS dxy FROM vals "
     "  UNION ALL SELECT variant_id, metric, 0, 0, xy FROM xy), " +
     kApplyDeltas +
-    "SELECT coalesce((SELECT sum(participants) FROM per_variant), 0)::bigint, (SELECT count(*) FROM totals), "
-    "(SELECT count(*) FROM upd)";
+    "SELECT (SELECT count(*) FROM ins), "
+    "(SELECT count(*) FROM totals) + (SELECT count(*) FROM bump) + (SELECT count(*) FROM upd) > 0";
 
 // Events: stored once per event_id; each adds to its user's raw total of every metric counting its
 // type. For an assigned user, the variant's sums move from the user's old value to the new one
@@ -67,7 +85,7 @@ const std::string kEventsSql =
     value_of("up.total - agg.delta", "m.kind", "m.cap") + " AS x_old, " + value_of("up.total", "m.kind", "m.cap") +
     " AS x_new "
     "  FROM up JOIN agg USING (metric, user_id) JOIN m ON m.key = up.metric "
-    "  JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = up.user_id), "
+    "  JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = up.user_id AND " + std::string(metric_sql::kCounts) + "), "
     "pairs AS (SELECT DISTINCT r.key, r.numerator, r.denominator, r.num_cap, r.den_cap, mv.variant_id, mv.user_id "
     "  FROM moved mv JOIN r ON mv.metric IN (r.numerator, r.denominator)), "
     "parts AS (SELECT p.variant_id, p.key AS metric, "
@@ -107,7 +125,7 @@ IngestResult Store::add_assignments(const std::string& experiment_id, const std:
             const pqxx::row r = tx.exec_params1(kAssignSql, experiment_id, json);
             IngestResult result;
             result.accepted = r[0].as<std::int64_t>();
-            result.changed = result.accepted > 0;
+            result.changed = r[1].as<bool>();
             return result;
         });
     });

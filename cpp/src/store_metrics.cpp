@@ -209,8 +209,9 @@ std::vector<TotalsDrift> Store::verify_totals(const std::optional<std::string>& 
         std::int64_t checked = 0;
         for (const auto& row : ids) {
             const std::string id = row[0].as<std::string>();
+            const std::string counted = std::string("count(a.user_id) FILTER (WHERE ") + metric_sql::kCounts + ")";
             const pqxx::result participants = tx.exec_params(
-                "SELECT v.key, v.participants::text, count(a.user_id)::text, v.participants = count(a.user_id) "
+                "SELECT v.key, v.participants::text, " + counted + "::text, v.participants = " + counted + " "
                 "FROM variants v LEFT JOIN assignments a ON a.experiment_id = v.experiment_id AND a.variant_id = v.id "
                 "WHERE v.experiment_id = $1::uuid GROUP BY v.id ORDER BY v.position",
                 id);
@@ -219,6 +220,14 @@ std::vector<TotalsDrift> Store::verify_totals(const std::optional<std::string>& 
                 if (!r[3].as<bool>())
                     drift.push_back({id, r[0].as<std::string>(), "participants", r[1].as<std::string>(),
                                      r[2].as<std::string>()});
+            const pqxx::row exposed = tx.exec_params1(
+                "SELECT e.multiple_exposures::text, count(a.user_id) FILTER (WHERE a.multiple)::text, "
+                "  e.multiple_exposures = count(a.user_id) FILTER (WHERE a.multiple) "
+                "FROM experiments e LEFT JOIN assignments a ON a.experiment_id = e.id WHERE e.id = $1::uuid "
+                "GROUP BY e.id",
+                id);
+            if (!exposed[2].as<bool>())
+                drift.push_back({id, "", "multiple_exposures", exposed[0].as<std::string>(), exposed[1].as<std::string>()});
             // Each (variant, metric)'s three sums against the recount; numeric, so equal to the digit.
             const pqxx::result sums = tx.exec_params(
                 metric_sql::recount_ctes() +

@@ -54,7 +54,7 @@ TEST_F(StoreTest, SeqMovesOnlyWhenNumbersOrStatusChange) {
     store->add_assignments(id, {{"u1", "control"}});
     const auto seq1 = store->read_snapshot_data(id)->seq;
     EXPECT_GT(seq1, seq0);
-    EXPECT_FALSE(store->add_assignments(id, {{"u1", "b"}}).changed);  // a duplicate
+    EXPECT_FALSE(store->add_assignments(id, {{"u1", "control"}}).changed);  // a duplicate
     EXPECT_FALSE(store->add_conversions(id, {{"stranger", std::nullopt}}).changed);  // not assigned
     EXPECT_EQ(store->read_snapshot_data(id)->seq, seq1);
     EXPECT_TRUE(store->add_conversions(id, {{"u1", std::string("e1")}}).changed);

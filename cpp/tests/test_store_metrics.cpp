@@ -115,6 +115,42 @@ TEST_F(StoreMetricsTest, ADraftsMetricsCanChangeAndItsDataIsCountedAnew) {
     EXPECT_THROW(store->set_metrics(id, {}), Conflict);
 }
 
+TEST_F(StoreMetricsTest, MultipleExposuresAreCountedAndFirstAssignmentsWin) {
+    const std::string id = new_experiment();
+    store->add_events(id, {{"u1", "purchase", 50, std::nullopt}});
+    store->add_assignments(id, {{"u1", "b"}, {"u2", "b"}});
+    EXPECT_TRUE(store->add_assignments(id, {{"u1", "control"}}).changed);  // another variant: counted
+    EXPECT_FALSE(store->add_assignments(id, {{"u1", "control"}}).changed);  // already counted
+    EXPECT_TRUE(store->add_assignments(id, {{"u3", "control"}, {"u3", "b"}}).changed);  // both in one batch
+    const auto data = store->read_snapshot_data(id);
+    EXPECT_EQ(data->multiple_exposures, 2);
+    EXPECT_EQ(data->assigned_users, 3);
+    EXPECT_EQ(data->variants[1].participants, 2);  // u1 stays in b
+    EXPECT_DOUBLE_EQ(data->sums[0][1].sum, 50);
+    EXPECT_TRUE(store->verify_totals(id).empty());
+}
+
+TEST_F(StoreMetricsTest, ExcludedExposuresLeaveEveryTotal) {
+    const std::string id = store->create_experiment("x", {{"control", "C", true, 1.0}, {"b", "B", false, 1.0}},
+                                                    std::nullopt, kShop, "exclude").id;
+    EXPECT_EQ(store->get_experiment(id)->exposures, "exclude");
+    store->add_assignments(id, {{"u1", "b"}, {"u2", "b"}});
+    store->add_events(id, {{"u1", "purchase", 50, std::nullopt}, {"u1", "order", 1, std::nullopt},
+                           {"u2", "purchase", 10, std::nullopt}});
+    store->add_assignments(id, {{"u1", "control"}, {"u3", "control"}, {"u3", "b"}});  // u1 and u3 leave
+    store->add_events(id, {{"u1", "purchase", 5, std::nullopt}, {"u3", "purchase", 7, std::nullopt}});
+    const auto data = store->read_snapshot_data(id);
+    EXPECT_EQ(data->multiple_exposures, 2);
+    EXPECT_EQ(data->assigned_users, 3);
+    EXPECT_EQ(data->variants[0].participants, 0);
+    EXPECT_EQ(data->variants[1].participants, 1);  // u2 only
+    EXPECT_DOUBLE_EQ(data->sums[0][1].sum, 10);
+    EXPECT_DOUBLE_EQ(data->sums[0][1].sum_squares, 100);
+    EXPECT_DOUBLE_EQ(data->sums[2][1].cross_products, 0);  // u1's 50 x 1 left with u1
+    EXPECT_DOUBLE_EQ(data->sums[0][0].sum, 0);
+    EXPECT_TRUE(store->verify_totals(id).empty());
+}
+
 TEST_F(StoreMetricsTest, VerifyFindsADamagedUserTotal) {
     const std::string id = new_experiment();
     store->add_events(id, {{"u1", "purchase", 10, std::nullopt}});

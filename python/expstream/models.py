@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 Status = Literal["draft", "active", "paused", "completed"]
+Exposures = Literal["first", "exclude"]
 
 
 def _storable(text: str) -> str:
@@ -131,6 +132,11 @@ class ExperimentIn(BaseModel):
     metrics: list[MetricIn] | None = Field(
         default=None, description="default: one proportion metric, 'conversion', over conversion events"
     )
+    exposures: Exposures = Field(
+        default="first",
+        description="a user assigned to a second variant: 'first' (the first assignment counts) or "
+        "'exclude' (the user leaves every metric)",
+    )
 
     @field_validator("metrics")
     @classmethod
@@ -182,6 +188,7 @@ class ExperimentOut(BaseModel):
     tenant: str | None = None
     variants: list[VariantOut]
     metrics: list[MetricOut]
+    exposures: Exposures
 
 
 class StatusIn(BaseModel):

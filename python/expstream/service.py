@@ -163,10 +163,11 @@ class CoreService:
         variants: list[tuple[str, str, bool, float]],
         tenant: str | None = None,
         metrics: list[MetricRow] | None = None,
+        exposures: str = "first",
     ) -> dict[str, Any]:
         """metrics None or empty: today's single metric, conversion."""
         result: dict[str, Any] = await self._call(
-            self.core.submit_create_experiment, name, variants, tenant, metrics or []
+            self.core.submit_create_experiment, name, variants, tenant, metrics or [], exposures
         )
         self.tenants.put(result["id"], tenant)
         return result

@@ -23,7 +23,16 @@ struct Snapshot {
     // Several metrics (add_metrics): names aligned with metrics->metrics. Empty: no "metrics" key.
     std::vector<std::string> metric_names;
     std::optional<MetricsAnalysis> metrics;
+    std::int64_t multiple_exposures = 0;  // users assigned to more than one variant
+    std::int64_t assigned_users = 0;      // every assigned user (the share's denominator)
 };
+
+// Past this share of users exposed to more than one variant, results are suspect: an alert.
+inline constexpr double kExposureAlarmShare = 0.01;
+bool exposure_alarm(const Snapshot& snapshot);
+
+// {"event":"anomaly","type":"multiple_exposures","experiment_id","users","share","message","timestamp"}
+std::string exposure_anomaly_json(const Snapshot& snapshot);
 
 // Analyses the experiment's metrics into the snapshot. When one of them is the proportion the
 // variants' own fields describe (legacy_metric), those fields take its family-corrected p-values

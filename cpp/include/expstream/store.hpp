@@ -71,6 +71,9 @@ struct Experiment {
     std::optional<std::string> tenant;        // the owner's tenant; empty for the default tenant
     std::vector<VariantSpec> variants;
     std::vector<MetricSpec> metrics;  // definition order
+    // A user assigned to a second variant: "first" (the first assignment counts) or "exclude" (the
+    // user leaves every total).
+    std::string exposures = "first";
 };
 
 struct StatusChange {
@@ -127,6 +130,8 @@ struct SnapshotData {
     std::vector<MetricSpec> metrics;             // definition order
     std::vector<std::vector<MetricRunningSums>> sums;   // [metric][variant], aligned with metrics and variants
     std::optional<std::size_t> legacy_metric;    // the proportion the variants' conversions come from
+    std::int64_t multiple_exposures = 0;         // users assigned to more than one variant
+    std::int64_t assigned_users = 0;             // every assigned user, excluded ones included
 };
 
 // A variant whose running totals disagree with a recount of the raw tables.
@@ -175,12 +180,14 @@ struct Look {
         bool alarm = false;  // a guardrail regressed (interval excludes 0 on the bad side)
     };
     std::vector<MetricLook> metrics;
+    bool exposure_alarm = false;  // multiple exposures above the threshold
 };
 
 // What record_look found new: the first SRM alarm, guardrail alarms raised since the last look.
 struct LookOutcome {
     bool first_srm_alarm = false;
     std::vector<std::pair<std::string, std::string>> guardrails_raised;  // (metric, variant)
+    bool exposures_raised = false;
 };
 
 class Store {
@@ -201,7 +208,7 @@ public:
     // metrics empty: today's single metric (default_metric()).
     Experiment create_experiment(const std::string& name, const std::vector<VariantSpec>& variants,
                                  const std::optional<std::string>& tenant = std::nullopt,
-                                 const std::vector<MetricSpec>& metrics = {});
+                                 const std::vector<MetricSpec>& metrics = {}, const std::string& exposures = "first");
     // Replaces the metric definitions of a draft (Conflict otherwise); returns the experiment.
     Experiment set_metrics(const std::string& id, const std::vector<MetricSpec>& metrics);
     std::vector<Experiment> list_experiments();

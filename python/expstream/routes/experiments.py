@@ -39,7 +39,7 @@ async def create_experiment(
         raise ForbiddenError("creating experiments needs a token for all experiments (experiments: ['*'])")
     variants = [(v.key, v.name, v.is_control, v.weight) for v in body.variants]
     metrics = [m.as_row() for m in body.metrics or []]
-    return await service.create_experiment(body.name, variants, principal.tenant, metrics)
+    return await service.create_experiment(body.name, variants, principal.tenant, metrics, body.exposures)
 
 
 @router.get("", response_model=list[ExperimentOut])
