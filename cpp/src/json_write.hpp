@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "expstream/snapshot.hpp"
 
@@ -35,6 +36,31 @@ inline void append_interval(std::string& out, const std::optional<Interval>& int
     out += ',';
     append_json_number(out, interval->high);
     out += ']';
+}
+
+inline void append_optional_string(std::string& out, const std::optional<std::string>& value) {
+    if (value)
+        append_json_string(out, *value);
+    else
+        out += "null";
+}
+
+// {"event":"anomaly","type":<type>,"experiment_id":…,<what body writes>,"message":…,"timestamp":…}:
+// the frame every anomaly message shares.
+template <class Body>
+std::string anomaly_json(const Snapshot& snapshot, std::string_view type, Body body, std::string_view message) {
+    std::string out = "{\"event\":\"anomaly\",\"type\":";
+    append_json_string(out, type);
+    out += ",\"experiment_id\":";
+    append_json_string(out, snapshot.experiment_id);
+    out += ',';
+    body(out);
+    out += ",\"message\":";
+    append_json_string(out, message);
+    out += ",\"timestamp\":";
+    append_json_string(out, snapshot.timestamp);
+    out += '}';
+    return out;
 }
 
 }  // namespace expstream

@@ -271,17 +271,13 @@ std::string history_point_json(const Snapshot& snapshot) {
 }
 
 std::string srm_anomaly_json(const Snapshot& snapshot) {
-    std::string out = "{\"event\":\"anomaly\",\"type\":\"sample_ratio_mismatch\",\"experiment_id\":";
-    append_json_string(out, snapshot.experiment_id);
-    out += ",\"p_value\":";
-    append_optional_number(out, snapshot.srm.p_value);
-    out += ",\"message\":";
-    append_json_string(out,
-                       "traffic is not split as configured (sample ratio mismatch): results cannot be trusted");
-    out += ",\"timestamp\":";
-    append_json_string(out, snapshot.timestamp);
-    out += '}';
-    return out;
+    return anomaly_json(
+        snapshot, "sample_ratio_mismatch",
+        [&](std::string& out) {
+            out += "\"p_value\":";
+            append_optional_number(out, snapshot.srm.p_value);
+        },
+        "traffic is not split as configured (sample ratio mismatch): results cannot be trusted");
 }
 
 std::string error_json(std::string_view code, std::string_view experiment_id, std::string_view message) {

@@ -165,30 +165,16 @@ void append_history_metrics_json(std::string& out, const Snapshot& snapshot) {
 }
 
 std::string guardrail_anomaly_json(const Snapshot& snapshot, std::size_t metric, std::size_t variant) {
-    std::string out = "{\"event\":\"anomaly\",\"type\":\"guardrail\",\"experiment_id\":";
-    append_json_string(out, snapshot.experiment_id);
-    out += ',';
-    append_regression(out, snapshot, metric, variant);
     const std::string name = metric < snapshot.metric_names.size() ? snapshot.metric_names[metric] : "a guardrail";
-    out += ",\"message\":";
-    append_json_string(out, "guardrail regressed: " + name + " got significantly worse in " + variant_key(snapshot, variant));
-    out += ",\"timestamp\":";
-    append_json_string(out, snapshot.timestamp);
-    out += '}';
-    return out;
+    return anomaly_json(
+        snapshot, "guardrail", [&](std::string& out) { append_regression(out, snapshot, metric, variant); },
+        "guardrail regressed: " + name + " got significantly worse in " + variant_key(snapshot, variant));
 }
 
 std::string exposure_anomaly_json(const Snapshot& snapshot) {
-    std::string out = "{\"event\":\"anomaly\",\"type\":\"multiple_exposures\",\"experiment_id\":";
-    append_json_string(out, snapshot.experiment_id);
-    out += ',';
-    append_exposures(out, snapshot);
-    out += ",\"message\":";
-    append_json_string(out, "more than 1 % of users were assigned to more than one variant: check the assignment code");
-    out += ",\"timestamp\":";
-    append_json_string(out, snapshot.timestamp);
-    out += '}';
-    return out;
+    return anomaly_json(
+        snapshot, "multiple_exposures", [&](std::string& out) { append_exposures(out, snapshot); },
+        "more than 1 % of users were assigned to more than one variant: check the assignment code");
 }
 
 }  // namespace expstream

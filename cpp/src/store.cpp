@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "migrations.hpp"
+#include "json_write.hpp"
 #include "store_sql.hpp"
 #include "expstream/log.hpp"
 #include "expstream/notice.hpp"
@@ -248,10 +249,7 @@ LookOutcome Store::record_look(const std::string& experiment_id, const Look& loo
         out += ",\"k\":";
         append_json_string(out, m.variant);
         out += ",\"p\":";
-        if (m.min_p)
-            append_json_number(out, *m.min_p);
-        else
-            out += "null";
+        append_optional_number(out, m.min_p);
         out += m.alarm ? ",\"a\":true" : ",\"a\":false";
     });
     return with_connection([&](pqxx::connection& c) {

@@ -5,6 +5,7 @@
 
 #include "expstream/snapshot.hpp"
 #include "expstream/store.hpp"
+#include "json_write.hpp"
 #include "metric_sql.hpp"
 #include "store_sql.hpp"
 
@@ -140,10 +141,7 @@ IngestResult Store::add_events(const std::string& experiment_id, const std::vect
         out += ",\"v\":";
         append_json_number(out, e.value);
         out += ",\"e\":";
-        if (e.event_id)
-            append_json_string(out, *e.event_id);
-        else
-            out += "null";
+        append_optional_string(out, e.event_id);
     });
     return with_connection([&](pqxx::connection& c) {
         return ingest_transaction(c, node_id_, experiment_id, static_cast<std::int64_t>(batch.size()), [&](pqxx::work& tx) {
