@@ -133,14 +133,17 @@ using NoThrow = bmp::policy<bmp::domain_error<bmp::ignore_error>, bmp::pole_erro
                             bmp::evaluation_error<bmp::ignore_error>, bmp::rounding_error<bmp::ignore_error>,
                             bmp::indeterminate_result_error<bmp::ignore_error>>;
 
+// gbstats Statistic.unadjusted_mean: the mean itself unless the arm is regression adjusted.
+double unadjusted(const ArmStatistic& s) { return s.unadjusted_mean.value_or(s.mean); }
+
 bool finite(const ArmStatistic& s) {
-    return std::isfinite(s.n) && std::isfinite(s.mean) && std::isfinite(s.variance);
+    return std::isfinite(s.n) && std::isfinite(s.mean) && std::isfinite(s.variance) && std::isfinite(unadjusted(s));
 }
 
 // The domain every test shares (gbstats: no "uninformative default"): see stats.hpp.
 bool in_domain(const ArmStatistic& a, const ArmStatistic& b) {
-    return finite(a) && finite(b) && a.n > 0.0 && b.n > 0.0 && a.mean != 0.0 && a.variance > 0.0 &&
-           b.variance > 0.0;
+    return finite(a) && finite(b) && a.n > 0.0 && b.n > 0.0 && a.mean != 0.0 && unadjusted(a) != 0.0 &&
+           a.variance > 0.0 && b.variance > 0.0;
 }
 
 // An estimate with its variance (gbstats frequentist_diff / frequentist_variance).
@@ -149,10 +152,13 @@ struct Effect {
     double variance;
 };
 
+// Regression-adjusted arms (CUPED): the estimate is on the adjusted means, the relative one divided by the
+// control's unadjusted mean, and the relative variance weighs by the unadjusted means (gbstats TTest.
+// point_estimate / .variance). Without unadjusted means, u == m and this is the plain delta method.
 Effect effect(const ArmStatistic& a, const ArmStatistic& b, Scale scale) {
     if (scale == Scale::Absolute) return {b.mean - a.mean, b.variance / b.n + a.variance / a.n};
-    const double ma = a.mean, mb = b.mean;
-    return {(mb - ma) / ma, b.variance / (ma * ma * b.n) + a.variance * mb * mb / (ma * ma * ma * ma * a.n)};
+    const double ua = unadjusted(a), ub = unadjusted(b);
+    return {(b.mean - a.mean) / ua, b.variance / (ua * ua * b.n) + a.variance * ub * ub / (ua * ua * ua * ua * a.n)};
 }
 
 bool usable(const Effect& e) { return std::isfinite(e.estimate) && std::isfinite(e.variance) && e.variance > 0.0; }
@@ -490,6 +496,13 @@ Comparison compare(const ArmStatistic& control, const ArmStatistic& variant, con
     }
     c.chance_to_win = chance_to_win(control, variant, inverse);
     return c;
+}
+
+std::optional<double> effect_variance(const ArmStatistic& control, const ArmStatistic& variant, Scale scale) {
+    if (!in_domain(control, variant)) return std::nullopt;
+    const Effect e = effect(control, variant, scale);
+    if (!usable(e)) return std::nullopt;
+    return e.variance;
 }
 
 bool significant(const std::optional<double>& p_value_adjusted, const std::optional<Interval>& lift_ci,

@@ -39,6 +39,10 @@ Comparison compare(const ArmStatistic& control, const ArmStatistic& variant, con
                    const std::optional<PooledCounts>& pooled, const std::optional<double>& previous_min_p,
                    bool inverse = false);
 
+// The variance of the tests' estimate on `scale` (stats.hpp: gbstats frequentist_variance, with unadjusted
+// means when set) where the tests are defined (their domain, a finite positive variance); empty elsewhere.
+std::optional<double> effect_variance(const ArmStatistic& control, const ArmStatistic& variant, Scale scale);
+
 // previous[i] when it is usable history (inside [0, 1], so not NaN); empty otherwise or when missing.
 std::optional<double> history(const std::vector<std::optional<double>>& previous, std::size_t i);
 

@@ -135,6 +135,10 @@ struct ArmStatistic {
     double n = 0.0;
     double mean = 0.0;
     double variance = 0.0;
+    // gbstats Statistic.unadjusted_mean: set only for a regression-adjusted (CUPED) arm (cuped_statistic in
+    // metric_stats.hpp), whose `mean` is adjusted; empty means "equal to mean". The relative tests divide
+    // by the control's unadjusted mean and weigh the variances by the unadjusted means (see below).
+    std::optional<double> unadjusted_mean = std::nullopt;
 };
 
 // ProportionStatistic(n, sum): mean sum / n (0 when n == 0), variance mean (1 - mean).
@@ -153,13 +157,15 @@ ArmStatistic ratio_statistic(double n, double sum, double sum_squares, double de
 enum class Scale { Relative, Absolute };
 
 // Domain shared by every function below (where gbstats does not return its "uninformative default" —
-// zero baseline, zero or negative variance, no units): both n > 0, control mean != 0, both variances
-// > 0, everything finite. Outside it they return an empty optional; also for alpha outside (0, 1) or a
-// tuning that is not finite and > 0. (A proportion is in the domain iff both rates are strictly inside
-// (0, 1), which implies >= 2 participants per arm; a sample mean or ratio needs n >= 2 per arm.)
+// zero baseline, zero or negative variance, no units): both n > 0, control mean != 0 (and control
+// unadjusted mean != 0), both variances > 0, everything finite. Outside it they return an empty
+// optional; also for alpha outside (0, 1) or a tuning that is not finite and > 0. (A proportion is in the
+// domain iff both rates are strictly inside (0, 1), which implies >= 2 participants per arm; a sample
+// mean or ratio needs n >= 2 per arm.)
 //
-// Effect variances (gbstats frequentist_variance): relative vb/(ma² nb) + va mb²/(ma⁴ na) (delta
-// method); absolute va/na + vb/nb.
+// Estimates and effect variances (gbstats frequentist_diff / frequentist_variance), with m the means and
+// u the unadjusted means (u = m unless unadjusted_mean is set): relative (mb - ma) / ua with variance
+// vb/(ua² nb) + va ub²/(ua⁴ na) (delta method); absolute mb - ma with variance va/na + vb/nb.
 
 // TwoSidedTTest.confidence_interval: estimate ± t_{1-alpha/2, dof} sqrt(variance), Welch-Satterthwaite dof.
 std::optional<Interval> t_confidence_interval(const ArmStatistic& control, const ArmStatistic& variant, Scale scale,
