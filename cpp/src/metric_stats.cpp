@@ -61,6 +61,86 @@ std::optional<double> metric_value(MetricKind kind, const MetricSums& s) {
     return value;
 }
 
+// ---- CUPED
+
+namespace {
+
+bool cuped_kind(MetricKind kind) { return kind == MetricKind::Proportion || kind == MetricKind::Mean; }
+
+// gbstats RegressionAdjustedStatistic.covariance: (Σxc - Σx Σc / n) / (n - 1), 0 when n <= 1.
+double covariance(double n, double sum, double covariate_sum, double covariate_products) {
+    if (n <= 1.0) return 0.0;
+    return (covariate_products - sum * covariate_sum / n) / (n - 1.0);
+}
+
+}  // namespace
+
+double cuped_theta(MetricKind kind, const MetricSums& a, const MetricSums& b) {
+    if (!cuped_kind(kind)) return 0.0;
+    // gbstats create_joint_statistic: the sums of both arms over n = n_a + n_b.
+    const double n = static_cast<double>(a.n) + static_cast<double>(b.n);
+    const double sum = a.sum + b.sum;
+    const double covariate_sum = a.covariate_sum + b.covariate_sum;
+    const ArmStatistic post = kind == MetricKind::Proportion
+                                  ? proportion_statistic(n, sum)
+                                  : sample_mean_statistic(n, sum, a.sum_squares + b.sum_squares);
+    const ArmStatistic pre = sample_mean_statistic(n, covariate_sum, a.covariate_sum_squares + b.covariate_sum_squares);
+    if (pre.variance == 0.0 || post.variance == 0.0) return 0.0;
+    const double theta = covariance(n, sum, covariate_sum, a.covariate_products + b.covariate_products) / pre.variance;
+    return std::isfinite(theta) ? theta : 0.0;
+}
+
+ArmStatistic cuped_statistic(MetricKind kind, const MetricSums& s, double theta) {
+    const ArmStatistic post = metric_statistic(kind, s);
+    if (!cuped_kind(kind)) return post;
+    const double n = static_cast<double>(s.n);
+    const ArmStatistic pre = sample_mean_statistic(n, s.covariate_sum, s.covariate_sum_squares);
+    ArmStatistic out;
+    out.n = n;
+    out.mean = post.mean - theta * pre.mean;
+    // In gbstats' order of operations: (var_x + θ² var_c) - (2θ) cov.
+    out.variance = n <= 1.0 ? 0.0
+                            : post.variance + theta * theta * pre.variance -
+                                  2.0 * theta * covariance(n, s.sum, s.covariate_sum, s.covariate_products);
+    out.unadjusted_mean = post.mean;
+    return out;
+}
+
+CupedStatistics cuped_statistics(MetricKind kind, const MetricSums& control, const MetricSums& variant) {
+    CupedStatistics out;
+    out.theta = cuped_theta(kind, control, variant);
+    if (out.theta == 0.0) {
+        out.control = metric_statistic(kind, control);
+        out.variant = metric_statistic(kind, variant);
+    } else {
+        out.control = cuped_statistic(kind, control, out.theta);
+        out.variant = cuped_statistic(kind, variant, out.theta);
+    }
+    return out;
+}
+
+namespace {
+
+// cuped_variance_reduction given the pair's cuped_statistics.
+std::optional<double> variance_reduction(MetricKind kind, const MetricSums& control, const MetricSums& variant,
+                                         const CupedStatistics& s) {
+    if (s.theta == 0.0) return 0.0;  // nothing adjusted, nothing removed
+    const auto unadjusted = internal::effect_variance(metric_statistic(kind, control),
+                                                      metric_statistic(kind, variant), Scale::Relative);
+    const auto adjusted = internal::effect_variance(s.control, s.variant, Scale::Relative);
+    if (!unadjusted || !adjusted) return std::nullopt;
+    const double reduction = 1.0 - *adjusted / *unadjusted;
+    if (!std::isfinite(reduction)) return std::nullopt;
+    return reduction;
+}
+
+}  // namespace
+
+std::optional<double> cuped_variance_reduction(MetricKind kind, const MetricSums& control,
+                                               const MetricSums& variant) {
+    return variance_reduction(kind, control, variant, cuped_statistics(kind, control, variant));
+}
+
 std::optional<std::size_t> control_index(const std::vector<VariantCounts>& variants) {
     for (std::size_t i = 0; i < variants.size(); ++i)
         if (variants[i].is_control) return i;
@@ -111,6 +191,14 @@ std::optional<double> relative_lift(MetricKind kind, const MetricSums& control, 
     return finite_or_empty((*b - *a) / *a);
 }
 
+// CUPED with theta != 0: gbstats TTest.point_estimate, (adjusted mean_b - adjusted mean_a) / unadjusted mean_a.
+std::optional<double> adjusted_lift(MetricKind kind, const MetricSums& control, const MetricSums& variant,
+                                    const CupedStatistics& s) {
+    const auto a = metric_value(kind, control);
+    if (!a || *a == 0.0 || !metric_value(kind, variant)) return std::nullopt;
+    return finite_or_empty((s.variant.mean - s.control.mean) / *a);
+}
+
 }  // namespace
 
 MetricsAnalysis analyze_metrics(const std::vector<MetricInput>& metrics, std::optional<std::size_t> control,
@@ -136,6 +224,7 @@ MetricsAnalysis analyze_metrics(const std::vector<MetricInput>& metrics, std::op
         r.kind = in.kind;
         r.role = in.role;
         r.direction = in.direction;
+        r.cuped = in.cuped && cuped_kind(in.kind);
         r.variants.resize(in.arms.size());
         r.min_p_values.assign(in.arms.size(), std::nullopt);
         const bool compared = control && *control < in.arms.size();
@@ -151,14 +240,23 @@ MetricsAnalysis analyze_metrics(const std::vector<MetricInput>& metrics, std::op
             }
             const MetricSums& a = in.arms[*control];
             const MetricSums& b = in.arms[i];
-            v.relative_lift = relative_lift(in.kind, a, b);
+            CupedStatistics s;  // theta 0: the unadjusted statistics
+            if (r.cuped) {
+                s = cuped_statistics(in.kind, a, b);
+                v.cuped = Cuped{s.theta, variance_reduction(in.kind, a, b, s)};
+            } else {
+                s.control = metric_statistic(in.kind, a);
+                s.variant = metric_statistic(in.kind, b);
+            }
+            const bool adjusted = s.theta != 0.0;
+            v.relative_lift = adjusted ? adjusted_lift(in.kind, a, b, s) : relative_lift(in.kind, a, b);
             std::optional<internal::PooledCounts> pooled;
-            if (in.kind == MetricKind::Proportion) {
+            if (in.kind == MetricKind::Proportion && !adjusted) {
                 pooled = internal::PooledCounts{static_cast<double>(a.n), a.sum, static_cast<double>(b.n), b.sum};
             }
             const internal::Comparison c = internal::compare(
-                metric_statistic(in.kind, a), metric_statistic(in.kind, b), options, pooled,
-                sequential ? internal::history(history, i) : std::nullopt, in.direction == Direction::Decrease);
+                s.control, s.variant, options, pooled, sequential ? internal::history(history, i) : std::nullopt,
+                in.direction == Direction::Decrease);
             v.p_value = c.p_value;
             v.lift_ci = c.lift_ci;
             v.difference_ci = c.difference_ci;
