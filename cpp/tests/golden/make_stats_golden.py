@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Regenerate cpp/tests/golden/stats_golden.inc and metric_golden.inc from the reference libraries.
+"""Regenerate cpp/tests/golden/stats_golden.inc, metric_golden.inc and cuped_golden.inc from the reference
+libraries.
 
-    .venv-oracles/bin/python cpp/tests/golden/make_stats_golden.py          # rewrite both .inc files
+    .venv-oracles/bin/python cpp/tests/golden/make_stats_golden.py          # rewrite the .inc files
     .venv-oracles/bin/python cpp/tests/golden/make_stats_golden.py --check  # exit 1 if one is out of date
 
 Oracles (test-only deps: gbstats==0.8.0, statsmodels, scipy):
@@ -15,6 +16,11 @@ Oracles (test-only deps: gbstats==0.8.0, statsmodels, scipy):
   Holm-Bonferroni            statsmodels.stats.multitest.multipletests(method="holm")
   Benjamini-Hochberg         statsmodels.stats.multitest.multipletests(method="fdr_bh")
   SRM                        gbstats.utils.check_srm, cross-checked with scipy.stats.chisquare
+  CUPED                      gbstats RegressionAdjustedStatistic (post: Proportion / SampleMean statistic,
+                             pre: SampleMeanStatistic of the covariate) with compute_theta over the control
+                             and one treatment, inside TwoSidedTTest / SequentialTwoSidedTTest /
+                             EffectBayesianABTest; variance_reduction = 1 - TTest.variance (adjusted) /
+                             TTest.variance (unadjusted), relative (the definition in metric_stats.hpp)
 
 Where gbstats returns its uninformative default (error_message set: zero baseline, zero variance, no
 units), the expected value is "undefined" (an empty optional in C++). is_significant is derived here from
@@ -48,13 +54,20 @@ from gbstats.frequentist.tests import (
     SequentialTwoSidedTTest,
     TwoSidedTTest,
 )
-from gbstats.models.statistics import ProportionStatistic, RatioStatistic, SampleMeanStatistic
+from gbstats.models.statistics import (
+    ProportionStatistic,
+    RatioStatistic,
+    RegressionAdjustedStatistic,
+    SampleMeanStatistic,
+    compute_theta,
+)
 from gbstats.utils import check_srm
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
 OUT = Path(__file__).with_name("stats_golden.inc")
 METRIC_OUT = Path(__file__).with_name("metric_golden.inc")
+CUPED_OUT = Path(__file__).with_name("cuped_golden.inc")
 
 # ------------------------------------------------------------------------------------------------------
 # Oracle wrappers: each returns None when the quantity is undefined.
@@ -1187,6 +1200,666 @@ def metric_looks() -> list[str]:
     return rows
 
 
+# ------------------------------------------------------------------------------------------------------
+# CUPED (issue 15): metrics regression adjusted on a pre-exposure covariate c, gbstats
+# RegressionAdjustedStatistic with theta from compute_theta (control and one treatment pooled; BaseABTest
+# sets it on both statistics, in place, so every test below builds fresh statistics).
+#
+# Sums of an arm: (n, Σx, Σx², Σy, Σy², Σxy, Σc, Σc², Σxc) — the metric's six, then the covariate's three.
+
+
+def sums9_of(rows):
+    """(n, Σx, Σx², Σy, Σy², Σxy, Σc, Σc², Σxc) of [(x, y, c)], accumulated left to right."""
+    n, sx, sxx, sy, syy, sxy, sc, scc, sxc = 0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    for x, y, c in rows:
+        n += 1
+        sx += x
+        sxx += x * x
+        sy += y
+        syy += y * y
+        sxy += x * y
+        sc += c
+        scc += c * c
+        sxc += x * c
+    return (n, sx, sxx, sy, syy, sxy, sc, scc, sxc)
+
+
+def covariate_users(n, seed, rho=0.7, effect=0.0, missing=0.0, mean=50.0, sd=10.0):
+    """(x, c): c = mean + sd z1 (0 for a `missing` share: users without a covariate), x = mean + effect +
+    sd (rho z1 + sqrt(1 - rho²) z2); both rounded to cents. corr(x, c) = rho before the missing ones."""
+    d = Draw(seed)
+    out = []
+    for _ in range(n):
+        z1, z2 = d.normal(), d.normal()
+        c = round(mean + sd * z1, 2)
+        x = round(mean + effect + sd * (rho * z1 + math.sqrt(1.0 - rho * rho) * z2), 2)
+        if missing and d.u() < missing:
+            c = 0.0
+        out.append((x, c))
+    return out
+
+
+def covariate_converters(n, seed, lift=0.0, missing=0.0):
+    """(converted 0/1, sessions before exposure): both driven by an engagement z1."""
+    d = Draw(seed)
+    out = []
+    for _ in range(n):
+        z1, z2 = d.normal(), d.normal()
+        sessions = float(d.poisson(math.exp(0.7 + 0.5 * z1)))
+        converted = 1.0 if 0.7 * z1 + 0.71 * z2 > 1.25 - lift else 0.0
+        if missing and d.u() < missing:
+            sessions = 0.0
+        out.append((converted, sessions))
+    return out
+
+
+def cov_sums(pairs, covariate=True):
+    return sums9_of((x, 0.0, c if covariate else 0.0) for x, c in pairs)
+
+
+def cuped_shop_users(n, seed, buy=0.0, spend=0.0, latency=5.3, missing=0.15):
+    """Shop users with a history: (converted, revenue, orders, latency, sessions before, revenue before,
+    latency before). Engagement z1 drives buying, spending, sessions and past revenue; a device factor
+    z3 drives latency now and before. A `missing` share are new users: no past revenue (0)."""
+    d = Draw(seed)
+    out = []
+    for _ in range(n):
+        z1, z2, z3 = d.normal(), d.normal(), d.normal()
+        sessions = float(d.poisson(math.exp(0.7 + 0.5 * z1)))
+        converted = 1 if 0.7 * z1 + 0.71 * z2 > 1.2 - buy else 0
+        orders = 1 + d.poisson(0.5) if converted else 0
+        revenue = round(sum(d.lognormal(3.0 + spend + 0.3 * z1, 0.6) for _ in range(orders)), 2)
+        past = 0.0 if d.u() < missing else round(max(0.0, 60.0 + 25.0 * z1 + 15.0 * d.normal()), 2)
+        lat = float(round(math.exp(latency + 0.4 * z3 + 0.2 * d.normal())))
+        lat_before = float(round(math.exp(5.3 + 0.4 * z3 + 0.2 * d.normal())))
+        out.append((converted, revenue, orders, lat, sessions, past, lat_before))
+    return out
+
+
+def cuped_metric_sums(key, users, cap=None, covariate=True):
+    """Sums of one metric with its covariate: conversion ~ sessions before, revenue (capped) ~ revenue
+    before, aov (revenue / orders) ~ revenue before, latency ~ latency before. covariate=False: all c = 0."""
+    k = 1.0 if covariate else 0.0
+    if key == "conversion":
+        return sums9_of((float(u[0]), 0.0, k * u[4]) for u in users)
+    if key == "revenue":
+        return sums9_of(((u[1] if cap is None else min(u[1], cap)), 0.0, k * u[5]) for u in users)
+    if key == "aov":
+        return sums9_of((u[1], float(u[2]), k * u[5]) for u in users)
+    if key == "latency":
+        return sums9_of((u[3], 0.0, k * u[6]) for u in users)
+    raise ValueError(key)
+
+
+def _hand9(n, sx, sxx, sc, scc, sxc):
+    return (n, float(sx), float(sxx), 0.0, 0.0, 0.0, float(sc), float(scc), float(sxc))
+
+
+def ra_stat(kind, S):
+    n, sx, sxx, _, _, _, sc, scc, sxc = S
+    post = (
+        ProportionStatistic(n=n, sum=sx)
+        if kind == "proportion"
+        else SampleMeanStatistic(n=n, sum=sx, sum_squares=sxx)
+    )
+    return RegressionAdjustedStatistic(
+        n=n,
+        post_statistic=post,
+        pre_statistic=SampleMeanStatistic(n=n, sum=sc, sum_squares=scc),
+        post_pre_sum_of_products=sxc,
+        theta=0,
+    )
+
+
+def c_theta(kind, A, B):
+    theta = float(compute_theta(ra_stat(kind, A), ra_stat(kind, B)))
+    assert math.isfinite(theta)
+    return theta
+
+
+def c_test(kind, A, B, cls, cfg):
+    return cls(ra_stat(kind, A), ra_stat(kind, B), cfg)
+
+
+def c_fixed(kind, A, B, alpha, diff):
+    return c_test(kind, A, B, TwoSidedTTest, FrequentistConfig(alpha=alpha, difference_type=diff))
+
+
+def c_fixed_ci(kind, A, B, alpha, diff):
+    return _ci(c_fixed(kind, A, B, alpha, diff).compute_result())
+
+
+def c_fixed_p(kind, A, B):
+    """TwoSidedTTest relative p on the adjusted statistics, as its upper tail (module docstring)."""
+    test = c_fixed(kind, A, B, 0.05, "relative")
+    r = test.compute_result()
+    if r.error_message is not None:
+        return None
+    exact = float(2.0 * scipy.stats.t.sf(abs(test.critical_value), test.dof))
+    assert abs(exact - float(r.p_value)) <= 1e-14, (exact, r.p_value)
+    return exact
+
+
+def c_seq(kind, A, B, alpha, tuning, diff):
+    cfg = SequentialConfig(alpha=alpha, sequential_tuning_parameter=tuning, difference_type=diff)
+    return c_test(kind, A, B, SequentialTwoSidedTTest, cfg).compute_result()
+
+
+def c_seq_ci(kind, A, B, alpha, tuning, diff):
+    return _ci(c_seq(kind, A, B, alpha, tuning, diff))
+
+
+def c_seq_p(kind, A, B, alpha, tuning):
+    r = c_seq(kind, A, B, alpha, tuning, "relative")
+    return None if r.error_message is not None else float(r.p_value)
+
+
+def c_ctw(kind, A, B, inverse):
+    cfg = EffectBayesianConfig(
+        prior_effect=GaussianPrior(proper=False), difference_type="relative", inverse=inverse
+    )
+    r = EffectBayesianABTest(ra_stat(kind, A), ra_stat(kind, B), cfg).compute_result()
+    if r.error_message is not None:
+        return None
+    if not inverse:
+        return float(r.chance_to_win)
+    exact = float(scipy.stats.norm.cdf(0.0, r.uplift.mean, r.uplift.stddev))
+    assert abs(exact - float(r.chance_to_win)) <= 1e-14, (exact, r.chance_to_win)
+    return exact
+
+
+def c_lift(kind, A, B):
+    """The relative lift shown when theta != 0: gbstats TTest.point_estimate, defined when both arms have
+    users and the control value is not 0."""
+    if A[0] <= 0 or B[0] <= 0 or m_value(kind, A[:6]) in (None, 0.0):
+        return None
+    test = c_fixed(kind, A, B, 0.05, "relative")
+    lift = float(test.point_estimate)
+    r = test.compute_result()
+    if r.error_message is None:
+        assert lift == float(r.expected)
+    return lift
+
+
+def c_variance_reduction(kind, A, B):
+    """1 - V(theta) / V(0) of the relative lift (metric_stats.hpp), from gbstats' own TTest.variance."""
+    if c_theta(kind, A, B) == 0:
+        return 0.0
+    adjusted = c_fixed(kind, A, B, 0.05, "relative")
+    unadjusted = TwoSidedTTest(metric_stat(kind, A[:6]), metric_stat(kind, B[:6]), FrequentistConfig())
+    if (
+        adjusted.compute_result().error_message is not None
+        or unadjusted.compute_result().error_message is not None
+    ):
+        return None
+    return float(1.0 - adjusted.variance / unadjusted.variance)
+
+
+def c_adjusted_stats(kind, A, B):
+    """The statistics the tests use (theta set, or the unadjusted ones when theta is 0)."""
+    test = c_fixed(kind, A, B, 0.05, "relative")
+    return test.stat_a, test.stat_b
+
+
+def cuped_expected(kind, method, alpha, tuning, direction, A, B):
+    """One treatment of a CUPED metric as analyze_metrics reports it."""
+    theta = c_theta(kind, A, B)
+    if theta == 0:
+        # The unadjusted analysis; gbstats' own RA tests revert to it (checked on the intervals).
+        r = _metric_variant(kind, method, alpha, tuning, direction, A[:6], B[:6])
+        for diff in ("relative", "absolute"):
+            assert c_fixed_ci(kind, A, B, alpha, diff) == m_fixed_ci(kind, A[:6], B[:6], alpha, diff)
+            assert c_seq_ci(kind, A, B, alpha, tuning, diff) == m_seq_ci(
+                kind, A[:6], B[:6], alpha, tuning, diff
+            )
+        for inverse in (False, True):
+            assert c_ctw(kind, A, B, inverse) == m_ctw(kind, A[:6], B[:6], inverse)
+        r["cuped"] = (0.0, 0.0)
+        return r
+    r = {"value": m_value(kind, B[:6]), "lift": c_lift(kind, A, B)}
+    if method == "fixed":
+        r["p"] = c_fixed_p(kind, A, B)
+        r["lift_ci"] = c_fixed_ci(kind, A, B, alpha, "relative")
+        r["diff_ci"] = c_fixed_ci(kind, A, B, alpha, "absolute")
+    else:
+        r["p"] = c_seq_p(kind, A, B, alpha, tuning)
+        r["lift_ci"] = c_seq_ci(kind, A, B, alpha, tuning, "relative")
+        r["diff_ci"] = c_seq_ci(kind, A, B, alpha, tuning, "absolute")
+    if r["p"] is not None:
+        assert (r["p"] < alpha) == excludes_zero(r["lift_ci"])
+    r["ctw"] = c_ctw(kind, A, B, direction == "decrease")
+    r["cuped"] = (theta, c_variance_reduction(kind, A, B))
+    return r
+
+
+def sums9_cpp(S) -> str:
+    n, *rest = S
+    return "{%d, %s}" % (n, ", ".join(num(x) for x in rest))
+
+
+def cuped_cpp(c) -> str:
+    return "{false, 0.0, {false, 0.0}}" if c is None else "{true, %s, %s}" % (num(c[0]), opt(c[1]))
+
+
+def _cuped_comparisons():
+    """(label, kind, alpha, tuning, control sums, variant sums)"""
+    conv_a = covariate_converters(6000, 131)
+    conv_b = covariate_converters(6000, 132, lift=0.08)
+    return [
+        (
+            "revenue, covariate correlated 0.7",
+            "mean",
+            0.05,
+            5000,
+            cov_sums(covariate_users(4000, 101)),
+            cov_sums(covariate_users(4000, 102, effect=0.8)),
+        ),
+        (
+            "revenue, correlated 0.7, unequal arms, alpha 0.01, N* 1000",
+            "mean",
+            0.01,
+            1000,
+            cov_sums(covariate_users(4000, 103)),
+            cov_sums(covariate_users(1500, 104, effect=1.0)),
+        ),
+        (
+            "revenue, correlated 0.7, 30000 per arm, alpha 0.1, N* 20000",
+            "mean",
+            0.1,
+            20000,
+            cov_sums(covariate_users(30000, 105)),
+            cov_sums(covariate_users(30000, 106, effect=0.25)),
+        ),
+        (
+            "revenue, correlated 0.7, a fifth of users without a covariate",
+            "mean",
+            0.05,
+            5000,
+            cov_sums(covariate_users(4000, 107, missing=0.2)),
+            cov_sums(covariate_users(4000, 108, effect=0.8, missing=0.2)),
+        ),
+        (
+            "revenue, covariate correlated -0.6 (theta < 0)",
+            "mean",
+            0.05,
+            5000,
+            cov_sums(covariate_users(4000, 109, rho=-0.6)),
+            cov_sums(covariate_users(4000, 110, rho=-0.6, effect=0.8)),
+        ),
+        (
+            "revenue, uncorrelated covariate",
+            "mean",
+            0.05,
+            5000,
+            cov_sums(covariate_users(4000, 111, rho=0.0)),
+            cov_sums(covariate_users(4000, 112, rho=0.0, effect=0.8)),
+        ),
+        (
+            "signed profit, negative control mean, correlated 0.5",
+            "mean",
+            0.1,
+            2000,
+            cov_sums(covariate_users(3000, 113, rho=0.5, mean=-2.0, sd=3.0)),
+            cov_sums(covariate_users(3000, 114, rho=0.5, mean=-2.0, sd=3.0, effect=0.3)),
+        ),
+        (
+            "conversion with sessions before exposure",
+            "proportion",
+            0.05,
+            5000,
+            cov_sums(conv_a),
+            cov_sums(conv_b),
+        ),
+        (
+            "conversion with sessions before, alpha 0.01, N* 1000",
+            "proportion",
+            0.01,
+            1000,
+            cov_sums(conv_a),
+            cov_sums(conv_b),
+        ),
+        (
+            "conversion, a third of users without a covariate",
+            "proportion",
+            0.05,
+            5000,
+            cov_sums(covariate_converters(6000, 133, missing=0.33)),
+            cov_sums(covariate_converters(6000, 134, lift=0.08, missing=0.33)),
+        ),
+        # No information in the covariate: theta 0, the unadjusted analysis.
+        (
+            "revenue, zero covariate",
+            "mean",
+            0.05,
+            5000,
+            cov_sums(covariate_users(4000, 101), covariate=False),
+            cov_sums(covariate_users(4000, 102, effect=0.8), covariate=False),
+        ),
+        (
+            "revenue, zero covariate, alpha 0.01, N* 1000",
+            "mean",
+            0.01,
+            1000,
+            cov_sums(covariate_users(4000, 103), covariate=False),
+            cov_sums(covariate_users(1500, 104, effect=1.0), covariate=False),
+        ),
+        (
+            "conversion, zero covariate",
+            "proportion",
+            0.05,
+            5000,
+            cov_sums(conv_a, False),
+            cov_sums(conv_b, False),
+        ),
+        (
+            "revenue, constant covariate",
+            "mean",
+            0.05,
+            5000,
+            cov_sums((x, 7.0) for x, _ in covariate_users(2000, 115)),
+            cov_sums((x, 7.0) for x, _ in covariate_users(2000, 116, effect=0.8)),
+        ),
+        (
+            "conversion, constant metric",
+            "proportion",
+            0.05,
+            5000,
+            _hand9(10, 10, 10, 5, 5, 5),
+            _hand9(10, 10, 10, 7, 9, 7),
+        ),
+        # Undefined tests with a theta.
+        ("mean, two users per arm", "mean", 0.05, 5000, _hand9(2, 3, 5, 4, 10, 7), _hand9(2, 5, 13, 3, 5, 8)),
+        ("mean, one user per arm", "mean", 0.05, 5000, _hand9(1, 3, 9, 2, 4, 6), _hand9(1, 4, 16, 5, 25, 20)),
+        ("mean, empty treatment", "mean", 0.05, 5000, _hand9(4, 10, 30, 6, 14, 18), _hand9(0, 0, 0, 0, 0, 0)),
+        (
+            "conversion, no control conversions",
+            "proportion",
+            0.05,
+            5000,
+            _hand9(50, 0, 0, 40, 60, 0),
+            _hand9(50, 5, 5, 45, 75, 12),
+        ),
+        ("mean, zero control mean", "mean", 0.05, 5000, _hand9(4, 0, 10, 4, 6, 3), _hand9(4, 2, 10, 5, 9, 6)),
+    ]
+
+
+def cuped_comparisons() -> list[str]:
+    rows = []
+    for label, kind, alpha, tuning, A, B in _cuped_comparisons():
+        theta = c_theta(kind, A, B)
+        sa, sb = c_adjusted_stats(kind, A, B)
+        adjusted = theta != 0
+        # What the tests run on: RA statistics with theta, or the plain ones (gbstats reverts).
+        assert adjusted == isinstance(sa, RegressionAdjustedStatistic), label
+        fixed = cuped_expected(kind, "fixed", alpha, tuning, "increase", A, B)
+        seq = cuped_expected(kind, "sequential", alpha, tuning, "increase", A, B)
+        inverse = cuped_expected(kind, "fixed", alpha, tuning, "decrease", A, B)
+        t_p = c_fixed_p(kind, A, B) if adjusted else m_fixed_p(kind, A[:6], B[:6])
+        rows.append(
+            "    {%s, %s, %s, %s,\n     %s,\n     %s,\n     %s, %s, %s, %s, %s,\n     %s, %s, %s, %s,\n"
+            "     %s, %s, %s,\n     %s, %s, %s, %s}"
+            % (
+                cstr(label),
+                KINDS[kind],
+                num(alpha),
+                num(tuning),
+                sums9_cpp(A),
+                sums9_cpp(B),
+                num(theta),
+                num(sa.mean),
+                num(sa.variance),
+                num(sb.mean),
+                num(sb.variance),
+                opt(t_p),
+                opt(fixed["p"]),
+                opt_iv(fixed["lift_ci"]),
+                opt_iv(fixed["diff_ci"]),
+                opt(seq["p"]),
+                opt_iv(seq["lift_ci"]),
+                opt_iv(seq["diff_ci"]),
+                opt(fixed["ctw"]),
+                opt(inverse["ctw"]),
+                opt(fixed["lift"]),
+                opt(fixed["cuped"][1]),
+            )
+        )
+    return rows
+
+
+def _cuped_shop(arms, roles=None, cuped=None, cap=None, covariate=True):
+    """(key, kind, role, direction, cuped, [sums per arm])"""
+    roles = roles or {
+        "conversion": "primary",
+        "revenue": "secondary",
+        "aov": "secondary",
+        "latency": "guardrail",
+    }
+    cuped = cuped or {"conversion": True, "revenue": True, "aov": True, "latency": True}
+    kinds = {"conversion": "proportion", "revenue": "mean", "aov": "ratio", "latency": "mean"}
+    directions = {"conversion": "increase", "revenue": "increase", "aov": "increase", "latency": "decrease"}
+    return [
+        (
+            key,
+            kinds[key],
+            roles[key],
+            directions[key],
+            cuped[key],
+            [cuped_metric_sums(key, users, cap if key == "revenue" else None, covariate) for users in arms],
+        )
+        for key in roles
+    ]
+
+
+def _cuped_analyses():
+    """(label, method, alpha, tuning, correction, control index or None, metrics)"""
+    control = cuped_shop_users(5000, 141)
+    winner = cuped_shop_users(5000, 142, buy=0.06, spend=0.04)
+    slow = cuped_shop_users(5000, 143, latency=5.36, spend=-0.03)
+    three = [control, winner, slow]
+    shop = _cuped_shop(three)
+    return [
+        ("cuped shop, fixed, holm", "fixed", 0.05, 5000, "holm", 0, shop),
+        ("cuped shop, fixed, benjamini-hochberg, alpha 0.01", "fixed", 0.01, 5000, "bh", 0, shop),
+        ("cuped shop, sequential, holm", "sequential", 0.05, 5000, "holm", 0, shop),
+        (
+            "cuped shop, sequential, benjamini-hochberg, alpha 0.1, N* 20000",
+            "sequential",
+            0.1,
+            20000,
+            "bh",
+            0,
+            shop,
+        ),
+        (
+            "cuped and plain metrics side by side, fixed, no correction",
+            "fixed",
+            0.05,
+            5000,
+            "none",
+            0,
+            _cuped_shop(three, cuped={"conversion": True, "revenue": False, "aov": True, "latency": False}),
+        ),
+        (
+            "control second, capped revenue, sequential",
+            "sequential",
+            0.05,
+            5000,
+            "holm",
+            1,
+            _cuped_shop([winner, control, slow], cap=150.0),
+        ),
+        (
+            "zero covariates: the unadjusted analysis, fixed",
+            "fixed",
+            0.05,
+            5000,
+            "holm",
+            0,
+            _cuped_shop(three, covariate=False),
+        ),
+        (
+            "zero covariates: the unadjusted analysis, sequential",
+            "sequential",
+            0.05,
+            5000,
+            "bh",
+            0,
+            _cuped_shop(three, covariate=False),
+        ),
+        ("no control", "fixed", 0.05, 5000, "holm", None, _cuped_shop([control, winner])),
+    ]
+
+
+def cuped_analyses() -> list[str]:
+    rows = []
+    for label, method, alpha, tuning, correction, control, metrics in _cuped_analyses():
+        results = []
+        family = []
+        for m, (_key, kind, role, direction, cuped, arms) in enumerate(metrics):
+            applies = cuped and kind != "ratio"
+            per = []
+            for i, S in enumerate(arms):
+                if control is None or control >= len(arms):
+                    r = {"value": m_value(kind, S[:6]), "lift": None}
+                elif i == control:
+                    r = {"value": m_value(kind, S[:6]), "lift": 0.0}
+                else:
+                    if applies:
+                        r = cuped_expected(kind, method, alpha, tuning, direction, arms[control], S)
+                    else:
+                        r = _metric_variant(kind, method, alpha, tuning, direction, arms[control][:6], S[:6])
+                    if role == "guardrail":
+                        r["adj"] = r["p"]
+                    else:
+                        family.append((m, i))
+                per.append(r)
+            results.append(per)
+        adjusted, applied = corrected([results[m][i]["p"] for m, i in family], correction)
+        for (m, i), a in zip(family, adjusted):
+            results[m][i]["adj"] = a
+        guardrail_regression = False
+        metric_rows = []
+        for m, (_key, kind, role, direction, cuped, _arms) in enumerate(metrics):
+            any_sig = any_reg = False
+            variant_rows = []
+            for r in results[m]:
+                for k in ("p", "adj", "lift_ci", "diff_ci", "ctw", "cuped"):
+                    r.setdefault(k, None)
+                sig = (
+                    r["adj"] is not None
+                    and r["adj"] < alpha
+                    and excludes_zero(r["lift_ci"])
+                    and excludes_zero(r["diff_ci"])
+                )
+                reg = regression(r["lift_ci"], direction)
+                any_sig, any_reg = any_sig or sig, any_reg or reg
+                variant_rows.append(
+                    "        {%s, %s, %s, %s, %s, %s, %s, %s, %s, %s}"
+                    % (
+                        opt(r["value"]),
+                        opt(r["lift"]),
+                        opt(r["p"]),
+                        opt(r["adj"]),
+                        opt_iv(r["lift_ci"]),
+                        opt_iv(r["diff_ci"]),
+                        opt(r["ctw"]),
+                        "true" if sig else "false",
+                        "true" if reg else "false",
+                        cuped_cpp(r["cuped"]),
+                    )
+                )
+            guardrail_regression = guardrail_regression or (role == "guardrail" and any_reg)
+            metric_rows.append(
+                "      {%s, {\n%s\n       }, %s, %s}"
+                % (
+                    "true" if cuped and kind != "ratio" else "false",
+                    ",\n".join(variant_rows),
+                    "true" if any_sig else "false",
+                    "true" if any_reg else "false",
+                )
+            )
+        metric_inputs = ",\n".join(
+            "      {%s, %s, %s, %s, %s,\n       {%s}}"
+            % (
+                cstr(key),
+                KINDS[kind],
+                ROLES[role],
+                DIRECTIONS[direction],
+                "true" if cuped else "false",
+                ",\n        ".join(sums9_cpp(S) for S in arms),
+            )
+            for key, kind, role, direction, cuped, arms in metrics
+        )
+        rows.append(
+            "    {%s, %s, %s, %s, %s, %d,\n     {\n%s\n     },\n     {\n%s\n     },\n     %s, %d, %s}"
+            % (
+                cstr(label),
+                "Method::Fixed" if method == "fixed" else "Method::Sequential",
+                num(alpha),
+                num(tuning),
+                CORRECTIONS[correction],
+                -1 if control is None else control,
+                metric_inputs,
+                ",\n".join(metric_rows),
+                CORRECTIONS[applied],
+                len(family),
+                "true" if guardrail_regression else "false",
+            )
+        )
+    return rows
+
+
+# Looks of one sequential experiment on a CUPED mean: cumulative sums after these many users.
+CUPED_LOOKS_ALPHA, CUPED_LOOKS_TUNING = 0.05, 5000
+CUPED_LOOKS_USERS = [0, 1, 2, 50, 200, 1000, 3000, 8000, 16000, 30000]
+
+
+def cuped_looks() -> list[str]:
+    control = covariate_users(CUPED_LOOKS_USERS[-1], 151)
+    treated = covariate_users(CUPED_LOOKS_USERS[-1], 152, effect=0.3)
+    rows = []
+    running = None
+    for n in CUPED_LOOKS_USERS:
+        A, B = cov_sums(control[:n]), cov_sums(treated[:n])
+        theta = c_theta("mean", A, B)
+        p = (
+            c_seq_p("mean", A, B, CUPED_LOOKS_ALPHA, CUPED_LOOKS_TUNING)
+            if theta != 0
+            else m_seq_p("mean", A[:6], B[:6], CUPED_LOOKS_ALPHA, CUPED_LOOKS_TUNING)
+        )
+        if p is not None:
+            running = p if running is None else min(running, p)
+        rows.append(
+            "    {%s, %s, %s, %s, %s}" % (sums9_cpp(A), sums9_cpp(B), num(theta), opt(p), opt(running))
+        )
+    return rows
+
+
+def render_cuped() -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        body = {
+            "kGoldenCupedComparisons": ("GoldenCupedComparison", cuped_comparisons()),
+            "kGoldenCupedAnalyses": ("GoldenCupedAnalysis", cuped_analyses()),
+            "kGoldenCupedLooks": ("GoldenCupedLook", cuped_looks()),
+        }
+    out = [
+        "// GENERATED by cpp/tests/golden/make_stats_golden.py — do not edit by hand; rerun the script.",
+        oracle_stamp(),
+        "// Included by test_cuped.cpp after the Golden* struct definitions.",
+        "// Sums are {n, sum, sum_squares, denominator_sum, denominator_sum_squares, sum_of_products,",
+        "//           covariate_sum, covariate_sum_squares, covariate_products}.",
+        f"// CUPED looks use alpha = {CUPED_LOOKS_ALPHA}, N* = {CUPED_LOOKS_TUNING}.",
+        "",
+    ]
+    for name, (type_name, rows) in body.items():
+        out.append(f"static const std::vector<{type_name}> {name} = {{")
+        out.append(",\n".join(rows))
+        out.append("};")
+        out.append("")
+    return "\n".join(out)
+
+
 def render_metrics() -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -1273,7 +1946,7 @@ def same_golden(a: str, b: str, rel: float = 1e-12) -> bool:
 
 
 def main() -> int:
-    outputs = {OUT: render(), METRIC_OUT: render_metrics()}
+    outputs = {OUT: render(), METRIC_OUT: render_metrics(), CUPED_OUT: render_cuped()}
     if "--check" in sys.argv[1:]:
         stale = [
             path
