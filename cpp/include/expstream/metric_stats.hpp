@@ -239,7 +239,8 @@ bool is_significant_regression(const MetricVariantResult& result, Direction dire
 // previous_min_p[m][i]: the history of metric m (index into `metrics`), variant i, as returned in
 // metrics[m].min_p_values; missing entries, empty optionals and values outside [0, 1] (NaN included) mean
 // "no history"; entries for the control are ignored. Ignored under Fixed. Reset it whenever the method,
-// alpha, sequential_tuning or a metric's definition change, or the experiment restarts.
+// alpha, sequential_tuning or a metric's definition change (MetricInput::cuped or the covariate included:
+// adjusted and unadjusted p-values are different tests), or the experiment restarts.
 MetricsAnalysis analyze_metrics(const std::vector<MetricInput>& metrics, std::optional<std::size_t> control,
                                 const AnalysisOptions& options,
                                 const std::vector<std::vector<std::optional<double>>>& previous_min_p = {});
