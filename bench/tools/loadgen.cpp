@@ -11,6 +11,8 @@
 //            calls it covers (coalesced pushes cover several), latency = receipt - HTTP send time.
 //   idle     N subscribers, connect, report, hold until told to close.
 //   ingest   no subscribers; --batches HTTP POSTs of --batch conversion events, --http-conc in flight.
+//            --bodies FILE sends FILE's lines instead (one request body per line, --batch events each):
+//            events of any type and value, built by the runner.
 // --header "Name: value" (repeatable) adds a header to every HTTP call (e.g. Authorization).
 // --http-port P sends the HTTP calls (triggers, ingest) to another server on 127.0.0.1 than the one
 // the subscribers are connected to (--port): two server processes on one database.
@@ -94,6 +96,7 @@ struct Opts {
     long users = 100000;
     int http_conc = 2;
     std::string prefix = "b";
+    std::string bodies_file;           // ingest: request bodies, one per line (instead of conversions)
     std::vector<std::string> headers;  // extra HTTP request headers, "Name: value"
     std::vector<std::string> cycle;    // {cycle} in a trigger body -> cycle[i % size]
     std::string match_prefix;          // count only messages starting with this (others: "other")
@@ -133,6 +136,7 @@ Opts parse_args(int argc, char** argv) {
         else if (k == "--users") o.users = std::stol(val());
         else if (k == "--http-conc") o.http_conc = std::stoi(val());
         else if (k == "--prefix") o.prefix = val();
+        else if (k == "--bodies") o.bodies_file = val();
         else if (k == "--header") o.headers.push_back(val());
         else if (k == "--match-prefix") o.match_prefix = val();
         else if (k == "--cycle") {
@@ -429,6 +433,7 @@ struct Ctx {
     int next_body = 0;
     int batches_done = 0;
     std::vector<double> batch_times;
+    std::vector<double> batch_done;   // completion time of each call, seconds after "go"
     double ingest_t0 = 0, ingest_t1 = 0;
     // timing and cpu
     double t_connect_start = 0, t_connected = 0, t_go = 0, t_end = 0;
@@ -956,7 +961,8 @@ void Ctx::print_result() {
         r += ",\"batches\":" + std::to_string(batches_done) + ",\"batch\":" + std::to_string(o.batch) +
              ",\"events\":" + std::to_string(events) + ",\"ingest_seconds\":" + num(wall) +
              ",\"events_per_second\":" + num(wall > 0 ? events / wall : NAN) +
-             ",\"batch_p50\":" + num(Stats::pct(batch_times, 50)) + ",\"batch_p99\":" + num(Stats::pct(batch_times, 99));
+             ",\"batch_p50\":" + num(Stats::pct(batch_times, 50)) + ",\"batch_p99\":" + num(Stats::pct(batch_times, 99)) +
+             ",\"batch_seconds\":" + json_array(batch_times) + ",\"batch_done_seconds\":" + json_array(batch_done);
     }
     r += "}";
     std::printf("%s\n", r.c_str());
@@ -995,6 +1001,7 @@ int main(int argc, char** argv) {
         } else if (g->o.mode == "ingest") {
             const double t = now_s();
             g->batch_times.push_back(t - h.t_sent);
+            g->batch_done.push_back(t - g->ingest_t0);
             ++g->batches_done;
             if (g->next_body < static_cast<int>(g->bodies.size())) {
                 const int b = g->next_body++;
@@ -1018,7 +1025,24 @@ int main(int argc, char** argv) {
         ctx.http.back()->on_done = on_done;
         ctx.http.back()->on_error = on_error;
     }
-    if (o.mode == "ingest") {
+    if (o.mode == "ingest" && !o.bodies_file.empty()) {
+        // The runner's bodies, read before the clock starts; --batches is how many lines there are.
+        std::FILE* f = std::fopen(o.bodies_file.c_str(), "rb");
+        if (!f) die_usage("cannot open --bodies " + o.bodies_file);
+        std::string line;
+        for (int ch; (ch = std::fgetc(f)) != EOF;) {
+            if (ch != '\n') {
+                line += static_cast<char>(ch);
+            } else if (!line.empty()) {
+                ctx.bodies.push_back(std::move(line));
+                line.clear();
+            }
+        }
+        if (!line.empty()) ctx.bodies.push_back(std::move(line));
+        std::fclose(f);
+        if (ctx.bodies.empty()) die_usage("--bodies " + o.bodies_file + " has no lines");
+        o.batches = static_cast<int>(ctx.bodies.size());
+    } else if (o.mode == "ingest") {
         // Bodies are built before the clock starts: conversion events with unique event ids.
         ctx.bodies.reserve(static_cast<std::size_t>(o.batches));
         long n = 0;
