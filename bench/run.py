@@ -255,13 +255,18 @@ class Db:
             core.stop()
 
     def create_experiment(self, name: str, status: str = "active") -> str:
+        """An experiment as POST /experiments makes one without `metrics`: three variants and the
+        default metric, conversion (without a metric, conversions would move no total and push nothing)."""
         rows = self.psql(
             "WITH e AS (INSERT INTO experiments (name, status, activated_at) "
             f"VALUES ('{name}', '{status}', now()) RETURNING id), "
             "v AS (INSERT INTO variants (experiment_id, position, key, name, is_control) "
             "SELECT e.id, x.p, x.k, x.n, x.c FROM e, (VALUES "
             + ", ".join(f"({i}, '{k}', '{n}', {str(c).lower()})" for i, (k, n, c) in enumerate(VARIANTS))
-            + ") AS x(p, k, n, c)) SELECT id FROM e"
+            + ") AS x(p, k, n, c)), "
+            "m AS (INSERT INTO metrics (experiment_id, position, key, name, kind, event_type, role, direction) "
+            "SELECT e.id, 0, 'conversion', 'Conversion', 'proportion', 'conversion', 'primary', 'increase' FROM e) "
+            "SELECT id FROM e"
         )
         return rows[0][0]
 
@@ -1073,10 +1078,25 @@ OLD_SNAPSHOT_SQL = (
     "SELECT v.key, v.name, v.is_control, count(a.user_id), count(a.user_id) FILTER "
     f"(WHERE c.user_id IS NOT NULL), v.weight, v.min_p {OLD_COUNTS_FROM} ORDER BY v.position"
 )
-# What a snapshot reads now: one row per variant, kept by ingest.
+# What a snapshot reads now: running totals kept by ingest, one row per (variant, metric) with the
+# variant's participants (the core's metric read, joined to its variant read).
 TOTALS_SQL = (
-    "SELECT key, name, is_control, participants, converters, weight, min_p FROM variants "
-    "WHERE experiment_id = $1::uuid ORDER BY position"
+    "SELECT m.position, v.position, v.participants, coalesce(s.sum, 0)::float8, coalesce(s.sum_squares, 0)::float8, "
+    "coalesce(s.cross_products, 0)::float8, s.min_p FROM metrics m JOIN variants v ON v.experiment_id = m.experiment_id "
+    "LEFT JOIN metric_sums s ON s.variant_id = v.id AND s.metric = m.key WHERE m.experiment_id = $1::uuid "
+    "ORDER BY m.position, v.position"
+)
+# An experiment's default metric (what POST /experiments gives one without `metrics`), as the core's tuple.
+CONVERSION_METRIC = (
+    "conversion",
+    "Conversion",
+    "proportion",
+    "conversion",
+    "primary",
+    "increase",
+    None,
+    "",
+    "",
 )
 
 
@@ -1084,13 +1104,43 @@ def with_id(sql: str, eid: str) -> str:
     return sql.replace("$1::uuid", f"'{eid}'::uuid")
 
 
-def recount_totals_sql(eid: str) -> str:
-    """Sets one experiment's running totals from a recount of its raw rows (the old query's counts)."""
+def recount_participants_sql(eid: str) -> str:
+    """Sets one experiment's participants from a recount of its raw rows (the old query's count)."""
     return with_id(
-        "UPDATE variants u SET participants = t.p, converters = t.c FROM (SELECT v.id, count(a.user_id) AS p, "
-        f"count(a.user_id) FILTER (WHERE c.user_id IS NOT NULL) AS c {OLD_COUNTS_FROM}) t WHERE u.id = t.id",
+        "UPDATE variants u SET participants = t.p FROM (SELECT v.id, count(a.user_id) AS p "
+        f"{OLD_COUNTS_FROM}) t WHERE u.id = t.id",
         eid,
     )
+
+
+async def _set_metrics(url: str, eid: str, metrics: list[Any]) -> None:
+    from expstream import _core
+    from expstream.service import CoreService
+
+    core = _core.Service(url, threads=1, tick_seconds=3600.0)
+    service = CoreService(core, lambda d: None)
+    try:
+        await service.set_metrics(eid, metrics)
+    finally:
+        service.close()
+
+
+def recount_metrics(db: Db, eid: str) -> None:
+    """The core's own recount of an experiment's metric totals (user_totals, metric_sums) from its raw
+    rows: what redefining a draft's metrics does (PUT /metrics). The experiment is a draft for it and
+    gets its status back; one without metrics (loaded with SQL) gets the default one, conversion."""
+    status = db.psql(f"SELECT status FROM experiments WHERE id = '{eid}'")[0][0]
+    rows = db.psql(
+        "SELECT key, name, kind, coalesce(event_type, ''), role, direction, coalesce(cap::text, ''), "
+        f"coalesce(numerator, ''), coalesce(denominator, '') FROM metrics WHERE experiment_id = '{eid}' "
+        "ORDER BY position"
+    )
+    metrics = [(*r[:6], float(r[6]) if r[6] else None, *r[7:]) for r in rows] or [CONVERSION_METRIC]
+    db.psql(f"UPDATE experiments SET status = 'draft' WHERE id = '{eid}'")
+    try:
+        asyncio.run(_set_metrics(db.url, eid, metrics))
+    finally:
+        db.psql(f"UPDATE experiments SET status = '{status}' WHERE id = '{eid}'")
 
 
 def load_history(db: Db, events: int, reuse: bool) -> tuple[str, float | None]:
@@ -1108,7 +1158,7 @@ def load_history(db: Db, events: int, reuse: bool) -> tuple[str, float | None]:
     db.psql(
         "BEGIN; SET LOCAL synchronous_commit = off;"
         "INSERT INTO experiments (id, name, status, activated_at) "
-        f"VALUES ('{eid}', '{name}', 'active', now() - interval '7 days');"
+        f"VALUES ('{eid}', '{name}', 'draft', now() - interval '7 days');"
         "INSERT INTO variants (experiment_id, position, key, name, is_control) "
         f"SELECT '{eid}', x.p, x.k, x.n, x.c FROM (VALUES (0, 'control', 'Control', true), "
         "(1, 'green', 'Green button', false), (2, 'blue', 'Blue button', false)) AS x(p, k, n, c);"
@@ -1118,13 +1168,16 @@ def load_history(db: Db, events: int, reuse: bool) -> tuple[str, float | None]:
         "INSERT INTO events (experiment_id, user_id, type) "
         f"SELECT '{eid}', 'u' || lpad(u::text, 9, '0'), 'conversion' "
         f"FROM generate_series(0, {converters - 1}) u, generate_series(1, {events // converters}) k;"
-        # Raw rows written past ingest: the running totals it keeps are set here, in the same
-        # transaction, from a recount (statistics first, so the recount's plan fits the sizes).
+        # Raw rows written past ingest: the participants it keeps are set here, in the same
+        # transaction, from a recount (statistics first, so the recount's plan fits the sizes); the
+        # metric totals by the core's own recount, below, while the experiment is still a draft.
         "ANALYZE assignments; ANALYZE events;"
-        f"{recount_totals_sql(eid)};"
+        f"{recount_participants_sql(eid)};"
         "COMMIT;",
         timeout=3600,
     )
+    recount_metrics(db, eid)
+    db.psql(f"UPDATE experiments SET status = 'active' WHERE id = '{eid}'")
     db.psql("VACUUM (ANALYZE) assignments", timeout=3600)
     db.psql("VACUUM (ANALYZE) events", timeout=3600)
     rows = db.psql(f"SELECT id FROM experiments WHERE name = '{name}'")
@@ -1153,7 +1206,10 @@ def ensure_totals(db: Db, eid: str, label: str) -> str:
     if rc != 1:
         raise WorkloadBroken(f"{label}: expstream verify failed ({rc}): {said}")
     log(f"  running totals drifted ({said}): recounting")
-    db.psql(f"BEGIN; SET LOCAL synchronous_commit = off; {recount_totals_sql(eid)}; COMMIT;", timeout=3600)
+    db.psql(
+        f"BEGIN; SET LOCAL synchronous_commit = off; {recount_participants_sql(eid)}; COMMIT;", timeout=3600
+    )
+    recount_metrics(db, eid)
     rc, said = verify_totals(db, eid)
     if rc != 0:
         raise WorkloadBroken(f"{label}: running totals still drift after a recount: {said}")
@@ -1674,8 +1730,9 @@ def goals(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     def add(goal: str, value: str, met: bool | None, detail: str = "") -> None:
         out.append({"goal": goal, "value": value, "met": met, "detail": detail})
 
-    for who, n in [("expstream", n) for n in plan.fanout_ns] + [
-        ("expstream+levers", n) for n in plan.fanout_ns
+    # Fan-out goals only when fan-out ran (not in an --only run of other workloads).
+    for who, n in [("expstream", n) for n in plan.fanout_ns if fan] + [
+        ("expstream+levers", n) for n in plan.fanout_ns if fan
     ]:
         e = find(fan, who, n)
         if who != "expstream" and e is None:
@@ -1715,12 +1772,13 @@ def goals(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
             kb < 20,
             "" if kb < 20 else f"missed by {kb / 20:.2f}x",
         )
-    add(
-        f"{nmax:,} concurrent subscribers held",
-        "all delivered" if e else "broke",
-        bool(e) if nmax >= 10000 else None,
-        "" if nmax >= 10000 else "quick mode: smaller N",
-    )
+    if fan:
+        add(
+            f"{nmax:,} concurrent subscribers held",
+            "all delivered" if e else "broke",
+            bool(e) if nmax >= 10000 else None,
+            "" if nmax >= 10000 else "quick mode: smaller N",
+        )
     for lat in results.get("latency_runs", [results["latency"]] if results.get("latency") else []):
         if lat.get("p99_ms") is None:
             continue
@@ -1874,14 +1932,15 @@ def render_markdown(results: dict[str, Any], plan: Plan) -> str:
         "### Snapshot cost against history (workload 5)",
         "",
         "Server-side compute of one snapshot (`CoreService.snapshot`: the store read, now one row of running "
-        "totals per variant, then statistics and JSON in the C++ core; no HTTP). Peer: the full-scan aggregate every snapshot "
+        "totals per (variant, metric), then statistics and JSON in the C++ core; no HTTP). Peer: the full-scan aggregate every snapshot "
         "ran before the running totals, verbatim (`OLD_SNAPSHOT_SQL` in `bench/run.py`), timed alone the same "
         "number of times on the same data in the same run, as the old store ran it (a parameterized statement "
         'planned for the experiment each time, here over asyncpg); "old / new" = its median / the snapshot\'s '
         'median, a lower bound since the old snapshot paid for statistics and JSON on top. "totals query" is '
         "today's read alone, timed the same way (so with asyncpg's per-call cost). N assigned users over 3 variants and N conversion events on "
-        "10 % of them, loaded with `generate_series` (running totals set from a recount in the same "
-        "transaction, then checked with `expstream verify`), then `VACUUM ANALYZE`.",
+        "10 % of them, loaded with `generate_series` (participants set from a recount in the same "
+        "transaction, the conversion metric's totals by the core's own recount of a draft's metrics, then "
+        "checked with `expstream verify`), then `VACUUM ANALYZE`.",
         "",
         "| events | assignments | reps | snapshot median ms | min ms | max ms | vs smallest | totals query ms "
         "| old full-scan query median ms | old min / max ms | old / new |",
@@ -1961,7 +2020,7 @@ def update_benchmarks_md(section: str) -> None:
 def print_summary(results: dict[str, Any], plan: Plan) -> None:
     print("\n================ summary ================", flush=True)
     fan = results.get("fanout", [])
-    for n in plan.fanout_ns:
+    for n in plan.fanout_ns if fan else []:
         e = find(fan, "expstream", n)
         print(f"fan-out N={n}:")
         for r in [x for x in fan if x.get("n") == n]:
@@ -2055,7 +2114,8 @@ def main() -> int:
         saved = json.loads(Path(args.render).read_text())
         saved["goals"] = goals(saved, plan)
         Path(args.render).write_text(json.dumps(saved, indent=1, default=str) + "\n")
-        update_benchmarks_md(render_markdown(saved, plan))
+        if not saved.get("only"):  # the full run's tables come from a full run only
+            update_benchmarks_md(render_markdown(saved, plan))
         return 0
     if args.ns:
         plan.fanout_ns = [int(x) for x in args.ns.split(",")]
@@ -2083,7 +2143,7 @@ def main() -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     command = " ".join(["bench/run.sh", *sys.argv[1:]])
-    results: dict[str, Any] = {"meta": machine_meta(command), "quick": plan.quick}
+    results: dict[str, Any] = {"meta": machine_meta(command), "quick": plan.quick, "only": sorted(only)}
     db = Db(database_url(plan.quick))
     try:
         db.ensure(fresh=plan.quick)
@@ -2120,7 +2180,9 @@ def main() -> int:
     results["meta"]["duration_seconds"] = time.monotonic() - started
     results["meta"]["loadavg_end"] = os.getloadavg()
     results["goals"] = goals(results, plan)
-    out = Path(args.output) if args.output else RESULTS / ("quick.json" if plan.quick else "latest.json")
+    # A partial run (--only) keeps its own file, so latest.json stays the full run the tables come from.
+    default = "quick" if plan.quick else "latest" if not only else "only-" + "-".join(sorted(only))
+    out = Path(args.output) if args.output else RESULTS / f"{default}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str) + "\n")
     print_summary(results, plan)
