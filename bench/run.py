@@ -47,6 +47,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from workloads import metrics as metrics_workload  # bench/workloads/ (this script's directory is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 BUILD = BENCH / "build"
@@ -1830,6 +1832,7 @@ def goals(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
                 ratio <= 2,
                 "" if ratio <= 2 else f"missed by {ratio / 2:.1f}x",
             )
+    out += metrics_workload.goals(results, plan.quick)
     return out
 
 
@@ -1997,6 +2000,8 @@ def render_markdown(results: dict[str, Any], plan: Plan) -> str:
             )
     lines += ["", "### Goals", "", "| goal | measured | met |", "|---|---|---|"]
     for g in results.get("goals", []):
+        if g.get("workload") == "metrics":  # listed in its own section (metrics_workload.render)
+            continue
         met = "—" if g["met"] is None else ("yes" if g["met"] else f"**no** — {g['detail']}")
         lines.append(f"| {g['goal']} | {g['value']} | {met} |")
     if results.get("broken"):
@@ -2006,9 +2011,11 @@ def render_markdown(results: dict[str, Any], plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def update_benchmarks_md(section: str) -> None:
+def update_benchmarks_md(section: str, name: str = "results") -> None:
+    """Replaces what lies between BENCHMARKS.md's `bench:<name>` markers (appended when missing):
+    `results` holds the full run's tables, `metrics` the metrics workload's."""
     path = ROOT / "BENCHMARKS.md"
-    begin, end = "<!-- bench:results:begin -->", "<!-- bench:results:end -->"
+    begin, end = f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
     text = path.read_text() if path.exists() else f"# Benchmarks\n\n{begin}\n{end}\n"
     if begin not in text or end not in text:
         text += f"\n{begin}\n{end}\n"
@@ -2043,6 +2050,8 @@ def print_summary(results: dict[str, Any], plan: Plan) -> None:
                 f"snapshot at {r['events']:>10,} events: {r['median_ms']:9.2f} ms, old full-scan query "
                 f"{fmt(r.get('old_median_ms'), '.2f'):>9} ms ({times(r.get('old_vs_new'))})"
             )
+    for line in metrics_workload.summary(results):
+        print(line)
     for g in results.get("goals", []):
         status = "—" if g["met"] is None else ("MET" if g["met"] else "MISSED")
         print(f"goal: {g['goal']}: {g['value']} -> {status} {g['detail']}")
@@ -2098,7 +2107,12 @@ def main() -> int:
         "--only",
         default="",
         help="comma list: micro,history,fanout,latency (with ingest),"
-        "cross-node,levers,none (with --profile: profiles only)",
+        "cross-node,levers,metrics,none (with --profile: profiles only)",
+    )
+    parser.add_argument(
+        "--metrics-max-events",
+        type=float,
+        help="metrics workload: grow the snapshot experiment up to this many events (default: 1e7, quick 1e4)",
     )
     parser.add_argument("--profile", action="store_true", help="also record py-spy profiles of the server")
     parser.add_argument("--no-md", action="store_true", help="do not update BENCHMARKS.md (full mode)")
@@ -2116,6 +2130,8 @@ def main() -> int:
         Path(args.render).write_text(json.dumps(saved, indent=1, default=str) + "\n")
         if not saved.get("only"):  # the full run's tables come from a full run only
             update_benchmarks_md(render_markdown(saved, plan))
+        if saved.get("metrics"):
+            update_benchmarks_md(metrics_workload.render(saved, plan.quick), "metrics")
         return 0
     if args.ns:
         plan.fanout_ns = [int(x) for x in args.ns.split(",")]
@@ -2169,6 +2185,9 @@ def main() -> int:
             run_cross_node(plan, db, results)
         if want("levers"):
             run_levers(plan, db, results)
+        if want("metrics"):
+            max_events = int(args.metrics_max_events) if args.metrics_max_events else None
+            metrics_workload.run(sys.modules[__name__], plan.quick, max_events, results)
         if args.profile:
             run_profiles(plan, db, results)
     except KeyboardInterrupt:
@@ -2189,6 +2208,9 @@ def main() -> int:
     if not plan.quick and not args.no_md and not only:
         update_benchmarks_md(render_markdown(results, plan))
         log("BENCHMARKS.md results section updated")
+    if not plan.quick and not args.no_md and results.get("metrics"):
+        update_benchmarks_md(metrics_workload.render(results, plan.quick), "metrics")
+        log("BENCHMARKS.md metrics section updated")
     log(
         f"results: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
         f"({results['meta']['duration_seconds']:.0f} s)"

@@ -1,0 +1,1 @@
+"""Benchmark workloads that live in their own module; bench/run.py imports and runs them."""
