@@ -55,7 +55,7 @@ def test_a_live_snapshot_has_the_wire_schema_with_metrics_and_alerts(client: htt
     assert [m["key"] for m in snap["metrics"]] == [m["key"] for m in METRICS]
     assert snap["metrics"][0] | {"variants": None} == {
         "key": "revenue", "name": "Revenue per user", "kind": "mean", "role": "primary", "direction": "increase",
-        "variants": None,
+        "cuped": None, "variants": None,
     }  # fmt: skip
     assert snap["alerts"] == []
 
@@ -181,3 +181,58 @@ def test_multiple_exposures_are_counted_and_alerted_once(server: RunningServer, 
         assert not [m for m in seen if m.get("event") == "anomaly"]
         assert snap["alerts"] == [{"type": "multiple_exposures", "users": 4, "share": 0.02}]
         assert snap["total_participants"] == 196
+
+
+def _cuped_experiment(client: httpx.Client, cuped: bool) -> str:
+    body = {
+        "name": "cuped",
+        "variants": [{"key": "control", "name": "Control", "is_control": True}, {"key": "b", "name": "B"}],
+        "metrics": [{"key": "revenue", "kind": "mean", "event_type": "purchase", "role": "primary"}],
+        "analysis": {"cuped": cuped},
+    }
+    created = client.post("/api/v1/experiments", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["analysis"] == {"cuped": cuped}
+    experiment_id: str = created.json()["id"]
+    rows = []
+    events_rows = []
+    for i in range(400):
+        key = "control" if i % 2 else "b"
+        past = float(10 + (i * 7919) % 90)  # the user's spend before the experiment
+        rows.append({"user_id": f"u{i}", "variant_key": key, "covariates": {"revenue": past}})
+        spend = 0.8 * past + (i * 104729) % 40 + (5 if key == "b" else 0)
+        events_rows.append({"user_id": f"u{i}", "type": "purchase", "value": spend})
+    assert (
+        client.post(
+            f"/api/v1/experiments/{experiment_id}/assignments", json={"assignments": rows}
+        ).status_code
+        == 200
+    )
+    events(client, experiment_id, events_rows)
+    return experiment_id
+
+
+def test_covariates_narrow_the_interval_unless_the_experiment_opts_out(client: httpx.Client) -> None:
+    adjusted = by_key(client.get(f"/api/v1/experiments/{_cuped_experiment(client, True)}/results").json())
+    plain = by_key(client.get(f"/api/v1/experiments/{_cuped_experiment(client, False)}/results").json())
+    cuped = adjusted["revenue"]["b"]["cuped"]
+    assert cuped["theta"] > 0 and cuped["variance_reduction"] > 0.3
+    assert plain["revenue"]["b"]["cuped"] is None
+    width = {name: m["revenue"]["b"]["lift_ci"][1] - m["revenue"]["b"]["lift_ci"][0] for name, m in
+             (("adjusted", adjusted), ("plain", plain))}  # fmt: skip
+    assert width["adjusted"] < width["plain"]
+    assert adjusted["revenue"]["b"]["value"] == plain["revenue"]["b"]["value"]  # values stay as measured
+
+
+def test_bad_covariates_reject_the_whole_batch(client: httpx.Client) -> None:
+    eid = shop(client)
+    path = f"/api/v1/experiments/{eid}/assignments"
+    for covariates, status in (({"revenue": "12"}, 422), ({"Revenue": 1.0}, 422), ({"aov": 1.0}, 422),
+                               ({"nope": 1.0}, 422)):  # fmt: skip
+        body = {"assignments": [{"user_id": "ok", "variant_key": "b"},
+                                {"user_id": "bad", "variant_key": "b", "covariates": covariates}]}  # fmt: skip
+        response = client.post(path, json=body)
+        assert response.status_code == status, (covariates, response.text)
+    raw = '{"assignments": [{"user_id": "x", "variant_key": "b", "covariates": {"revenue": NaN}}]}'
+    assert client.post(path, content=raw, headers={"content-type": "application/json"}).status_code == 422
+    assert client.get(f"/api/v1/experiments/{eid}/results").json()["total_participants"] == 0

@@ -60,6 +60,9 @@ py::dict experiment_dict(const Experiment& e) {
     d["variants"] = variants;
     d["metrics"] = metrics;
     d["exposures"] = e.exposures;
+    py::dict analysis;
+    analysis["cuped"] = e.cuped;
+    d["analysis"] = analysis;
     return d;
 }
 
@@ -311,13 +314,13 @@ void register_service(py::module_& m) {
              [](Service& s, std::uint64_t token, const std::string& name,
                 const std::vector<std::tuple<std::string, std::string, bool, double>>& variants,
                 const std::optional<std::string>& tenant, const std::vector<MetricRow>& metric_rows,
-                const std::string& exposures) {
+                const std::string& exposures, bool cuped) {
                  std::vector<VariantSpec> specs;
                  for (const auto& [key, vname, control, weight] : variants)
                      specs.push_back(VariantSpec{key, vname, control, weight});
                  s.submit(token, [store = s.store(), name, specs = std::move(specs), tenant,
-                                  metrics = to_metrics(metric_rows), exposures] {
-                     return store->create_experiment(name, specs, tenant, metrics, exposures);
+                                  metrics = to_metrics(metric_rows), exposures, cuped] {
+                     return store->create_experiment(name, specs, tenant, metrics, exposures, cuped);
                  });
              })
         .def("submit_set_metrics",
@@ -346,10 +349,11 @@ void register_service(py::module_& m) {
              })
         .def("submit_add_assignments",
              [](Service& s, std::uint64_t token, const std::string& id,
-                const std::vector<std::pair<std::string, std::string>>& rows) {
+                const std::vector<std::tuple<std::string, std::string, std::vector<std::pair<std::string, double>>>>&
+                    rows) {
                  std::vector<Assignment> batch;
                  batch.reserve(rows.size());
-                 for (const auto& [user, key] : rows) batch.push_back(Assignment{user, key});
+                 for (const auto& [user, key, covariates] : rows) batch.push_back(Assignment{user, key, covariates});
                  s.submit(token, [store = s.store(), id, batch = std::move(batch)] {
                      return store->add_assignments(id, batch);
                  });

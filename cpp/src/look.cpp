@@ -24,7 +24,7 @@ Look look_of(const Snapshot& snap, const std::string& signature) {
                 std::find(regressions.begin(), regressions.end(), std::make_pair(m, v)) != regressions.end();
             look.metrics.push_back({results[m].key, variants[v].key,
                                     v < results[m].min_p_values.size() ? results[m].min_p_values[v] : std::nullopt,
-                                    alarm});
+                                    alarm, results[m].cuped});
         }
     return look;
 }

@@ -33,16 +33,28 @@ inline const char* const kEventMetrics =
 inline const char* const kCounts =
     "NOT (a.multiple AND EXISTS (SELECT 1 FROM experiments x WHERE x.id = $1::uuid AND x.exposures = 'exclude'))";
 
-// Adds the per-(variant, metric) deltas of the CTE `deltas` (variant_id, metric, ds, dss, dxy) to
-// metric_sums; the CTE `upd` has a row for each (variant, metric) that moved.
+// A user's covariate for metric `key` from the assignment's covariates (jsonb); NULL without one.
+inline std::string covariate_of(const std::string& covariates, const std::string& key) {
+    return "(" + covariates + " ->> " + key + ")::numeric";
+}
+
+// Adds the per-(variant, metric) deltas of the CTE `deltas` (variant_id, metric, ds, dss, dxy, dc,
+// dcc, dxc: of Σx, Σx², Σxy, Σc, Σc², Σxc) to metric_sums; the CTE `upd` has a row for each
+// (variant, metric) that moved.
 inline const char* const kApplyDeltas =
-    "summed AS (SELECT variant_id, metric, sum(ds) AS ds, sum(dss) AS dss, sum(dxy) AS dxy FROM deltas "
-    "           GROUP BY variant_id, metric HAVING sum(ds) <> 0 OR sum(dss) <> 0 OR sum(dxy) <> 0), "
-    "upd AS (INSERT INTO metric_sums AS s (variant_id, metric, sum, sum_squares, cross_products) "
-    "        SELECT variant_id, metric, ds, dss, dxy FROM summed "
+    "summed AS (SELECT variant_id, metric, sum(ds) AS ds, sum(dss) AS dss, sum(dxy) AS dxy, "
+    "             sum(dc) AS dc, sum(dcc) AS dcc, sum(dxc) AS dxc FROM deltas GROUP BY variant_id, metric "
+    "           HAVING sum(ds) <> 0 OR sum(dss) <> 0 OR sum(dxy) <> 0 OR sum(dc) <> 0 OR sum(dcc) <> 0 "
+    "             OR sum(dxc) <> 0), "
+    "upd AS (INSERT INTO metric_sums AS s (variant_id, metric, sum, sum_squares, cross_products, covariate_sum, "
+    "          covariate_sum_squares, covariate_products) "
+    "        SELECT variant_id, metric, ds, dss, dxy, dc, dcc, dxc FROM summed "
     "        ON CONFLICT (variant_id, metric) DO UPDATE SET sum = s.sum + EXCLUDED.sum, "
     "          sum_squares = s.sum_squares + EXCLUDED.sum_squares, "
-    "          cross_products = s.cross_products + EXCLUDED.cross_products "
+    "          cross_products = s.cross_products + EXCLUDED.cross_products, "
+    "          covariate_sum = s.covariate_sum + EXCLUDED.covariate_sum, "
+    "          covariate_sum_squares = s.covariate_sum_squares + EXCLUDED.covariate_sum_squares, "
+    "          covariate_products = s.covariate_products + EXCLUDED.covariate_products "
     "        RETURNING 1) ";
 
 // From the raw tables of experiment $1: every user's raw total per metric (user_totals as they
@@ -60,10 +72,18 @@ inline std::string recount_ctes() {
            "  JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = t.user_id AND " + kCounts + "), "
            "xy AS (SELECT n.variant_id, r.key AS metric, n.x * d.x AS xy FROM r "
            "  JOIN vals n ON n.metric = r.numerator JOIN vals d ON d.metric = r.denominator AND d.user_id = n.user_id), "
+           "cov AS (SELECT a.variant_id, m.key AS metric, " + covariate_of("a.covariates", "m.key") + " AS c, "
+           "    coalesce(" + value_of("t.total", "m.kind", "m.cap") + ", 0) AS x "
+           "  FROM assignments a CROSS JOIN m "
+           "  LEFT JOIN expected_totals t ON t.metric = m.key AND t.user_id = a.user_id "
+           "  WHERE a.experiment_id = $1::uuid AND a.covariates ? m.key AND " + kCounts + "), "
            "expected_sums AS ("
-           "  SELECT variant_id, metric, sum(s) AS sum, sum(ss) AS sum_squares, sum(c) AS cross_products FROM ("
-           "    SELECT variant_id, metric, x AS s, x * x AS ss, 0::numeric AS c FROM vals "
-           "    UNION ALL SELECT variant_id, metric, 0, 0, xy FROM xy) u "
+           "  SELECT variant_id, metric, sum(s) AS sum, sum(ss) AS sum_squares, sum(p) AS cross_products, "
+           "    sum(c) AS covariate_sum, sum(cc) AS covariate_sum_squares, sum(xc) AS covariate_products FROM ("
+           "    SELECT variant_id, metric, x AS s, x * x AS ss, 0::numeric AS p, 0::numeric AS c, 0::numeric AS cc, "
+           "      0::numeric AS xc FROM vals "
+           "    UNION ALL SELECT variant_id, metric, 0, 0, xy, 0, 0, 0 FROM xy "
+           "    UNION ALL SELECT variant_id, metric, 0, 0, 0, c, c * c, x * c FROM cov) u "
            "  GROUP BY variant_id, metric) ";
 }
 

@@ -165,6 +165,17 @@ const char* const kMigrations[] = {
     ALTER TABLE experiments ADD COLUMN exposures_alerted boolean NOT NULL DEFAULT false;
     ALTER TABLE assignments ADD COLUMN multiple boolean NOT NULL DEFAULT false;
     )SQL",
+    // 7: CUPED (issue 15). An assignment may carry the user's pre-exposure covariates per metric
+    // (the first assignment fixes them); per (variant, metric) the running sums of the covariate c,
+    // c^2 and x*c. An experiment may opt out.
+    R"SQL(
+    ALTER TABLE experiments ADD COLUMN cuped boolean NOT NULL DEFAULT true;
+    ALTER TABLE assignments ADD COLUMN covariates jsonb;
+    ALTER TABLE metric_sums ADD COLUMN covariate_sum numeric NOT NULL DEFAULT 0,
+                            ADD COLUMN covariate_sum_squares numeric NOT NULL DEFAULT 0,
+                            ADD COLUMN covariate_products numeric NOT NULL DEFAULT 0,
+                            ADD COLUMN min_p_cuped boolean NOT NULL DEFAULT false;
+    )SQL",
 };
 
 const std::size_t kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];

@@ -56,6 +56,19 @@ void append_exposures(std::string& out, const Snapshot& snapshot) {
                                                        : 0.0);
 }
 
+// {"theta","variance_reduction"} or null.
+void append_cuped(std::string& out, const std::optional<Cuped>& cuped) {
+    if (!cuped) {
+        out += "null";
+        return;
+    }
+    out += "{\"theta\":";
+    append_json_number(out, cuped->theta);
+    out += ",\"variance_reduction\":";
+    append_optional_number(out, cuped->variance_reduction);
+    out += '}';
+}
+
 const std::string& variant_key(const Snapshot& snapshot, std::size_t v) {
     static const std::string none;
     return v < snapshot.analysis.variants.size() ? snapshot.analysis.variants[v].key : none;
@@ -93,6 +106,12 @@ void append_metrics_json(std::string& out, const Snapshot& snapshot) {
         append_json_string(out, to_string(metric.role));
         out += ",\"direction\":";
         append_json_string(out, to_string(metric.direction));
+        // CUPED: the first treatment's adjustment (each treatment has its own theta, in its entry).
+        out += ",\"cuped\":";
+        const MetricVariantResult* adjusted = nullptr;
+        for (const auto& r : metric.variants)
+            if (!adjusted && r.cuped) adjusted = &r;
+        append_cuped(out, adjusted ? adjusted->cuped : std::nullopt);
         out += ",\"variants\":[";
         for (std::size_t v = 0; v < metric.variants.size(); ++v) {
             const MetricVariantResult& r = metric.variants[v];
@@ -117,6 +136,8 @@ void append_metrics_json(std::string& out, const Snapshot& snapshot) {
             append_optional_number(out, r.chance_to_win);
             out += ",\"is_significant\":";
             out += r.is_significant ? "true" : "false";
+            out += ",\"cuped\":";
+            append_cuped(out, r.cuped);
             out += '}';
         }
         out += "]}";

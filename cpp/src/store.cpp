@@ -19,7 +19,7 @@ using namespace store_sql;
 namespace {
 
 const std::string kExperimentColumns = "e.id::text, e.name, e.status, " + iso("e.created_at") + ", " +
-                                       iso("e.activated_at") + ", e.seq, e.tenant, e.exposures";
+                                       iso("e.activated_at") + ", e.seq, e.tenant, e.exposures, e.cuped";
 
 bool status_change_allowed(const std::string& from, const std::string& to) {
     if (from == to) return true;
@@ -38,6 +38,7 @@ Experiment experiment_from(const pqxx::row& r) {
     e.seq = r[5].as<std::int64_t>();
     if (!r[6].is_null()) e.tenant = r[6].as<std::string>();
     e.exposures = r[7].as<std::string>();
+    e.cuped = r[8].as<bool>();
     return e;
 }
 
@@ -103,14 +104,14 @@ bool Store::ping() {
 
 Experiment Store::create_experiment(const std::string& name, const std::vector<VariantSpec>& variants,
                                     const std::optional<std::string>& tenant, const std::vector<MetricSpec>& metrics,
-                                    const std::string& exposures) {
+                                    const std::string& exposures, bool cuped) {
     return with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
         // libpqxx 6 has no optional parameters: an empty string stands for NULL here.
         Experiment e = experiment_from(tx.exec_params1(
-            "WITH e AS (INSERT INTO experiments (name, tenant, exposures) VALUES ($1, nullif($2, ''), $3) "
+            "WITH e AS (INSERT INTO experiments (name, tenant, exposures, cuped) VALUES ($1, nullif($2, ''), $3, $4) "
             "RETURNING *) SELECT " + kExperimentColumns + " FROM e",
-            name, tenant.value_or(""), exposures));
+            name, tenant.value_or(""), exposures, cuped));
         int position = 0;
         for (const auto& v : variants) {
             tx.exec_params(
@@ -198,7 +199,7 @@ std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experim
         const pqxx::result head = tx.exec_params(
             "SELECT status, seq, "
             "coalesce(floor(extract(epoch FROM now() - activated_at) / 86400), 0)::bigint, "
-            "coalesce(analysis_signature, ''), multiple_exposures, exposures = 'exclude' "
+            "coalesce(analysis_signature, ''), multiple_exposures, exposures = 'exclude', cuped "
             "FROM experiments WHERE id = $1::uuid",
             experiment_id);
         if (head.empty()) return std::nullopt;
@@ -211,6 +212,7 @@ std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experim
         data.multiple_exposures = head[0][4].as<std::int64_t>();
         // Excluded users count among those assigned, not among any variant's participants.
         data.assigned_users = head[0][5].as<bool>() ? data.multiple_exposures : 0;
+        data.cuped = head[0][6].as<bool>();
         // The running totals: one row per variant, whatever the size of the raw tables.
         const pqxx::result rows = tx.exec_params(
             "SELECT key, name, is_control, participants, weight, min_p "
@@ -251,6 +253,7 @@ LookOutcome Store::record_look(const std::string& experiment_id, const Look& loo
         out += ",\"p\":";
         append_optional_number(out, m.min_p);
         out += m.alarm ? ",\"a\":true" : ",\"a\":false";
+        out += m.cuped ? ",\"c\":true" : ",\"c\":false";
     });
     return with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
@@ -273,15 +276,18 @@ LookOutcome Store::record_look(const std::string& experiment_id, const Look& loo
         // Per metric: minima only go down; an alarm flag flips once per transition, so the look that
         // flips it (one, whatever the number of nodes) is the one that announces it.
         const pqxx::result raised = tx.exec_params(
-            "WITH x AS (SELECT v.id AS variant_id, x.m, x.k, x.p, x.a "
-            "           FROM json_to_recordset($2::json) AS x(m text, k text, p double precision, a boolean) "
+            "WITH x AS (SELECT v.id AS variant_id, x.m, x.k, x.p, x.a, x.c "
+            "           FROM json_to_recordset($2::json) AS x(m text, k text, p double precision, a boolean, c boolean) "
             "           JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k), "
             "old AS (SELECT s.variant_id, s.metric, s.alerted FROM metric_sums s JOIN x "
             "        ON s.variant_id = x.variant_id AND s.metric = x.m), "
-            "up AS (INSERT INTO metric_sums AS s (variant_id, metric, min_p, alerted) "
-            "       SELECT variant_id, m, p, a FROM x "
+            "up AS (INSERT INTO metric_sums AS s (variant_id, metric, min_p, min_p_cuped, alerted) "
+            "       SELECT variant_id, m, p, c, a FROM x "
             "       ON CONFLICT (variant_id, metric) DO UPDATE SET "
-            "         min_p = least(coalesce(s.min_p, EXCLUDED.min_p), EXCLUDED.min_p), alerted = EXCLUDED.alerted "
+            // A minimum of the other test (CUPED on or off) belongs to another test: start over.
+            "         min_p = CASE WHEN s.min_p_cuped = EXCLUDED.min_p_cuped "
+            "           THEN least(coalesce(s.min_p, EXCLUDED.min_p), EXCLUDED.min_p) ELSE EXCLUDED.min_p END, "
+            "         min_p_cuped = EXCLUDED.min_p_cuped, alerted = EXCLUDED.alerted "
             "       RETURNING variant_id, metric, alerted) "
             "SELECT up.metric, x.k FROM up JOIN x ON x.variant_id = up.variant_id AND x.m = up.metric "
             "LEFT JOIN old ON old.variant_id = up.variant_id AND old.metric = up.metric "

@@ -24,24 +24,26 @@ namespace {
 // the tables as they were before it, so `vals` reads the users' totals as they stand.
 const std::string kAssignSql =
     std::string("WITH mode AS (SELECT exposures = 'exclude' AS exclude FROM experiments WHERE id = $1::uuid), "
-                "batch AS (SELECT x.u, v.id AS variant_id, x.o "
-                "  FROM json_to_recordset($2::json) AS x(u text, k text, o bigint) "
+                "batch AS (SELECT x.u, v.id AS variant_id, x.o, x.c "
+                "  FROM json_to_recordset($2::json) AS x(u text, k text, c jsonb, o bigint) "
                 "  JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k), "
                 "ins AS ("
-                "  INSERT INTO assignments (experiment_id, user_id, variant_id, multiple) "
+                "  INSERT INTO assignments (experiment_id, user_id, variant_id, multiple, covariates) "
                 "  SELECT DISTINCT ON (b.u) $1::uuid, b.u, b.variant_id, "
-                "    EXISTS (SELECT 1 FROM batch o WHERE o.u = b.u AND o.variant_id <> b.variant_id) "
+                "    EXISTS (SELECT 1 FROM batch o WHERE o.u = b.u AND o.variant_id <> b.variant_id), b.c "
                 "  FROM batch b ORDER BY b.u, b.o "
                 "  ON CONFLICT (experiment_id, user_id) DO NOTHING "
-                "  RETURNING user_id, variant_id, multiple), "
+                "  RETURNING user_id, variant_id, multiple, covariates), "
                 "flagged AS ("
                 "  UPDATE assignments a SET multiple = true FROM batch b "
                 "  WHERE a.experiment_id = $1::uuid AND a.user_id = b.u AND b.variant_id <> a.variant_id "
                 "    AND NOT a.multiple "
-                "  RETURNING a.user_id, a.variant_id), "
+                "  RETURNING a.user_id, a.variant_id, a.covariates), "
                 "counted AS ("
-                "  SELECT ins.user_id, ins.variant_id, 1 AS sign FROM ins, mode WHERE NOT (ins.multiple AND mode.exclude) "
-                "  UNION ALL SELECT flagged.user_id, flagged.variant_id, -1 FROM flagged, mode WHERE mode.exclude), "
+                "  SELECT ins.user_id, ins.variant_id, 1 AS sign, ins.covariates FROM ins, mode "
+                "  WHERE NOT (ins.multiple AND mode.exclude) "
+                "  UNION ALL SELECT flagged.user_id, flagged.variant_id, -1, flagged.covariates FROM flagged, mode "
+                "  WHERE mode.exclude), "
                 "per_variant AS (SELECT variant_id, sum(sign) AS participants FROM counted GROUP BY variant_id), "
                 "totals AS ("
                 "  UPDATE variants v SET participants = v.participants + p.participants "
@@ -57,8 +59,16 @@ const std::string kAssignSql =
     "  JOIN m ON m.key = t.metric), "
     "xy AS (SELECT n.variant_id, r.key AS metric, n.sign * n.x * d.x AS xy FROM r "
     "  JOIN vals n ON n.metric = r.numerator JOIN vals d ON d.metric = r.denominator AND d.user_id = n.user_id), "
-    "deltas AS (SELECT variant_id, metric, sign * x AS ds, sign * x * x AS dss, 0::numeric AS dxy FROM vals "
-    "  UNION ALL SELECT variant_id, metric, 0, 0, xy FROM xy), " +
+    // Covariates enter with the user (with x = 0 when the user did nothing yet) and leave with them.
+    "cov AS (SELECT c.variant_id, c.sign, m.key AS metric, " + metric_sql::covariate_of("c.covariates", "m.key") +
+    " AS c, coalesce(" + value_of("t.total", "m.kind", "m.cap") + ", 0) AS x "
+    "  FROM counted c CROSS JOIN m "
+    "  LEFT JOIN user_totals t ON t.experiment_id = $1::uuid AND t.user_id = c.user_id AND t.metric = m.key "
+    "  WHERE c.covariates ? m.key), "
+    "deltas AS (SELECT variant_id, metric, sign * x AS ds, sign * x * x AS dss, 0::numeric AS dxy, "
+    "    0::numeric AS dc, 0::numeric AS dcc, 0::numeric AS dxc FROM vals "
+    "  UNION ALL SELECT variant_id, metric, 0, 0, xy, 0, 0, 0 FROM xy "
+    "  UNION ALL SELECT variant_id, metric, 0, 0, 0, sign * c, sign * c * c, sign * x * c FROM cov), " +
     kApplyDeltas +
     "SELECT (SELECT count(*) FROM ins), "
     "(SELECT count(*) FROM totals) + (SELECT count(*) FROM bump) + (SELECT count(*) FROM upd) > 0";
@@ -84,7 +94,7 @@ const std::string kEventsSql =
     "  RETURNING metric, user_id, total), "
     "moved AS (SELECT a.variant_id, up.user_id, up.metric, " +
     value_of("up.total - agg.delta", "m.kind", "m.cap") + " AS x_old, " + value_of("up.total", "m.kind", "m.cap") +
-    " AS x_new "
+    " AS x_new, " + metric_sql::covariate_of("a.covariates", "up.metric") + " AS c "
     "  FROM up JOIN agg USING (metric, user_id) JOIN m ON m.key = up.metric "
     "  JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = up.user_id AND " + std::string(metric_sql::kCounts) + "), "
     "pairs AS (SELECT DISTINCT r.key, r.numerator, r.denominator, r.num_cap, r.den_cap, mv.variant_id, mv.user_id "
@@ -101,8 +111,8 @@ const std::string kEventsSql =
     "  LEFT JOIN user_totals td ON td.experiment_id = $1::uuid AND td.metric = p.denominator "
     "    AND td.user_id = p.user_id), "
     "deltas AS (SELECT variant_id, metric, x_new - x_old AS ds, x_new * x_new - x_old * x_old AS dss, "
-    "    0::numeric AS dxy FROM moved "
-    "  UNION ALL SELECT variant_id, metric, 0, 0, n_new * d_new - n_old * d_old FROM parts), " +
+    "    0::numeric AS dxy, 0::numeric AS dc, 0::numeric AS dcc, coalesce((x_new - x_old) * c, 0) AS dxc FROM moved "
+    "  UNION ALL SELECT variant_id, metric, 0, 0, n_new * d_new - n_old * d_old, 0, 0, 0 FROM parts), " +
     kApplyDeltas + "SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd) > 0";
 
 }  // namespace
@@ -113,6 +123,15 @@ IngestResult Store::add_assignments(const std::string& experiment_id, const std:
         append_json_string(out, a.user_id);
         out += ",\"k\":";
         append_json_string(out, a.variant_key);
+        if (a.covariates.empty()) return;
+        out += ",\"c\":{";
+        for (std::size_t i = 0; i < a.covariates.size(); ++i) {
+            if (i) out += ',';
+            append_json_string(out, a.covariates[i].first);
+            out += ':';
+            append_json_number(out, a.covariates[i].second);
+        }
+        out += '}';
     });
     return with_connection([&](pqxx::connection& c) {
         return ingest_transaction(c, node_id_, experiment_id, static_cast<std::int64_t>(batch.size()), [&](pqxx::work& tx) {
@@ -123,6 +142,14 @@ IngestResult Store::add_assignments(const std::string& experiment_id, const std:
                 experiment_id, json);
             if (!unknown.empty())
                 throw InvalidInput("unknown variant key '" + unknown[0][0].as<std::string>("") + "'");
+            const pqxx::result stray = tx.exec_params(
+                "SELECT k FROM json_to_recordset($2::json) AS x(c jsonb), jsonb_object_keys(x.c) AS k "
+                "WHERE x.c IS NOT NULL AND k NOT IN (SELECT key FROM metrics WHERE experiment_id = $1::uuid "
+                "AND kind <> 'ratio') LIMIT 1",
+                experiment_id, json);
+            if (!stray.empty())
+                throw InvalidInput("covariates: '" + stray[0][0].as<std::string>("") +
+                                   "' is not a proportion or mean metric of this experiment");
             const pqxx::row r = tx.exec_params1(kAssignSql, experiment_id, json);
             IngestResult result;
             result.accepted = r[0].as<std::int64_t>();

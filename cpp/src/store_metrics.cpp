@@ -52,6 +52,10 @@ MetricAnalysisInput metric_analysis_input(const SnapshotData& data, bool keep_mi
                                                              {"decrease", Direction::Decrease}});
         const auto numerator = index_of(spec.numerator);
         const auto denominator = index_of(spec.denominator);
+        // CUPED applies where the experiment allows it and some user carries a covariate.
+        bool covariates = false;
+        for (const auto& arm : data.sums[m]) covariates = covariates || arm.covariate_sum_squares > 0;
+        metric.cuped = data.cuped && metric.kind != MetricKind::Ratio && covariates;
         std::vector<std::optional<double>> minima;
         for (std::size_t v = 0; v < data.variants.size(); ++v) {
             MetricSums arm;
@@ -66,9 +70,12 @@ MetricAnalysisInput metric_analysis_input(const SnapshotData& data, bool keep_mi
             } else {
                 arm.sum = own.sum;
                 arm.sum_squares = own.sum_squares;
+                arm.covariate_sum = own.covariate_sum;
+                arm.covariate_sum_squares = own.covariate_sum_squares;
+                arm.covariate_products = own.covariate_products;
             }
             metric.arms.push_back(arm);
-            minima.push_back(keep_minima ? own.min_p : std::nullopt);
+            minima.push_back(keep_minima && own.min_p_cuped == metric.cuped ? own.min_p : std::nullopt);
         }
         in.metrics.push_back(std::move(metric));
         in.names.push_back(spec.name);
@@ -151,7 +158,9 @@ void read_metric_sums(pqxx::transaction_base& tx, SnapshotData& data) {
     // One row per (metric, variant): constant cost, whatever the size of the raw tables.
     const pqxx::result rows = tx.exec_params(
         "SELECT m.position, v.position, coalesce(s.sum, 0)::float8, coalesce(s.sum_squares, 0)::float8, "
-        "coalesce(s.cross_products, 0)::float8, s.min_p, coalesce(s.alerted, false) "
+        "coalesce(s.cross_products, 0)::float8, s.min_p, coalesce(s.alerted, false), "
+        "coalesce(s.covariate_sum, 0)::float8, coalesce(s.covariate_sum_squares, 0)::float8, "
+        "coalesce(s.covariate_products, 0)::float8, coalesce(s.min_p_cuped, false) "
         "FROM metrics m JOIN variants v ON v.experiment_id = m.experiment_id "
         "LEFT JOIN metric_sums s ON s.variant_id = v.id AND s.metric = m.key "
         "WHERE m.experiment_id = $1::uuid ORDER BY m.position, v.position",
@@ -166,6 +175,10 @@ void read_metric_sums(pqxx::transaction_base& tx, SnapshotData& data) {
         s.cross_products = r[4].as<double>();
         if (!r[5].is_null()) s.min_p = r[5].as<double>();
         s.alerted = r[6].as<bool>();
+        s.covariate_sum = r[7].as<double>();
+        s.covariate_sum_squares = r[8].as<double>();
+        s.covariate_products = r[9].as<double>();
+        s.min_p_cuped = r[10].as<bool>();
     }
     // The snapshot's own fields (EP-058) describe the primary metric when it is a proportion, else
     // the first proportion; with none, they show no conversions.
@@ -186,8 +199,10 @@ void rebuild_metric_totals(pqxx::transaction_base& tx, const std::string& experi
     tx.exec_params(metric_sql::recount_ctes() +
                        ", ins AS (INSERT INTO user_totals (experiment_id, metric, user_id, total) "
                        "  SELECT $1::uuid, metric, user_id, total FROM expected_totals RETURNING 1) "
-                       "INSERT INTO metric_sums (variant_id, metric, sum, sum_squares, cross_products) "
-                       "SELECT variant_id, metric, sum, sum_squares, cross_products FROM expected_sums",
+                       "INSERT INTO metric_sums (variant_id, metric, sum, sum_squares, cross_products, covariate_sum, "
+                       "  covariate_sum_squares, covariate_products) "
+                       "SELECT variant_id, metric, sum, sum_squares, cross_products, covariate_sum, covariate_sum_squares, "
+                       "  covariate_products FROM expected_sums",
                    experiment_id);
 }
 
@@ -238,7 +253,10 @@ std::vector<TotalsDrift> Store::verify_totals(const std::optional<std::string>& 
                     "CROSS JOIN LATERAL (VALUES "
                     "  ('sum', coalesce(s.sum, 0), coalesce(x.sum, 0)), "
                     "  ('sum_squares', coalesce(s.sum_squares, 0), coalesce(x.sum_squares, 0)), "
-                    "  ('cross_products', coalesce(s.cross_products, 0), coalesce(x.cross_products, 0))"
+                    "  ('cross_products', coalesce(s.cross_products, 0), coalesce(x.cross_products, 0)), "
+                    "  ('covariate_sum', coalesce(s.covariate_sum, 0), coalesce(x.covariate_sum, 0)), "
+                    "  ('covariate_sum_squares', coalesce(s.covariate_sum_squares, 0), coalesce(x.covariate_sum_squares, 0)), "
+                    "  ('covariate_products', coalesce(s.covariate_products, 0), coalesce(x.covariate_products, 0))"
                     ") AS t(name, stored, recounted) "
                     "WHERE v.experiment_id = $1::uuid AND t.stored <> t.recounted ORDER BY v.position, q.position",
                 id);

@@ -151,6 +151,23 @@ TEST_F(StoreMetricsTest, ExcludedExposuresLeaveEveryTotal) {
     EXPECT_TRUE(store->verify_totals(id).empty());
 }
 
+TEST_F(StoreMetricsTest, CovariatesEnterWithTheUserAndMoveWithTheirValues) {
+    const std::string id = new_experiment();
+    store->add_events(id, {{"u1", "purchase", 30, std::nullopt}});  // before the assignment
+    Assignment u1{"u1", "b", {{"revenue", 10.0}, {"buyers", 1.0}}};
+    Assignment u2{"u2", "b", {{"revenue", -4.0}}};
+    store->add_assignments(id, {u1, u2});
+    store->add_assignments(id, {{"u1", "b", {{"revenue", 99.0}}}});  // the first assignment fixed it
+    store->add_events(id, {{"u1", "purchase", 20, std::nullopt}, {"u2", "purchase", 5, std::nullopt}});
+    const auto s = sums(id);
+    EXPECT_DOUBLE_EQ(s[0][1].covariate_sum, 6);             // 10 - 4
+    EXPECT_DOUBLE_EQ(s[0][1].covariate_sum_squares, 116);   // 100 + 16
+    EXPECT_DOUBLE_EQ(s[0][1].covariate_products, 480);      // 50 x 10 + 5 x -4
+    EXPECT_DOUBLE_EQ(s[3][1].covariate_products, 1);        // buyers: u1 bought (1) x 1
+    EXPECT_TRUE(store->verify_totals(id).empty());
+    EXPECT_THROW(store->add_assignments(id, {{"u9", "b", {{"aov", 1.0}}}}), InvalidInput);  // a ratio: no
+}
+
 TEST_F(StoreMetricsTest, VerifyFindsADamagedUserTotal) {
     const std::string id = new_experiment();
     store->add_events(id, {{"u1", "purchase", 10, std::nullopt}});

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from expstream.service import CoreService, EventRow, MetricRow, StoreError
+from expstream.service import AssignmentRow, CoreService, EventRow, MetricRow, StoreError
 
 log = logging.getLogger("expstream.demo")
 
@@ -59,18 +59,22 @@ async def ensure_demo_experiment(service: CoreService) -> str:
     return experiment_id
 
 
-Batch = tuple[list[tuple[str, str]], list[EventRow]]
+Batch = tuple[list[AssignmentRow], list[EventRow]]
 
 
 def _batch(rng: random.Random, size: int, first_user: int) -> Batch:
-    assignments: list[tuple[str, str]] = []
+    assignments: list[AssignmentRow] = []
     events: list[EventRow] = []
     for user in range(first_user, first_user + size):
         user_id = f"demo-{rng.getrandbits(48):012x}-{user}"
         key = rng.choice(list(BEHAVIOUR))
-        assignments.append((user_id, key))
+        # Loyal users spent more before the experiment and buy more during it: their past spend is
+        # the covariate CUPED adjusts revenue with.
+        loyalty = rng.lognormvariate(0, 0.7)
+        past_spend = round(loyalty * 25 * rng.uniform(0.6, 1.4), 2)
+        assignments.append((user_id, key, [("revenue", past_spend)]))
         behaviour = BEHAVIOUR[key]
-        if rng.random() >= behaviour.buy:
+        if rng.random() >= min(0.9, behaviour.buy * loyalty):
             continue
         order = 0
         while order == 0 or rng.random() < behaviour.more:

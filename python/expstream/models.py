@@ -125,6 +125,11 @@ class MetricsIn(BaseModel):
         return check_metrics(metrics)
 
 
+class AnalysisIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cuped: bool = Field(default=True, description="regression-adjust metrics whose users carry covariates")
+
+
 class ExperimentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Text = Field(min_length=1, max_length=200)
@@ -137,6 +142,7 @@ class ExperimentIn(BaseModel):
         description="a user assigned to a second variant: 'first' (the first assignment counts) or "
         "'exclude' (the user leaves every metric)",
     )
+    analysis: AnalysisIn = Field(default_factory=AnalysisIn)
 
     @field_validator("metrics")
     @classmethod
@@ -189,6 +195,7 @@ class ExperimentOut(BaseModel):
     variants: list[VariantOut]
     metrics: list[MetricOut]
     exposures: Exposures
+    analysis: AnalysisIn
 
 
 class StatusIn(BaseModel):
@@ -196,10 +203,18 @@ class StatusIn(BaseModel):
     status: Status
 
 
+Covariate = Annotated[float, Field(ge=-MAX_ABS_VALUE, le=MAX_ABS_VALUE, allow_inf_nan=False, strict=True)]
+
+
 class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user_id: Text = Field(min_length=1, max_length=256)
     variant_key: Text = Field(min_length=1, max_length=100)
+    covariates: dict[Key, Covariate] = Field(
+        default_factory=dict,
+        max_length=MAX_METRICS,
+        description="CUPED: the user's pre-exposure value per metric key (proportion or mean metrics)",
+    )
 
 
 class AssignmentBatch(BaseModel):

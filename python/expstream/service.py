@@ -22,6 +22,8 @@ from expstream import _core
 MetricRow = tuple[str, str, str, str, str, str, float | None, str, str]
 # (user id, type, value, event id or None)
 EventRow = tuple[str, str, float, str | None]
+# (user id, variant key, [(metric key, pre-exposure covariate)])
+AssignmentRow = tuple[str, str, list[tuple[str, float]]]
 
 
 class StoreError(Exception):
@@ -164,10 +166,11 @@ class CoreService:
         tenant: str | None = None,
         metrics: list[MetricRow] | None = None,
         exposures: str = "first",
+        cuped: bool = True,
     ) -> dict[str, Any]:
         """metrics None or empty: today's single metric, conversion."""
         result: dict[str, Any] = await self._call(
-            self.core.submit_create_experiment, name, variants, tenant, metrics or [], exposures
+            self.core.submit_create_experiment, name, variants, tenant, metrics or [], exposures, cuped
         )
         self.tenants.put(result["id"], tenant)
         return result
@@ -207,7 +210,7 @@ class CoreService:
         )
         return result
 
-    async def add_assignments(self, experiment_id: str, rows: list[tuple[str, str]]) -> dict[str, Any]:
+    async def add_assignments(self, experiment_id: str, rows: list[AssignmentRow]) -> dict[str, Any]:
         result: dict[str, Any] = await self._call(self.core.submit_add_assignments, experiment_id, rows)
         return result
 

@@ -74,6 +74,7 @@ struct Experiment {
     // A user assigned to a second variant: "first" (the first assignment counts) or "exclude" (the
     // user leaves every total).
     std::string exposures = "first";
+    bool cuped = true;  // analysis.cuped: regression-adjust metrics whose users carry covariates
 };
 
 struct StatusChange {
@@ -85,6 +86,8 @@ struct StatusChange {
 struct Assignment {
     std::string user_id;
     std::string variant_key;
+    // Pre-exposure values per metric key (CUPED), finite; the user's first assignment fixes them.
+    std::vector<std::pair<std::string, double>> covariates{};
 };
 
 // Today's event: a conversion (an Event of type "conversion" with value 1).
@@ -113,7 +116,11 @@ struct MetricRunningSums {
     double sum = 0.0;
     double sum_squares = 0.0;
     double cross_products = 0.0;
+    double covariate_sum = 0.0;          // CUPED: Σc, Σc², Σxc over users with a covariate
+    double covariate_sum_squares = 0.0;
+    double covariate_products = 0.0;
     std::optional<double> min_p;  // running minimum p (sequential), under analysis_signature
+    bool min_p_cuped = false;     // ... of the CUPED-adjusted test (else of the plain one)
     bool alerted = false;         // a guardrail alarm stands
 };
 
@@ -132,6 +139,7 @@ struct SnapshotData {
     std::optional<std::size_t> legacy_metric;    // the proportion the variants' conversions come from
     std::int64_t multiple_exposures = 0;         // users assigned to more than one variant
     std::int64_t assigned_users = 0;             // every assigned user, excluded ones included
+    bool cuped = true;                           // the experiment allows CUPED (it applies where covariates are)
 };
 
 // A variant whose running totals disagree with a recount of the raw tables.
@@ -178,6 +186,7 @@ struct Look {
         std::string variant;
         std::optional<double> min_p;
         bool alarm = false;  // a guardrail regressed (interval excludes 0 on the bad side)
+        bool cuped = false;  // min_p is of the CUPED-adjusted test
     };
     std::vector<MetricLook> metrics;
     bool exposure_alarm = false;  // multiple exposures above the threshold
@@ -208,7 +217,8 @@ public:
     // metrics empty: today's single metric (default_metric()).
     Experiment create_experiment(const std::string& name, const std::vector<VariantSpec>& variants,
                                  const std::optional<std::string>& tenant = std::nullopt,
-                                 const std::vector<MetricSpec>& metrics = {}, const std::string& exposures = "first");
+                                 const std::vector<MetricSpec>& metrics = {}, const std::string& exposures = "first",
+                                 bool cuped = true);
     // Replaces the metric definitions of a draft (Conflict otherwise); returns the experiment.
     Experiment set_metrics(const std::string& id, const std::vector<MetricSpec>& metrics);
     std::vector<Experiment> list_experiments();

@@ -39,7 +39,9 @@ async def create_experiment(
         raise ForbiddenError("creating experiments needs a token for all experiments (experiments: ['*'])")
     variants = [(v.key, v.name, v.is_control, v.weight) for v in body.variants]
     metrics = [m.as_row() for m in body.metrics or []]
-    return await service.create_experiment(body.name, variants, principal.tenant, metrics, body.exposures)
+    return await service.create_experiment(
+        body.name, variants, principal.tenant, metrics, body.exposures, body.analysis.cuped
+    )
 
 
 @router.get("", response_model=list[ExperimentOut])
@@ -117,7 +119,7 @@ async def add_assignments(
     service: ServiceDep,
     settings: SettingsDep,
 ) -> dict[str, object]:
-    rows = [(a.user_id, a.variant_key) for a in body.assignments]
+    rows = [(a.user_id, a.variant_key, list(a.covariates.items())) for a in body.assignments]
     return await _ingest(
         experiment_id, len(rows), principal, service, settings, lambda eid: service.add_assignments(eid, rows)
     )
