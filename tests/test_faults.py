@@ -349,7 +349,8 @@ def test_sigkill_during_an_ingest_burst_loses_nothing_acknowledged_and_never_dou
         assert events_stored == {f"ev-{u}": 1 for u in every_user}
         totals = psql_rows(
             database_url,
-            f"SELECT sum(participants), sum(converters) FROM variants WHERE experiment_id = '{eid}'",
+            "SELECT sum(v.participants), sum(s.sum)::bigint FROM variants v LEFT JOIN metric_sums s "
+            f"ON s.variant_id = v.id AND s.metric = 'conversion' WHERE v.experiment_id = '{eid}'",
         )
         assert totals == [[str(len(every_user))] * 2]
 
