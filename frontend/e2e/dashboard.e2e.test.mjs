@@ -12,7 +12,6 @@
 // Artifacts (screenshots, server log) go to <repo>/test-artifacts/e2e/.
 
 import assert from "node:assert/strict";
-import { createHmac, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
@@ -38,23 +37,11 @@ import {
   startServer as startExpstream,
   stopServer as stopExpstream,
 } from "./support.mjs";
+import { createTokenMinter } from "./tokens.mjs";
 
 // The server runs with authentication on, as in production: this run's own signing secret, and
 // tokens minted here the way `expstream token` does (JWT, HS256).
-const JWT_SECRET = randomBytes(32).toString("hex");
-
-function base64url(value) {
-  return Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
-}
-
-function mintToken(scope, ttlSeconds = 600) {
-  const now = Math.floor(Date.now() / 1000);
-  const header = base64url({ alg: "HS256", typ: "JWT" });
-  const payload = base64url({ sub: `e2e-${scope}`, iat: now, exp: now + ttlSeconds, scope, experiments: ["*"],
-    jti: randomBytes(8).toString("hex") });
-  const signature = createHmac("sha256", JWT_SECRET).update(`${header}.${payload}`).digest("base64url");
-  return `${header}.${payload}.${signature}`;
-}
+const { secret: JWT_SECRET, mint: mintToken } = createTokenMinter();
 
 const WRITE_TOKEN = mintToken("write");
 const READ_TOKEN = mintToken("read");
