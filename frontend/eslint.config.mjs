@@ -1,12 +1,13 @@
 // ESLint 9 flat config. `npm run lint` runs it with --max-warnings=0; `npm run check` runs
 // typecheck and lint together.
 //
-// - TypeScript (src/, test-support/, vitest.config.ts): typescript-eslint's type-aware
+// - TypeScript (src/, packages/*/, test-support/, vitest.config.ts): typescript-eslint's type-aware
 //   recommended rules (floating promises, promises passed where a void callback is expected,
-//   unsafe `any` flows), through the project service and tsconfig.json.
-// - React: eslint-plugin-react-hooks' recommended rules (rules of hooks, exhaustive deps and the
-//   React Compiler checks: refs during render, setState in effects, purity, ...).
-// - Next.js: @next/eslint-plugin-next's core-web-vitals rules (its flat config).
+//   unsafe `any` flows), through the project service and the nearest tsconfig.json.
+// - React (src/, packages/react/): eslint-plugin-react-hooks' recommended rules (rules of hooks,
+//   exhaustive deps and the React Compiler checks: refs during render, setState in effects, ...).
+// - Next.js (src/ only): @next/eslint-plugin-next's core-web-vitals rules (its flat config).
+// - Packages: no Next.js and no dashboard (`@/`) imports; @expstream/client imports no React.
 // - Plain JavaScript (e2e/, scripts/, the config files): ESLint's recommended rules with Node
 //   globals; no type information, as tsconfig.json does not include JavaScript.
 import js from "@eslint/js";
@@ -21,7 +22,7 @@ const JS_FILES = ["**/*.js", "**/*.mjs", "**/*.cjs"];
 export default tseslint.config(
   {
     name: "expstream/ignores",
-    ignores: ["out/", ".next/", "node_modules/", "coverage/", "next-env.d.ts"],
+    ignores: ["out/", ".next/", "node_modules/", "coverage/", "next-env.d.ts", "packages/*/dist/"],
   },
   {
     name: "expstream/linter-options",
@@ -48,13 +49,46 @@ export default tseslint.config(
   },
   {
     name: "expstream/react-hooks",
-    files: ["src/**/*.{ts,tsx}"],
+    files: ["src/**/*.{ts,tsx}", "packages/react/src/**/*.{ts,tsx}"],
     ...reactHooks.configs.flat.recommended,
   },
   {
     name: "expstream/next",
     files: ["src/**/*.{ts,tsx}"],
     ...nextPlugin.flatConfig.coreWebVitals,
+  },
+  {
+    // The packages run outside Next.js: nothing of Next, nothing of the dashboard.
+    name: "expstream/packages",
+    files: ["packages/*/src/**/*.{ts,tsx}"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["next", "next/*"], message: "The packages must work without Next.js." },
+            { group: ["@/*"], message: "The packages cannot import the dashboard (src/)." },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    name: "expstream/client-without-react",
+    files: ["packages/client/src/**/*.ts"],
+    ignores: ["packages/client/src/**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { group: ["next", "next/*"], message: "The packages must work without Next.js." },
+            { group: ["@/*"], message: "The packages cannot import the dashboard (src/)." },
+            { group: ["react", "react-dom", "react/*", "react-dom/*", "@expstream/react"], message: "@expstream/client is framework-free." },
+          ],
+        },
+      ],
+    },
   },
   {
     name: "expstream/javascript",

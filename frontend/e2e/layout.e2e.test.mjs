@@ -112,7 +112,7 @@ test("the results table holds at 1280 px with a very wide lift interval and scro
     const narrow = await page.evaluate(measureTables);
     log(`at ${PHONE.width} px: ${JSON.stringify(narrow)}`);
     const scrolled = await page.evaluate(() => {
-      const card = document.querySelector(".table-scroll");
+      const card = document.querySelector(".es-table-scroll");
       card.scrollLeft = card.scrollWidth;
       const pill = card.querySelector('[data-variant-key="one_click"] [data-verdict]');
       const [c, p] = [card.getBoundingClientRect(), pill.getBoundingClientRect()];
@@ -120,10 +120,10 @@ test("the results table holds at 1280 px with a very wide lift interval and scro
     });
     assert.ok(scrolled.pillRight <= scrolled.cardRight + 0.5, `scrolled to the end, the Status pill is still cut: ${JSON.stringify(scrolled)}`);
     const scrolledShot = path.join(ARTIFACTS_DIR, "layout-390-scrolled.png");
-    await page.locator(".table-scroll").first().screenshot({ path: scrolledShot, animations: "disabled" });
+    await page.locator(".es-table-scroll").first().screenshot({ path: scrolledShot, animations: "disabled" });
     log(`saved ${path.relative(REPO_ROOT, scrolledShot)}`);
     await page.evaluate(() => {
-      document.querySelector(".table-scroll").scrollLeft = 0;
+      document.querySelector(".es-table-scroll").scrollLeft = 0;
     });
     const narrowShot = path.join(ARTIFACTS_DIR, "layout-390.png");
     await page.screenshot({ path: narrowShot, fullPage: true, animations: "disabled" });

@@ -1,6 +1,6 @@
 // End-to-end check of the multiple-metrics panel in Chromium. The page comes from the REAL server
 // (experiment, static dashboard); its results WebSocket and history request are answered here
-// with the shared fixture (src/test/fixtures/metrics-snapshot.json: three metrics and alerts),
+// with the shared fixture (test-support/fixtures/metrics-snapshot.json: three metrics and alerts),
 // since the server's side of metrics is built separately. Checks that the metric cards, the
 // guardrail and exposure banners and the chart's metric selector render, and that every results
 // table fits its card at 1280 px.
@@ -38,7 +38,7 @@ import { assertTablesFit, measureTables } from "./tables.mjs";
 
 const DB_NAME = "expstream_e2e_metrics";
 const TEST_TIMEOUT_MS = 120_000;
-const FIXTURE = JSON.parse(readFileSync(path.join(FRONTEND_DIR, "src/test/fixtures/metrics-snapshot.json"), "utf8"));
+const FIXTURE = JSON.parse(readFileSync(path.join(FRONTEND_DIR, "test-support/fixtures/metrics-snapshot.json"), "utf8"));
 
 const log = createLogger("e2e metrics");
 const serverLog = [];

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
  * pill reaches past the card's right edge (runs in the page).
  */
 export function measureTables() {
-  return Array.from(document.querySelectorAll(".table-scroll")).map((card) => {
+  return Array.from(document.querySelectorAll(".es-table-scroll")).map((card) => {
     const cardRight = card.getBoundingClientRect().right;
     return {
       testId: card.querySelector("table")?.dataset.testid ?? null,

@@ -1,4 +1,4 @@
-import type { Experiment } from "@/types/experiment";
+import type { Experiment } from "@expstream/client";
 
 export function makeExperiment(overrides: Partial<Experiment> = {}): Experiment {
   return {

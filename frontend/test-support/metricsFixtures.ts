@@ -4,8 +4,7 @@
  * fixtures/metrics-snapshot.json (also served by e2e/metrics.e2e.test.mjs); and the same
  * experiment as a server without metrics sends it.
  */
-import type { HistoryPoint } from "@/types/history";
-import type { ExperimentSnapshot } from "@/types/snapshot";
+import type { ExperimentSnapshot, HistoryPoint } from "@expstream/client";
 import fixture from "./fixtures/metrics-snapshot.json";
 
 /** The raw JSON, as the server would send it (includes an alert type the dashboard does not know). */

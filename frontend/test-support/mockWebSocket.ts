@@ -1,6 +1,6 @@
 import { Server, WebSocket as MockWebSocket } from "mock-socket";
 import { vi } from "vitest";
-import type { ExperimentSnapshot } from "@/types/snapshot";
+import type { ExperimentSnapshot } from "@expstream/client";
 
 /** Every client socket created while the mock is installed, oldest first. */
 export const createdSockets: MockWebSocket[] = [];

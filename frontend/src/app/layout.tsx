@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import type { ReactNode } from "react";
 import { TokenCapture } from "@/components/TokenCapture";
+import "@expstream/react/styles.css";
 import "./globals.css";
 
 export const metadata: Metadata = {

@@ -1,4 +1,4 @@
-import type { UseExperimentStreamOptions } from "@/hooks/streamTypes";
+import type { UseExperimentStreamOptions } from "@expstream/react";
 
 /**
  * Stream tuning from the results page's query string, for tests and demos:

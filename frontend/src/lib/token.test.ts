@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   TOKEN_COOKIE,
-  authHeaders,
   clearToken,
   currentToken,
   jwtExpiry,
@@ -80,10 +79,5 @@ describe("token", () => {
     unsubscribe();
     storeToken("u");
     expect(listener).toHaveBeenCalledTimes(2);
-  });
-
-  it("builds the Authorization header only when a token is known", () => {
-    expect(authHeaders("t")).toEqual({ Authorization: "Bearer t" });
-    expect(authHeaders(null)).toEqual({});
   });
 });

@@ -137,8 +137,3 @@ export function subscribeToken(listener: () => void): () => void {
     listeners.delete(listener);
   };
 }
-
-/** `Authorization: Bearer …` when a token is known, else no headers. */
-export function authHeaders(token: string | null | undefined): Record<string, string> {
-  return token ? { Authorization: `Bearer ${token}` } : {};
-}

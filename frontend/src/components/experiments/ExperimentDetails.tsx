@@ -1,9 +1,7 @@
+import { ApiError, apiRefusalMessage, type Experiment } from "@expstream/client";
+import { ExperimentStatusBadge, formatDateTime } from "@expstream/react";
 import type { AsyncResource } from "@/hooks/useAsyncResource";
-import { ApiError, apiRefusalMessage } from "@/lib/api";
-import { formatDateTime } from "@/lib/format";
-import type { Experiment } from "@/types/experiment";
 import styles from "./Dashboard.module.css";
-import { ExperimentStatusBadge } from "./ExperimentStatusBadge";
 
 /** "Details" tab: the experiment as returned by GET /api/v1/experiments/{id}. */
 export function ExperimentDetails({ resource }: { resource: AsyncResource<Experiment> }) {
@@ -13,14 +11,14 @@ export function ExperimentDetails({ resource }: { resource: AsyncResource<Experi
     const notFound = error instanceof ApiError && error.status === 404;
     const refusal = apiRefusalMessage(error);
     return (
-      <div className="card notice" data-testid="details-error" role="alert">
+      <div className="es-card es-notice" data-testid="details-error" role="alert">
         <p>
           {notFound
             ? "This experiment does not exist."
             : (refusal ?? `Could not load the experiment: ${error.message}`)}
         </p>
         {!notFound && !refusal && (
-          <button type="button" className="btn" onClick={reload}>
+          <button type="button" className="es-btn" onClick={reload}>
             Try again
           </button>
         )}
@@ -29,14 +27,14 @@ export function ExperimentDetails({ resource }: { resource: AsyncResource<Experi
   }
   if (!experiment) {
     return (
-      <div className="card notice" data-testid="details-loading">
+      <div className="es-card es-notice" data-testid="details-loading">
         {loading ? "Loading details…" : "No details."}
       </div>
     );
   }
 
   return (
-    <div className={`card ${styles.details}`} data-testid="experiment-details">
+    <div className={`es-card ${styles.details}`} data-testid="experiment-details">
       <dl className={styles.dl}>
         <dt>Name</dt>
         <dd data-testid="details-name">{experiment.name}</dd>
@@ -54,8 +52,8 @@ export function ExperimentDetails({ resource }: { resource: AsyncResource<Experi
         <dd>{experiment.activated_at ? formatDateTime(experiment.activated_at) : "Not yet"}</dd>
       </dl>
       <h2 className={styles.sectionTitle}>Variants</h2>
-      <div className="table-scroll">
-        <table className="data-table">
+      <div className="es-table-scroll">
+        <table className="es-table">
           <thead>
             <tr>
               <th scope="col">Name</th>

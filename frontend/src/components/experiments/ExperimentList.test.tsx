@@ -1,8 +1,9 @@
 import { fireEvent, render, screen, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FORBIDDEN_MESSAGE, UNAUTHORIZED_MESSAGE } from "@/lib/authMessages";
-import { makeExperiment } from "@/test/experiments";
-import { stubFetch } from "@/test/fetchMock";
+import { FORBIDDEN_MESSAGE, UNAUTHORIZED_MESSAGE } from "@expstream/client";
+import { makeExperiment } from "@test-support/experiments";
+import { stubFetch } from "@test-support/fetchMock";
+import { clearToken } from "@/lib/token";
 import { ExperimentList } from "./ExperimentList";
 
 beforeEach(() => {
@@ -10,11 +11,22 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  clearToken();
+  window.history.replaceState(null, "", "/");
   vi.unstubAllGlobals();
   vi.unstubAllEnvs();
 });
 
 describe("ExperimentList", () => {
+  it("sends the token from the page URL as a Bearer header and strips it from the address bar", async () => {
+    window.history.replaceState(null, "", "/?token=secret");
+    const fetchMock = stubFetch({ "/api/v1/experiments": { body: [] } });
+    render(<ExperimentList />);
+    expect(await screen.findByTestId("experiments-empty")).toBeInTheDocument();
+    expect(new Headers((fetchMock.mock.calls[0][1] as RequestInit).headers).get("Authorization")).toBe("Bearer secret");
+    expect(window.location.search).toBe("");
+  });
+
   it("lists experiments with name, status, created date and a link to their results", async () => {
     stubFetch({
       "/api/v1/experiments": {

@@ -1,11 +1,10 @@
 "use client";
 
+import { apiRefusalMessage } from "@expstream/client";
+import { ExperimentStatusBadge, formatDate } from "@expstream/react";
 import { useExperiments } from "@/hooks/useExperiments";
-import { apiRefusalMessage } from "@/lib/api";
-import { formatDate } from "@/lib/format";
 import { resultsPathFor } from "@/lib/resultsPath";
 import styles from "./Dashboard.module.css";
-import { ExperimentStatusBadge } from "./ExperimentStatusBadge";
 
 /** The experiments list (GET /api/v1/experiments) with links to each results page. */
 export function ExperimentList() {
@@ -17,23 +16,23 @@ export function ExperimentList() {
         Experiments
       </h1>
       {error ? (
-        <div className="card notice" role="alert" data-testid="experiments-error">
+        <div className="es-card es-notice" role="alert" data-testid="experiments-error">
           <p>{apiRefusalMessage(error) ?? `Could not load experiments: ${error.message}`}</p>
-          <button type="button" className="btn" onClick={reload}>
+          <button type="button" className="es-btn" onClick={reload}>
             Try again
           </button>
         </div>
       ) : !experiments ? (
-        <div className="card notice" data-testid="experiments-loading">
+        <div className="es-card es-notice" data-testid="experiments-loading">
           {loading ? "Loading experiments…" : "No experiments."}
         </div>
       ) : experiments.length === 0 ? (
-        <div className="card notice" data-testid="experiments-empty">
+        <div className="es-card es-notice" data-testid="experiments-empty">
           No experiments yet.
         </div>
       ) : (
-        <div className="card table-scroll">
-          <table className="data-table" data-testid="experiments-table">
+        <div className="es-card es-table-scroll">
+          <table className="es-table" data-testid="experiments-table">
             <thead>
               <tr>
                 <th scope="col">Name</th>

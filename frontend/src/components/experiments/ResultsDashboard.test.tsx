@@ -1,14 +1,20 @@
 import { fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FORBIDDEN_MESSAGE, UNAUTHORIZED_MESSAGE } from "@/lib/authMessages";
-import { makeExperiment } from "@/test/experiments";
-import { stubFetch } from "@/test/fetchMock";
+import { FORBIDDEN_MESSAGE, UNAUTHORIZED_MESSAGE, resolveToken } from "@expstream/client";
+import type { LiveResultsPanelProps } from "@expstream/react";
+import { clearToken, storeToken } from "@/lib/token";
+import { makeExperiment } from "@test-support/experiments";
+import { stubFetch } from "@test-support/fetchMock";
 import { ResultsDashboard } from "./ResultsDashboard";
 
-vi.mock("./LiveResultsPanel", () => ({
-  LiveResultsPanel: ({ experimentId }: { experimentId: string }) => (
-    <div data-testid="live-results-panel">live panel for {experimentId}</div>
-  ),
+const panel = vi.hoisted(() => ({ props: [] as LiveResultsPanelProps[] }));
+
+vi.mock("@expstream/react", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("@expstream/react")>()),
+  LiveResultsPanel: (props: LiveResultsPanelProps) => {
+    panel.props.push(props);
+    return <div data-testid="live-results-panel">live panel for {props.experimentId}</div>;
+  },
 }));
 
 beforeEach(() => {
@@ -16,6 +22,8 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  panel.props = [];
+  clearToken();
   vi.unstubAllGlobals();
   vi.unstubAllEnvs();
 });
@@ -29,6 +37,20 @@ describe("ResultsDashboard", () => {
     expect(tabs[0]).toHaveAttribute("aria-selected", "true");
     expect(screen.getByTestId("live-results-panel")).toHaveTextContent("live panel for exp-1");
     expect(screen.getByTestId("live-results-panel")).toBeVisible();
+  });
+
+  it("gives the live panel the page's token and API base with the stream tuning, and fetches with the token", async () => {
+    vi.stubEnv("NEXT_PUBLIC_API_URL", "http://api.test:8000");
+    storeToken("page-token");
+    const fetchMock = stubFetch({ "http://api.test:8000/api/v1/experiments/exp-1": { body: makeExperiment() } });
+    render(<ResultsDashboard experimentId="exp-1" streamOptions={{ maxReconnectAttempts: 1 }} />);
+    expect(await screen.findByText("Checkout button colour")).toBeInTheDocument();
+    const options = panel.props.at(-1)?.options;
+    expect(options).toMatchObject({ baseUrl: "http://api.test:8000", wsBaseUrl: window.location.origin, maxReconnectAttempts: 1 });
+    expect(resolveToken(options?.token)).toBe("page-token");
+    storeToken("newer-token");
+    expect(resolveToken(options?.token)).toBe("newer-token");
+    expect(new Headers((fetchMock.mock.calls[0][1] as RequestInit).headers).get("Authorization")).toBe("Bearer page-token");
   });
 
   it("shows the fetched experiment name in the header with a link back to the list", async () => {

@@ -2,13 +2,12 @@
 
 import Link from "next/link";
 import { useId, useState, type KeyboardEvent } from "react";
-import type { UseExperimentStreamOptions } from "@/hooks/useExperimentStream";
+import { ApiError, apiRefusalMessage } from "@expstream/client";
+import { ExperimentStatusBadge, LiveResultsPanel, type UseExperimentStreamOptions } from "@expstream/react";
 import { useExperiment } from "@/hooks/useExperiments";
-import { ApiError, apiRefusalMessage } from "@/lib/api";
+import { dashboardClientOptions } from "@/lib/clientOptions";
 import styles from "./Dashboard.module.css";
 import { ExperimentDetails } from "./ExperimentDetails";
-import { ExperimentStatusBadge } from "./ExperimentStatusBadge";
-import { LiveResultsPanel } from "./LiveResultsPanel";
 
 const TABS = [
   { id: "live", label: "⚡ Live" },
@@ -19,6 +18,7 @@ type TabId = (typeof TABS)[number]["id"];
 
 export interface ResultsDashboardProps {
   experimentId: string;
+  /** Stream tuning (ResultsPage takes it from the query string); the API base and token are the dashboard's. */
   streamOptions?: UseExperimentStreamOptions;
 }
 
@@ -84,7 +84,7 @@ export function ResultsDashboard({ experimentId, streamOptions }: ResultsDashboa
 
       {/* The live panel stays mounted while hidden so the stream keeps running. */}
       <div role="tabpanel" id={panelId("live")} aria-labelledby={tabId("live")} hidden={selected !== "live"}>
-        <LiveResultsPanel experimentId={experimentId} options={streamOptions} />
+        <LiveResultsPanel experimentId={experimentId} options={{ ...dashboardClientOptions(), ...streamOptions }} />
       </div>
       <div role="tabpanel" id={panelId("details")} aria-labelledby={tabId("details")} hidden={selected !== "details"}>
         {selected === "details" && <ExperimentDetails resource={experiment} />}

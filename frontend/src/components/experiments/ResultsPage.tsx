@@ -16,7 +16,7 @@ export function ResultsPage() {
   const pathname = useLocationPathname();
   if (pathname === null) {
     return (
-      <div className="card notice" data-testid="results-loading">
+      <div className="es-card es-notice" data-testid="results-loading">
         Loading…
       </div>
     );
@@ -24,7 +24,7 @@ export function ResultsPage() {
   const experimentId = experimentIdFromPath(pathname);
   if (!experimentId) {
     return (
-      <div className="card notice" data-testid="results-no-id">
+      <div className="es-card es-notice" data-testid="results-no-id">
         <p>No experiment selected.</p>
         <Link href="/">← Back to all experiments</Link>
       </div>

@@ -1,7 +1,12 @@
-import type { Experiment } from "@/types/experiment";
+/** Small HTTP helpers for the expstream API (fetch; browsers and Node >= 20). */
+import { parseResultsHistory } from "../parse/history";
+import { parseServerPayload, withSnapshotEvent } from "../parse/parseServerMessage";
+import type { Experiment } from "../types/experiment";
+import type { HistoryPoint } from "../types/history";
+import type { ExperimentSnapshot } from "../types/snapshot";
 import { experimentUrl, experimentsListUrl, resultsHistoryUrl, resultsUrl } from "./apiUrl";
 import { refusalMessage } from "./authMessages";
-import { authHeaders, currentToken } from "./token";
+import { resolveToken, type ClientOptions } from "./clientOptions";
 import { appendQuery } from "./urlQuery";
 
 /** Non-2xx HTTP answer from the API. */
@@ -15,16 +20,19 @@ export class ApiError extends Error {
   }
 }
 
-export interface RequestOptions {
+export interface RequestOptions extends ClientOptions {
   signal?: AbortSignal;
-  /** Bearer token; undefined: the page's token (src/lib/token.ts), null: none. */
-  token?: string | null;
+}
+
+/** `Authorization: Bearer …` when a token is known, else no headers. */
+export function authHeaders(token: string | null | undefined): Record<string, string> {
+  return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
 /** GET returning the parsed JSON body, or null for 204 No Content. */
 async function getJson<T>(url: string, { signal, token }: RequestOptions = {}): Promise<T> {
-  const bearer = token === undefined ? currentToken() : token;
-  const response = await fetch(url, { headers: { Accept: "application/json", ...authHeaders(bearer) }, signal });
+  const headers = { Accept: "application/json", ...authHeaders(resolveToken(token)) };
+  const response = await fetch(url, { headers, signal });
   if (!response.ok) {
     throw new ApiError(response.status, `GET ${url} failed with HTTP ${response.status}`);
   }
@@ -33,13 +41,13 @@ async function getJson<T>(url: string, { signal, token }: RequestOptions = {}): 
 }
 
 /** GET /api/v1/experiments */
-export function fetchExperiments(signal?: AbortSignal): Promise<Experiment[]> {
-  return getJson<Experiment[]>(experimentsListUrl(), { signal });
+export function fetchExperiments(options: RequestOptions = {}): Promise<Experiment[]> {
+  return getJson<Experiment[]>(experimentsListUrl(options.baseUrl), options);
 }
 
 /** GET /api/v1/experiments/{id}; rejects with ApiError(404) when unknown. */
-export function fetchExperiment(experimentId: string, signal?: AbortSignal): Promise<Experiment> {
-  return getJson<Experiment>(experimentUrl(experimentId), { signal });
+export function fetchExperiment(experimentId: string, options: RequestOptions = {}): Promise<Experiment> {
+  return getJson<Experiment>(experimentUrl(experimentId, options.baseUrl), options);
 }
 
 export interface ResultsRequest extends RequestOptions {
@@ -55,7 +63,7 @@ export interface ResultsRequest extends RequestOptions {
  */
 export function fetchResults(experimentId: string, { afterSeq, waitSeconds, ...options }: ResultsRequest = {}): Promise<unknown> {
   const hasSeq = afterSeq !== null && afterSeq !== undefined;
-  const url = appendQuery(resultsUrl(experimentId), {
+  const url = appendQuery(resultsUrl(experimentId, options.baseUrl), {
     after_seq: hasSeq ? afterSeq : undefined,
     wait: hasSeq ? waitSeconds : undefined,
   });
@@ -64,10 +72,22 @@ export function fetchResults(experimentId: string, { afterSeq, waitSeconds, ...o
 
 /**
  * GET /api/v1/experiments/{id}/results/history: {"experiment_id", "points": [...]}
- * (unvalidated; see parseResultsHistory in liftSeries.ts).
+ * (unvalidated; see parseResultsHistory).
  */
 export function fetchResultsHistory(experimentId: string, options: RequestOptions = {}): Promise<unknown> {
-  return getJson<unknown>(resultsHistoryUrl(experimentId), options);
+  return getJson<unknown>(resultsHistoryUrl(experimentId, options.baseUrl), options);
+}
+
+/** The current snapshot of an experiment, validated; null when the server has none or sent something else. */
+export async function getResults(experimentId: string, options: ResultsRequest = {}): Promise<ExperimentSnapshot | null> {
+  const body = await fetchResults(experimentId, options);
+  const message = body === null ? null : parseServerPayload(withSnapshotEvent(body));
+  return message?.event === "results_update" ? message : null;
+}
+
+/** The results history of an experiment, validated: oldest first, at most 500 points. */
+export async function getResultsHistory(experimentId: string, options: RequestOptions = {}): Promise<HistoryPoint[]> {
+  return parseResultsHistory(await fetchResultsHistory(experimentId, options));
 }
 
 /** The sign-in/access message for a 401/403 ApiError, else null. */

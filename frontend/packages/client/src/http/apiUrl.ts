@@ -1,14 +1,15 @@
-/** Builds HTTP API URLs: relative to the page origin, or NEXT_PUBLIC_API_URL if set. */
+/** HTTP API URLs: relative to the page origin, or under an explicit base (ClientOptions.baseUrl). */
 
 export const API_PREFIX = "/api/v1";
 
-export function resolveApiBase(envValue: string | undefined = process.env.NEXT_PUBLIC_API_URL): string {
-  return (envValue ?? "").trim().replace(/\/+$/, "");
+/** `baseUrl` without surrounding blanks and trailing slashes; "" when unset (relative URLs). */
+export function resolveApiBase(baseUrl: string | undefined = undefined): string {
+  return (baseUrl ?? "").trim().replace(/\/+$/, "");
 }
 
-export function buildApiUrl(path: string, base: string = resolveApiBase()): string {
+export function buildApiUrl(path: string, base: string = ""): string {
   const normalized = path.startsWith("/") ? path : `/${path}`;
-  return `${base}${API_PREFIX}${normalized}`;
+  return `${resolveApiBase(base)}${API_PREFIX}${normalized}`;
 }
 
 export function experimentsListUrl(base?: string): string {

@@ -1,9 +1,5 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { buildResultsWsUrl, resolveWsBase } from "./wsUrl";
-
-afterEach(() => {
-  vi.unstubAllEnvs();
-});
 
 describe("resolveWsBase", () => {
   it("uses ws: for a page served over http", () => {
@@ -14,28 +10,32 @@ describe("resolveWsBase", () => {
     expect(resolveWsBase("", { protocol: "https:", host: "exp.example.com" })).toBe("wss://exp.example.com");
   });
 
-  it("prefers NEXT_PUBLIC_WS_URL over the page origin and drops trailing slashes", () => {
+  it("prefers wsBaseUrl over the page origin and drops trailing slashes", () => {
     expect(resolveWsBase("ws://localhost:8000/", { protocol: "https:", host: "other" })).toBe("ws://localhost:8000");
   });
 
-  it("turns an http(s) NEXT_PUBLIC_WS_URL into ws(s)", () => {
+  it("turns an http(s) wsBaseUrl into ws(s)", () => {
     expect(resolveWsBase("http://api.local:8000", null)).toBe("ws://api.local:8000");
     expect(resolveWsBase("https://api.example.com", null)).toBe("wss://api.example.com");
   });
 
-  it("ignores a blank NEXT_PUBLIC_WS_URL", () => {
+  it("ignores a blank wsBaseUrl", () => {
     expect(resolveWsBase("  ", { protocol: "http:", host: "h:1" })).toBe("ws://h:1");
   });
 
-  it("reads NEXT_PUBLIC_WS_URL from the environment and otherwise window.location by default", () => {
-    vi.stubEnv("NEXT_PUBLIC_WS_URL", "wss://stream.example.com");
-    expect(resolveWsBase()).toBe("wss://stream.example.com");
-    vi.stubEnv("NEXT_PUBLIC_WS_URL", "");
+  it("derives the base from an absolute API base before the page origin, keeping its path", () => {
+    expect(resolveWsBase(undefined, { protocol: "http:", host: "localhost:5173" }, "http://localhost:8000/")).toBe("ws://localhost:8000");
+    expect(resolveWsBase(undefined, null, "https://example.com/expstream")).toBe("wss://example.com/expstream");
+    expect(resolveWsBase("ws://stream:1", null, "https://api")).toBe("ws://stream:1");
+  });
+
+  it("uses the page origin for a relative API base, and window.location by default", () => {
+    expect(resolveWsBase(undefined, { protocol: "https:", host: "h" }, "")).toBe("wss://h");
     expect(resolveWsBase()).toBe(`ws://${window.location.host}`);
   });
 
-  it("throws when there is neither an environment value nor a location", () => {
-    expect(() => resolveWsBase("", null)).toThrow(/NEXT_PUBLIC_WS_URL/);
+  it("throws when there is neither a base nor a location", () => {
+    expect(() => resolveWsBase("", null)).toThrow(/wsBaseUrl/);
   });
 });
 

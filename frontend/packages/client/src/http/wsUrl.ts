@@ -2,7 +2,7 @@
 
 export const RESULTS_WS_PATH_PREFIX = "/api/v1/ws/experiments";
 
-interface LocationLike {
+export interface LocationLike {
   protocol: string;
   host: string;
 }
@@ -11,23 +11,34 @@ function stripTrailingSlashes(value: string): string {
   return value.replace(/\/+$/, "");
 }
 
+/** The page's location in a browser; null elsewhere (Node, workers without one). */
+export function pageLocation(): LocationLike | null {
+  const location = (globalThis as { location?: LocationLike }).location;
+  return location && typeof location.host === "string" && location.host ? location : null;
+}
+
+function toWsScheme(url: string): string {
+  return stripTrailingSlashes(url.replace(/^http(s?):\/\//i, "ws$1://"));
+}
+
 /**
- * Base URL (scheme + host, no trailing slash) for WebSocket connections.
+ * Base URL (scheme + host, no trailing slash) for WebSocket connections:
  *
- * Uses NEXT_PUBLIC_WS_URL when set (e.g. "ws://localhost:8000"; http(s):// is
- * converted to ws(s)://), otherwise the page's own origin with ws: for http:
- * pages and wss: for https: pages.
+ * 1. `wsBaseUrl` when set (e.g. "ws://localhost:8000"; http(s):// is converted to ws(s)://);
+ * 2. else an absolute http(s) `apiBaseUrl` turned into ws(s) (the API and its streams share a host);
+ * 3. else the page's own origin, with ws: for http: pages and wss: for https: pages.
  */
 export function resolveWsBase(
-  envValue: string | undefined = process.env.NEXT_PUBLIC_WS_URL,
-  location: LocationLike | null = typeof window !== "undefined" ? window.location : null,
+  wsBaseUrl: string | undefined = undefined,
+  location: LocationLike | null = pageLocation(),
+  apiBaseUrl: string | undefined = undefined,
 ): string {
-  const fromEnv = envValue?.trim();
-  if (fromEnv) {
-    return stripTrailingSlashes(fromEnv.replace(/^http(s?):\/\//i, "ws$1://"));
-  }
+  const explicit = wsBaseUrl?.trim();
+  if (explicit) return toWsScheme(explicit);
+  const api = apiBaseUrl?.trim();
+  if (api && /^https?:\/\//i.test(api)) return toWsScheme(api);
   if (!location) {
-    throw new Error("Cannot determine the WebSocket URL: NEXT_PUBLIC_WS_URL is not set and there is no window.location");
+    throw new Error("Cannot determine the WebSocket URL: set wsBaseUrl (or an absolute baseUrl); there is no page location");
   }
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   return `${scheme}//${location.host}`;

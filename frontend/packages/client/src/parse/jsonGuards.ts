@@ -1,5 +1,5 @@
 /** Type guards for decoded JSON from the server: every parser validates with these. */
-import type { Interval } from "@/types/snapshot";
+import type { Interval } from "../types/snapshot";
 
 export type Json = Record<string, unknown>;
 

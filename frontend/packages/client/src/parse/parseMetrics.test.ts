@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { makeMetricsSnapshot, makeSnapshotWithoutMetrics, metricsSnapshotJson } from "@/test/metricsFixtures";
-import type { ExperimentSnapshot } from "@/types/snapshot";
-import { parseResultsHistory } from "./liftSeries";
+import { makeMetricsSnapshot, makeSnapshotWithoutMetrics, metricsSnapshotJson } from "@test-support/metricsFixtures";
+import type { ExperimentSnapshot } from "../types/snapshot";
+import { parseResultsHistory } from "./history";
 import { parseAlerts, parseMetrics } from "./parseMetrics";
 import { parseServerMessage } from "./parseServerMessage";
 

@@ -4,7 +4,7 @@
  * snapshot; a malformed statistic inside a valid entry becomes null. Alerts of types the
  * dashboard does not know are dropped.
  */
-import type { HistoryMetric, HistoryMetricVariant } from "@/types/history";
+import type { HistoryMetric, HistoryMetricVariant } from "../types/history";
 import {
   METRIC_DIRECTIONS,
   METRIC_KINDS,
@@ -12,7 +12,7 @@ import {
   type MetricResult,
   type MetricVariantResult,
   type SnapshotAlert,
-} from "@/types/metrics";
+} from "../types/metrics";
 import { isNumber, isObject, isOneOf, isString, toInterval, toNumberOrNull } from "./jsonGuards";
 
 /** Entries of `list` that `parse` accepts, in order. */

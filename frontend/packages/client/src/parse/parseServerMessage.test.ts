@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { makeSnapshot } from "@/test/mockWebSocket";
+import { makeSnapshot } from "@test-support/mockWebSocket";
 import { isExperimentSnapshot, parseServerMessage } from "./parseServerMessage";
 
 describe("parseServerMessage", () => {

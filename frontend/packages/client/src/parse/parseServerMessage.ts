@@ -1,4 +1,4 @@
-import type { AnomalyEvent, ServerErrorMessage, ServerMessage, StatusChangedMessage } from "@/types/messages";
+import type { AnomalyEvent, ServerErrorMessage, ServerMessage, StatusChangedMessage } from "../types/messages";
 import {
   ANALYSIS_METHODS,
   CORRECTIONS,
@@ -8,7 +8,7 @@ import {
   type ExperimentStatus,
   type SrmInfo,
   type VariantResult,
-} from "@/types/snapshot";
+} from "../types/snapshot";
 import {
   isBoolean,
   isIntervalOrNull,
@@ -214,4 +214,12 @@ export function parseServerMessage(data: unknown): ServerMessage | null {
     return null;
   }
   return parseServerPayload(value);
+}
+
+/** A polled or fetched results body is a snapshot even when it lacks "event" (plain REST JSON). */
+export function withSnapshotEvent(body: unknown): unknown {
+  if (typeof body === "object" && body !== null && !Array.isArray(body) && !("event" in body)) {
+    return { event: "results_update", ...body };
+  }
+  return body;
 }

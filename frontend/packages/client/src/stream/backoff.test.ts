@@ -5,6 +5,7 @@ import {
   DEFAULT_MAX_BACKOFF_MS,
   DEFAULT_MAX_RECONNECT_ATTEMPTS,
   computeBackoffDelay,
+  planReconnect,
   secondsUntil,
 } from "./backoff";
 
@@ -50,5 +51,18 @@ describe("secondsUntil", () => {
     expect(secondsUntil(5000, 4001)).toBe(1);
     expect(secondsUntil(5000, 5000)).toBe(0);
     expect(secondsUntil(5000, 9000)).toBe(0);
+  });
+});
+
+describe("planReconnect", () => {
+  it("retries with the next attempt's delay until the attempts are used up, then gives up in words", () => {
+    expect(planReconnect(0, { jitter: false })).toEqual({ retry: true, attempt: 1, delayMs: 1000 });
+    expect(planReconnect(3, { jitter: false, initialBackoffMs: 200 })).toEqual({ retry: true, attempt: 4, delayMs: 1600 });
+    expect(planReconnect(5)).toEqual({ retry: false, message: "Lost connection to the live results. Gave up after 5 reconnect attempts." });
+    expect(planReconnect(1, { maxReconnectAttempts: 1 })).toEqual({
+      retry: false,
+      message: "Lost connection to the live results. Gave up after 1 reconnect attempt.",
+    });
+    expect(planReconnect(0, { maxReconnectAttempts: 0 })).toEqual({ retry: false, message: "Lost connection to the live results." });
   });
 });

@@ -36,3 +36,47 @@ export function computeBackoffDelay(attempt: number, options: BackoffOptions = {
 export function secondsUntil(deadlineMs: number, nowMs: number = Date.now()): number {
   return Math.max(0, Math.ceil((deadlineMs - nowMs) / 1000));
 }
+
+export interface ReconnectOptions extends Omit<BackoffOptions, "random"> {
+  /** Reconnects tried before giving up on the WebSocket. Default DEFAULT_MAX_RECONNECT_ATTEMPTS. */
+  maxReconnectAttempts?: number;
+}
+
+/** After reconnect `attempt` failed: the next one and its delay, or giving up with the words to show. */
+export type ReconnectPlan = { retry: true; attempt: number; delayMs: number } | { retry: false; message: string };
+
+export function planReconnect(attempt: number, options: ReconnectOptions = {}): ReconnectPlan {
+  const maxAttempts = options.maxReconnectAttempts ?? DEFAULT_MAX_RECONNECT_ATTEMPTS;
+  const next = attempt + 1;
+  if (next > maxAttempts) {
+    const plural = maxAttempts === 1 ? "attempt" : "attempts";
+    return {
+      retry: false,
+      message:
+        maxAttempts > 0
+          ? `Lost connection to the live results. Gave up after ${maxAttempts} reconnect ${plural}.`
+          : "Lost connection to the live results.",
+    };
+  }
+  return { retry: true, attempt: next, delayMs: computeBackoffDelay(next, options) };
+}
+
+const COUNTDOWN_TICK_MS = 1_000;
+
+/**
+ * Waits `delayMs`, then calls `onDue`; meanwhile `onTick` gets the whole seconds left, at once
+ * and then every second. Returns the cancel function (no call follows it).
+ */
+export function startCountdown(delayMs: number, onTick: (seconds: number) => void, onDue: () => void): () => void {
+  const deadline = Date.now() + delayMs;
+  onTick(secondsUntil(deadline));
+  const countdown = setInterval(() => onTick(secondsUntil(deadline)), COUNTDOWN_TICK_MS);
+  const due = setTimeout(() => {
+    clearInterval(countdown);
+    onDue();
+  }, delayMs);
+  return () => {
+    clearInterval(countdown);
+    clearTimeout(due);
+  };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FORBIDDEN_MESSAGE, UNAUTHORIZED_MESSAGE } from "./authMessages";
+import { FORBIDDEN_MESSAGE, UNAUTHORIZED_MESSAGE } from "../http/authMessages";
 import { closeFailureMessage, closeKeepsServerMessage, closeOutcome } from "./closeCodes";
 
 describe("closeOutcome", () => {

@@ -1,6 +1,6 @@
 /** WebSocket close codes and what the live results client does after each. */
 
-import { FORBIDDEN_MESSAGE, NOT_FOUND_MESSAGE, UNAUTHORIZED_MESSAGE } from "./authMessages";
+import { FORBIDDEN_MESSAGE, NOT_FOUND_MESSAGE, UNAUTHORIZED_MESSAGE } from "../http/authMessages";
 
 export const CLOSE_NORMAL = 1000;
 /** Server restart or shutdown. */

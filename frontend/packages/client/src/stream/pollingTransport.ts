@@ -3,7 +3,7 @@
  * repeatedly. Each poll starts `intervalMs` after the previous one returned.
  * 401/403/404 stop polling for good; other failures are retried at the same cadence.
  */
-import { ApiError } from "./api";
+import { ApiError } from "../http/api";
 
 /** HTTP answers after which polling stops (token refused, no access, no such experiment). */
 export const FATAL_POLL_STATUSES: ReadonlySet<number> = new Set([401, 403, 404]);
@@ -90,12 +90,4 @@ export function startPolling(options: PollingOptions): Poller {
       controller = null;
     },
   };
-}
-
-/** A polled body is a snapshot even when it lacks "event" (plain REST JSON). */
-export function withSnapshotEvent(body: unknown): unknown {
-  if (typeof body === "object" && body !== null && !Array.isArray(body) && !("event" in body)) {
-    return { event: "results_update", ...body };
-  }
-  return body;
 }

@@ -1,5 +1,5 @@
-import type { ServerErrorMessage } from "@/types/messages";
-import { FORBIDDEN_MESSAGE, UNAUTHORIZED_MESSAGE } from "./authMessages";
+import type { ServerErrorMessage } from "../types/messages";
+import { FORBIDDEN_MESSAGE, UNAUTHORIZED_MESSAGE } from "../http/authMessages";
 
 /**
  * Error codes after which streaming this experiment cannot succeed. Over the

@@ -5,6 +5,7 @@
  * EventSource resends Last-Event-ID by itself on its own reconnects.
  */
 import { SSE_MAX_CONSECUTIVE_ERRORS } from "./transportState";
+import type { EventSourceConstructor } from "./types";
 
 export interface SseHandlers {
   /** The stream is open (HTTP 200, text/event-stream). */
@@ -17,14 +18,22 @@ export interface SseHandlers {
   onFailed: (reason: string) => void;
 }
 
+export interface SseOptions {
+  /** Errors in a row (no message in between) after which the stream is given up. */
+  maxConsecutiveErrors?: number;
+  /** Default: the global EventSource. */
+  EventSource?: EventSourceConstructor;
+}
+
 export interface SseConnection {
   close: () => void;
 }
 
 const ES_CLOSED = 2;
 
-export function hasEventSource(): boolean {
-  return typeof EventSource !== "undefined";
+/** The global EventSource, if this runtime has one. */
+export function globalEventSource(): EventSourceConstructor | undefined {
+  return typeof EventSource === "undefined" ? undefined : EventSource;
 }
 
 /**
@@ -32,10 +41,15 @@ export function hasEventSource(): boolean {
  * `maxConsecutiveErrors` of them, or as soon as the EventSource is CLOSED (HTTP
  * error status, wrong content type), the stream is closed and onFailed is called once.
  */
-export function openSse(url: string, handlers: SseHandlers, maxConsecutiveErrors = SSE_MAX_CONSECUTIVE_ERRORS): SseConnection {
+export function openSse(
+  url: string,
+  handlers: SseHandlers,
+  { maxConsecutiveErrors = SSE_MAX_CONSECUTIVE_ERRORS, EventSource: Source = globalEventSource() }: SseOptions = {},
+): SseConnection {
+  if (!Source) throw new Error("This runtime has no EventSource.");
   let closed = false;
   let consecutiveErrors = 0;
-  const source = new EventSource(url);
+  const source = new Source(url);
 
   function close(): void {
     if (closed) return;

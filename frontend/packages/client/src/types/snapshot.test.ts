@@ -2,15 +2,15 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { isExperimentSnapshot, parseExperimentSnapshot } from "@/lib/parseServerMessage";
+import { isExperimentSnapshot, parseExperimentSnapshot } from "../parse/parseServerMessage";
 import { METRIC_FIELDS, METRIC_VARIANT_FIELDS } from "./metrics";
 import { ANALYSIS_FIELDS, SNAPSHOT_FIELDS, SRM_FIELDS, VARIANT_FIELDS, type ExperimentSnapshot } from "./snapshot";
 
 // Shared with the backend, whose tests generate/verify the same file.
-// (frontend/src/types -> repo root)/tests/fixtures/snapshot_schema.json
+// (frontend/packages/client/src/types -> repo root)/tests/fixtures/snapshot_schema.json
 const FIXTURE_PATH = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
-  "../../../tests/fixtures/snapshot_schema.json",
+  "../../../../../tests/fixtures/snapshot_schema.json",
 );
 
 type Fixture = Record<string, unknown> & {

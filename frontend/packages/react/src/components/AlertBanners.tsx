@@ -1,8 +1,6 @@
-import { guardrailAlerts, guardrailMessage, multipleExposuresAlert, multipleExposuresMessage } from "@/lib/alerts";
-import type { AnomalyEvent } from "@/types/messages";
-import type { ExperimentSnapshot } from "@/types/snapshot";
-import styles from "./LiveResults.module.css";
-import m from "./Metrics.module.css";
+import type { AnomalyEvent, ExperimentSnapshot } from "@expstream/client";
+import { guardrailAlerts, guardrailMessage, multipleExposuresAlert, multipleExposuresMessage } from "../lib/alerts";
+import { classNames as styles } from "../classNames";
 
 export interface AlertBannersProps {
   snapshot: Pick<ExperimentSnapshot, "alerts" | "metrics" | "variants"> | null;
@@ -24,7 +22,7 @@ export function AlertBanners({ snapshot, anomaly }: AlertBannersProps) {
     <>
       {guardrails.length > 0 && (
         <div className={`${styles.banner} ${styles.errorBanner} ${styles.srmBanner}`} data-testid="guardrail-banner" role="alert">
-          <span className={m.bannerLines}>
+          <span className={styles.bannerLines}>
             {guardrails.map((alert, index) => (
               <span key={`${alert.metric}/${alert.variant}/${index}`} data-testid="guardrail-alert" data-metric-key={alert.metric}>
                 {guardrailMessage(alert, metrics, variants)}

@@ -1,6 +1,6 @@
-import type { ConnectionStatus } from "@/hooks/useExperimentStream";
-import { describeTransport, isFallback, type Transport } from "@/lib/transportState";
-import styles from "./LiveResults.module.css";
+import { describeTransport, isFallback, type Transport } from "@expstream/client";
+import type { ConnectionStatus } from "../hooks/useExperimentStream";
+import { classNames as styles } from "../classNames";
 
 export const CONNECTION_LABELS: Record<ConnectionStatus, string> = {
   connected: "Connected",

@@ -1,6 +1,6 @@
 import { fireEvent, render, screen } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { makeMetricsSnapshot, metricsHistory } from "@/test/metricsFixtures";
+import { makeMetricsSnapshot, metricsHistory } from "@test-support/metricsFixtures";
 import { LiftChart } from "./LiftChart";
 
 const snapshot = makeMetricsSnapshot();

@@ -1,6 +1,6 @@
 import { render, screen, within } from "@testing-library/react";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { HistoryPoint } from "@/types/history";
+import type { HistoryPoint } from "@expstream/client";
 import { LiftChart } from "./LiftChart";
 
 const VARIANTS = [

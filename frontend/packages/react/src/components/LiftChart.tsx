@@ -1,15 +1,12 @@
 "use client";
 
 import { useId, useLayoutEffect, useRef, useState, type RefObject } from "react";
-import { DIRECTION_NOTES, ROLE_LABELS, selectedMetric } from "@/lib/metrics";
-import { linearScale, niceTicks, niceTimeTicks, percentDigits } from "@/lib/chartScale";
-import { formatLift, formatLiftInterval, formatTimeTick, timeZoneOffsetMs } from "@/lib/format";
-import { buildLiftSeries, countLiftPoints, liftDomain, splitRuns, type LiftValue } from "@/lib/liftSeries";
-import type { HistoryPoint } from "@/types/history";
-import type { MetricResult } from "@/types/metrics";
-import type { VariantResult } from "@/types/snapshot";
-import styles from "./LiveResults.module.css";
-import m from "./Metrics.module.css";
+import type { HistoryPoint, MetricResult, VariantResult } from "@expstream/client";
+import { DIRECTION_NOTES, ROLE_LABELS, selectedMetric } from "../lib/metrics";
+import { linearScale, niceTicks, niceTimeTicks, percentDigits } from "../lib/chartScale";
+import { formatLift, formatLiftInterval, formatTimeTick, timeZoneOffsetMs } from "../lib/format";
+import { buildLiftSeries, countLiftPoints, liftDomain, splitRuns, type LiftValue } from "../lib/liftSeries";
+import { classNames as styles } from "../classNames";
 
 /**
  * Drawing size in viewBox units. The SVG always spans the card's width; the
@@ -110,7 +107,7 @@ export function LiftChart({ points, variants, loading = false, error = null, tim
   const selectId = `${id}-metric`;
 
   return (
-    <figure className={`card ${styles.chartCard}`} data-testid="lift-chart" data-metric-key={metric?.key}>
+    <figure className={`${styles.card} ${styles.chartCard}`} data-testid="lift-chart" data-metric-key={metric?.key}>
       <figcaption className={styles.chartHeader}>
         <span className={styles.chartTitle}>Relative lift over time</span>
         <span className={styles.chartNote}>
@@ -118,7 +115,7 @@ export function LiftChart({ points, variants, loading = false, error = null, tim
           {metric?.direction === "decrease" && ` · ${DIRECTION_NOTES.decrease}`}
         </span>
         {metric && (
-          <span className={m.metricSelect}>
+          <span className={styles.metricSelect}>
             <label htmlFor={selectId}>Metric</label>
             <select
               id={selectId}

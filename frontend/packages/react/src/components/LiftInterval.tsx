@@ -1,5 +1,5 @@
-import { EMPTY_VALUE, formatLiftIntervalLines } from "@/lib/format";
-import styles from "./LiveResults.module.css";
+import { EMPTY_VALUE, formatLiftIntervalLines } from "../lib/format";
+import { classNames as styles } from "../classNames";
 
 export interface LiftIntervalProps {
   interval: readonly [number, number] | null | undefined;

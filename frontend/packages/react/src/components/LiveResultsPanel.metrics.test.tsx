@@ -1,15 +1,14 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { ExperimentStream } from "@/hooks/useExperimentStream";
-import { makeMetricsSnapshot, makeSnapshotWithoutMetrics, metricsHistory } from "@/test/metricsFixtures";
-import type { AnomalyEvent } from "@/types/messages";
-import type { ExperimentSnapshot } from "@/types/snapshot";
+import type { AnomalyEvent, ExperimentSnapshot } from "@expstream/client";
+import type { ExperimentStream } from "../hooks/useExperimentStream";
+import { makeMetricsSnapshot, makeSnapshotWithoutMetrics, metricsHistory } from "@test-support/metricsFixtures";
 import { LiveResultsPanel } from "./LiveResultsPanel";
 
 // The panel with several metrics, against a stubbed hook (as in LiveResultsPanel.test.tsx).
 const hook = vi.hoisted(() => ({ state: null as ExperimentStream | null }));
 
-vi.mock("@/hooks/useExperimentStream", () => ({
+vi.mock("../hooks/useExperimentStream", () => ({
   useExperimentStream: () => hook.state,
 }));
 
@@ -48,7 +47,6 @@ const testIds = (container: HTMLElement) =>
   Array.from(container.querySelectorAll("[data-testid]"), (el) => el.getAttribute("data-testid"));
 
 beforeEach(() => {
-  vi.stubEnv("NEXT_PUBLIC_API_URL", "");
   vi.stubGlobal(
     "fetch",
     vi.fn(() => Promise.resolve(Response.json({ experiment_id: "exp-1", points: metricsHistory(3) }))),
@@ -57,7 +55,6 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.unstubAllGlobals();
-  vi.unstubAllEnvs();
 });
 
 describe("LiveResultsPanel with several metrics", () => {

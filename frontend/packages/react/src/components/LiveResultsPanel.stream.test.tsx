@@ -1,7 +1,7 @@
 import { act, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { installFakeEventSource, FakeEventSource } from "@/test/fakeEventSource";
-import { installMockWebSocket, makeSnapshot, startMockServer } from "@/test/mockWebSocket";
+import { installFakeEventSource, FakeEventSource } from "@test-support/fakeEventSource";
+import { installMockWebSocket, makeSnapshot, startMockServer } from "@test-support/mockWebSocket";
 import { LiveResultsPanel } from "./LiveResultsPanel";
 
 // The panel wired to the real useExperimentStream and a mock WebSocket server.
@@ -18,7 +18,6 @@ const status = () => screen.getByTestId("connection-status").getAttribute("data-
 
 beforeEach(() => {
   vi.useFakeTimers();
-  vi.stubEnv("NEXT_PUBLIC_WS_URL", "");
   installMockWebSocket();
   // The lift chart's history request stays pending (covered by useLiftHistory.test.ts).
   vi.stubGlobal("fetch", vi.fn(() => new Promise<Response>(() => {})));
@@ -30,7 +29,6 @@ afterEach(() => {
   vi.clearAllTimers();
   vi.useRealTimers();
   vi.unstubAllGlobals();
-  vi.unstubAllEnvs();
 });
 
 describe("LiveResultsPanel with a live stream", () => {

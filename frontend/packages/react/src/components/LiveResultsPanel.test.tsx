@@ -1,10 +1,10 @@
 import { fireEvent, render, screen, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { ConnectionStatus, ExperimentStream, UseExperimentStreamOptions } from "@/hooks/useExperimentStream";
-import { formatTime } from "@/lib/format";
-import { stubFetch } from "@/test/fetchMock";
-import { makeSnapshot } from "@/test/mockWebSocket";
-import type { AnomalyEvent } from "@/types/messages";
+import type { AnomalyEvent } from "@expstream/client";
+import type { ConnectionStatus, ExperimentStream, UseExperimentStreamOptions } from "../hooks/useExperimentStream";
+import { formatTime } from "../lib/format";
+import { stubFetch } from "@test-support/fetchMock";
+import { makeSnapshot } from "@test-support/mockWebSocket";
 import { LiveResultsPanel } from "./LiveResultsPanel";
 
 // The panel is tested against a stubbed hook here; LiveResultsPanel.stream.test.tsx
@@ -14,7 +14,7 @@ const hook = vi.hoisted(() => ({
   calls: [] as unknown[][],
 }));
 
-vi.mock("@/hooks/useExperimentStream", () => ({
+vi.mock("../hooks/useExperimentStream", () => ({
   useExperimentStream: (...args: unknown[]) => {
     hook.calls.push(args);
     return hook.state;
@@ -66,7 +66,6 @@ function srmAnomaly(pValue: number | null = 0.00001): AnomalyEvent {
 beforeEach(() => {
   hook.state = null;
   hook.calls = [];
-  vi.stubEnv("NEXT_PUBLIC_API_URL", "");
   // The lift chart's history request stays pending unless a test answers it
   // (useLiftHistory.test.ts and LiftChart.test.tsx cover the chart itself).
   vi.stubGlobal("fetch", vi.fn(() => new Promise<Response>(() => {})));
@@ -74,7 +73,6 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.unstubAllGlobals();
-  vi.unstubAllEnvs();
 });
 
 describe("LiveResultsPanel", () => {

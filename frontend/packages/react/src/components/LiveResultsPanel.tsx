@@ -1,18 +1,18 @@
 "use client";
 
-import { useExperimentStream, type UseExperimentStreamOptions } from "@/hooks/useExperimentStream";
-import { useLiftHistory } from "@/hooks/useLiftHistory";
-import { countTreatments, describeAnalysis } from "@/lib/analysis";
-import { formatDateTime, formatDays, formatInteger, formatTime } from "@/lib/format";
-import { shownMetrics } from "@/lib/metrics";
-import { srmAlert, srmMessage } from "@/lib/srm";
+import { useExperimentStream, type UseExperimentStreamOptions } from "../hooks/useExperimentStream";
+import { useLiftHistory } from "../hooks/useLiftHistory";
+import { countTreatments, describeAnalysis } from "../lib/analysis";
+import { formatDateTime, formatDays, formatInteger, formatTime } from "../lib/format";
+import { shownMetrics } from "../lib/metrics";
+import { srmAlert, srmMessage } from "../lib/srm";
 import { AlertBanners } from "./AlertBanners";
 import { ConnectionBadge, LiveIndicator, TransportNote } from "./ConnectionBadge";
 import { ExperimentStatusBadge } from "./ExperimentStatusBadge";
 import { LiftChart } from "./LiftChart";
-import styles from "./LiveResults.module.css";
 import { MetricResults } from "./MetricResults";
 import { VariantTable } from "./VariantTable";
+import { classNames as styles } from "../classNames";
 
 export interface LiveResultsPanelProps {
   experimentId: string;
@@ -35,7 +35,7 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
 
   return (
     <section className={styles.panel} aria-label="Live results" data-testid="live-results-panel">
-      <div className={`card ${styles.toolbar}`}>
+      <div className={`${styles.card} ${styles.toolbar}`}>
         <ConnectionBadge status={status} />
         {transport && <TransportNote transport={transport} />}
         {status === "connected" && <LiveIndicator />}
@@ -52,7 +52,7 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
         </span>
         <button
           type="button"
-          className="btn"
+          className={styles.btn}
           data-testid="refresh-button"
           onClick={() => refresh()}
           disabled={status !== "connected"}
@@ -66,7 +66,7 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
           <span>
             Connection lost. Reconnecting in {reconnectIn}s (attempt {attempt} of {maxReconnectAttempts})
           </span>
-          <button type="button" className="btn" data-testid="reconnect-now-button" onClick={reconnect}>
+          <button type="button" className={styles.btn} data-testid="reconnect-now-button" onClick={reconnect}>
             Reconnect now
           </button>
         </div>
@@ -83,7 +83,7 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
       {status === "disconnected" && reconnectIn === null && !error && (
         <div className={`${styles.banner} ${styles.infoBanner}`} data-testid="paused-notice" role="status">
           <span>Live updates are paused.</span>
-          <button type="button" className="btn" data-testid="resume-button" onClick={reconnect}>
+          <button type="button" className={styles.btn} data-testid="resume-button" onClick={reconnect}>
             Resume
           </button>
         </div>
@@ -92,7 +92,7 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
       {error && (
         <div className={`${styles.banner} ${styles.errorBanner}`} data-testid="error-banner" role="alert">
           <span>{error}</span>
-          <button type="button" className="btn btn-primary" data-testid="reconnect-button" onClick={reconnect}>
+          <button type="button" className={`${styles.btn} ${styles.btnPrimary}`} data-testid="reconnect-button" onClick={reconnect}>
             Reconnect
           </button>
         </div>
@@ -109,25 +109,25 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
       {snapshot ? (
         <>
           <div className={styles.stats}>
-            <div className={`card ${styles.stat}`}>
+            <div className={`${styles.card} ${styles.stat}`}>
               <div className={styles.statLabel}>Status</div>
               <div className={styles.statValue}>
                 <ExperimentStatusBadge status={snapshot.status} testId="experiment-status" />
               </div>
             </div>
-            <div className={`card ${styles.stat}`}>
+            <div className={`${styles.card} ${styles.stat}`}>
               <div className={styles.statLabel}>Participants</div>
               <div className={styles.statValue} data-testid="total-participants">
                 {formatInteger(snapshot.total_participants)}
               </div>
             </div>
-            <div className={`card ${styles.stat}`}>
+            <div className={`${styles.card} ${styles.stat}`}>
               <div className={styles.statLabel}>Running</div>
               <div className={styles.statValue} data-testid="days-running">
                 {formatDays(snapshot.days_running)}
               </div>
             </div>
-            <div className={`card ${styles.stat}`}>
+            <div className={`${styles.card} ${styles.stat}`}>
               <div className={styles.statLabel}>Result</div>
               <div
                 className={`${styles.statValue} ${snapshot.is_significant ? styles.positive : ""}`}
@@ -154,7 +154,7 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
         </>
       ) : (
         !error && (
-          <div className="card notice" data-testid="waiting-for-results">
+          <div className={`${styles.card} ${styles.notice}`} data-testid="waiting-for-results">
             Waiting for the first results…
           </div>
         )

@@ -1,6 +1,6 @@
 import { render, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { makeMetricsSnapshot } from "@/test/metricsFixtures";
+import { makeMetricsSnapshot } from "@test-support/metricsFixtures";
 import { MetricResults } from "./MetricResults";
 
 const snapshot = makeMetricsSnapshot();

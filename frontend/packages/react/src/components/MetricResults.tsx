@@ -1,5 +1,6 @@
 import { useId } from "react";
-import { formatChance, formatInteger, formatLift, formatPValue } from "@/lib/format";
+import type { MetricResult, VariantResult } from "@expstream/client";
+import { formatChance, formatInteger, formatLift, formatPValue } from "../lib/format";
 import {
   DIRECTION_NOTES,
   ROLE_LABELS,
@@ -9,14 +10,11 @@ import {
   shownMetricPValue,
   showsAdjustedPValues,
   variantName,
-} from "@/lib/metrics";
-import { METRIC_VERDICT_LABELS, intervalEffect, liftEffect, metricVerdict, type MetricVerdict } from "@/lib/significance";
-import type { MetricResult } from "@/types/metrics";
-import type { VariantResult } from "@/types/snapshot";
+} from "../lib/metrics";
+import { METRIC_VERDICT_LABELS, intervalEffect, liftEffect, metricVerdict, type MetricVerdict } from "../lib/significance";
 import { effectClass } from "./effectClass";
 import { LiftInterval } from "./LiftInterval";
-import styles from "./LiveResults.module.css";
-import m from "./Metrics.module.css";
+import { classNames as styles } from "../classNames";
 
 type VariantInfo = Pick<VariantResult, "key" | "name" | "is_control">;
 
@@ -30,7 +28,7 @@ export interface MetricResultsProps {
 /** One card per metric: its name, role and direction, and a row per variant. */
 export function MetricResults({ metrics, variants }: MetricResultsProps) {
   return (
-    <section className={m.metrics} aria-label="Metrics" data-testid="metric-results">
+    <section className={styles.metrics} aria-label="Metrics" data-testid="metric-results">
       {metrics.map((metric) => (
         <MetricCard key={metric.key} metric={metric} variants={variants} />
       ))}
@@ -50,50 +48,50 @@ function MetricCard({ metric, variants }: { metric: MetricResult; variants: read
   const headingId = `${useId()}-heading`;
   return (
     <section
-      className={`card ${m.metricCard}`}
+      className={`${styles.card} ${styles.metricCard}`}
       aria-labelledby={headingId}
       data-testid="metric-card"
       data-metric-key={metric.key}
       data-role={metric.role}
     >
-      <header className={m.metricHeader}>
-        <h3 className={m.metricName} id={headingId} data-testid="metric-name">
+      <header className={styles.metricHeader}>
+        <h3 className={styles.metricName} id={headingId} data-testid="metric-name">
           {metric.name}
         </h3>
-        <span className={m.role} data-role={metric.role} data-testid="metric-role">
+        <span className={styles.role} data-role={metric.role} data-testid="metric-role">
           {ROLE_LABELS[metric.role]}
         </span>
-        <span className={m.direction} data-testid="metric-direction">
+        <span className={styles.direction} data-testid="metric-direction">
           {DIRECTION_NOTES[metric.direction]}
         </span>
       </header>
-      <div className="table-scroll">
-        <table className={`data-table ${styles.resultsTable}`} data-testid="metric-table">
+      <div className={styles.tableScroll}>
+        <table className={`${styles.table} ${styles.resultsTable}`} data-testid="metric-table">
           <thead>
             <tr>
               <th scope="col">Variant</th>
-              <th scope="col" className="num">
+              <th scope="col" className={styles.num}>
                 Users
               </th>
-              <th scope="col" className="num" data-testid="metric-value-header">
+              <th scope="col" className={styles.num} data-testid="metric-value-header">
                 {VALUE_LABELS[metric.kind]}
               </th>
-              <th scope="col" className="num">
+              <th scope="col" className={styles.num}>
                 Lift
               </th>
-              <th scope="col" className="num" title="Confidence interval of the relative lift">
+              <th scope="col" className={styles.num} title="Confidence interval of the relative lift">
                 Lift CI
               </th>
               <th
                 scope="col"
-                className="num"
+                className={styles.num}
                 data-testid="metric-p-value-header"
                 title={adjusted ? "Adjusted for multiple comparisons" : undefined}
               >
                 <span className={styles.noWrap}>P-value</span>
                 {adjusted && " (adj.)"}
               </th>
-              <th scope="col" className="num" title="Probability that the variant beats the control">
+              <th scope="col" className={styles.num} title="Probability that the variant beats the control">
                 Chance to win
               </th>
               <th scope="col">Status</th>
@@ -109,25 +107,25 @@ function MetricCard({ metric, variants }: { metric: MetricResult; variants: read
                     <span className={styles.variantName}>{variantName(variants, variant.key)}</span>{" "}
                     <span className={styles.variantKey}>{variant.key}</span>
                   </th>
-                  <td className="num" data-testid="metric-users">
+                  <td className={styles.num} data-testid="metric-users">
                     {formatInteger(variant.users)}
                   </td>
-                  <td className="num" data-testid="metric-value">
+                  <td className={styles.num} data-testid="metric-value">
                     {formatMetricValue(variant.value, metric.kind)}
                   </td>
-                  <td className={`num ${effectClass(liftEffect(variant.relative_lift, metric.direction))}`} data-testid="metric-lift">
+                  <td className={`${styles.num} ${effectClass(liftEffect(variant.relative_lift, metric.direction))}`} data-testid="metric-lift">
                     {formatLift(variant.relative_lift)}
                   </td>
                   <td
-                    className={`num ${styles.interval} ${effectClass(intervalEffect(variant.lift_ci, metric.direction))}`}
+                    className={`${styles.num} ${styles.interval} ${effectClass(intervalEffect(variant.lift_ci, metric.direction))}`}
                     data-testid="metric-lift-ci"
                   >
                     <LiftInterval interval={variant.lift_ci} />
                   </td>
-                  <td className="num" data-testid="metric-p-value">
+                  <td className={styles.num} data-testid="metric-p-value">
                     {formatPValue(shownMetricPValue(variant))}
                   </td>
-                  <td className="num" data-testid="metric-chance-to-win">
+                  <td className={styles.num} data-testid="metric-chance-to-win">
                     {formatChance(isControl ? null : variant.chance_to_win)}
                   </td>
                   <td>

@@ -1,7 +1,7 @@
 import { render, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { makeSnapshot } from "@/test/mockWebSocket";
-import type { VariantResult } from "@/types/snapshot";
+import type { VariantResult } from "@expstream/client";
+import { makeSnapshot } from "@test-support/mockWebSocket";
 import { VariantTable } from "./VariantTable";
 
 /** The demo's first minutes: few users, so the lift interval spans hundreds of percent. */
@@ -36,9 +36,9 @@ describe("VariantTable layout", () => {
     expect(ci).toHaveTextContent("\u2212701.8% \u2026 +791.8%");
     const halves = Array.from(ci.children).map((el) => el.textContent);
     expect(halves).toEqual(["\u2212701.8% \u2026", "+791.8%"]);
-    for (const half of Array.from(ci.children)) expect(half.className).toMatch(/noWrap/);
+    for (const half of Array.from(ci.children)) expect(half.className).toMatch(/es-no-wrap/);
     // The cell itself may wrap (between the halves); the halves may not.
-    expect(ci.className).toMatch(/interval/);
+    expect(ci.className).toMatch(/es-interval/);
   });
 
   it("keeps the dash for a variant without an interval", () => {
@@ -54,7 +54,7 @@ describe("VariantTable layout", () => {
 
   it("scrolls inside its card rather than overflowing the page", () => {
     render(<VariantTable variants={earlyVariants()} />);
-    expect(screen.getByTestId("variant-table").parentElement).toHaveClass("table-scroll");
-    expect(screen.getByTestId("variant-table").className).toMatch(/resultsTable/);
+    expect(screen.getByTestId("variant-table").parentElement).toHaveClass("es-table-scroll");
+    expect(screen.getByTestId("variant-table").className).toMatch(/es-results-table/);
   });
 });

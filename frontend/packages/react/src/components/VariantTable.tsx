@@ -1,10 +1,10 @@
-import { countTreatments, shownPValue, usesHolmPValues } from "@/lib/analysis";
-import { formatChance, formatInteger, formatLift, formatPValue, formatPercent } from "@/lib/format";
-import { VERDICT_LABELS, intervalEffect, liftEffect, variantVerdict } from "@/lib/significance";
-import type { AnalysisInfo, VariantResult } from "@/types/snapshot";
+import type { AnalysisInfo, VariantResult } from "@expstream/client";
+import { countTreatments, shownPValue, usesHolmPValues } from "../lib/analysis";
+import { formatChance, formatInteger, formatLift, formatPValue, formatPercent } from "../lib/format";
+import { VERDICT_LABELS, intervalEffect, liftEffect, variantVerdict } from "../lib/significance";
 import { effectClass } from "./effectClass";
 import { LiftInterval } from "./LiftInterval";
-import styles from "./LiveResults.module.css";
+import { classNames as styles } from "../classNames";
 
 export interface VariantTableProps {
   variants: VariantResult[];
@@ -21,36 +21,36 @@ export interface VariantTableProps {
 export function VariantTable({ variants, analysis }: VariantTableProps) {
   const holm = usesHolmPValues(analysis, countTreatments(variants));
   return (
-    <div className="card table-scroll">
-      <table className={`data-table ${styles.resultsTable}`} data-testid="variant-table">
+    <div className={`${styles.card} ${styles.tableScroll}`}>
+      <table className={`${styles.table} ${styles.resultsTable}`} data-testid="variant-table">
         <thead>
           <tr>
             <th scope="col">Name</th>
-            <th scope="col" className="num">
+            <th scope="col" className={styles.num}>
               Participants
             </th>
-            <th scope="col" className="num">
+            <th scope="col" className={styles.num}>
               Conversions
             </th>
-            <th scope="col" className="num">
+            <th scope="col" className={styles.num}>
               Rate
             </th>
-            <th scope="col" className="num">
+            <th scope="col" className={styles.num}>
               Lift
             </th>
-            <th scope="col" className="num" title="Confidence interval of the relative lift">
+            <th scope="col" className={styles.num} title="Confidence interval of the relative lift">
               Lift CI
             </th>
             <th
               scope="col"
-              className="num"
+              className={styles.num}
               data-testid="p-value-header"
               title={holm ? "Holm-Bonferroni adjusted across the treatments" : undefined}
             >
               <span className={styles.noWrap}>P-value</span>
               {holm && " (Holm)"}
             </th>
-            <th scope="col" className="num" title="Probability that the variant beats the control">
+            <th scope="col" className={styles.num} title="Probability that the variant beats the control">
               Chance to win
             </th>
             <th scope="col">Status</th>
@@ -65,25 +65,25 @@ export function VariantTable({ variants, analysis }: VariantTableProps) {
                   <span className={styles.variantName}>{variant.name}</span>{" "}
                   <span className={styles.variantKey}>{variant.key}</span>
                 </th>
-                <td className="num" data-testid="variant-participants">
+                <td className={styles.num} data-testid="variant-participants">
                   {formatInteger(variant.participant_count)}
                 </td>
-                <td className="num" data-testid="variant-conversions">
+                <td className={styles.num} data-testid="variant-conversions">
                   {formatInteger(variant.conversion_count)}
                 </td>
-                <td className="num" data-testid="variant-rate">
+                <td className={styles.num} data-testid="variant-rate">
                   {formatPercent(variant.conversion_rate)}
                 </td>
-                <td className={`num ${effectClass(liftEffect(variant.relative_lift))}`} data-testid="variant-lift">
+                <td className={`${styles.num} ${effectClass(liftEffect(variant.relative_lift))}`} data-testid="variant-lift">
                   {formatLift(variant.relative_lift)}
                 </td>
-                <td className={`num ${styles.interval} ${effectClass(intervalEffect(variant.lift_ci))}`} data-testid="variant-lift-ci">
+                <td className={`${styles.num} ${styles.interval} ${effectClass(intervalEffect(variant.lift_ci))}`} data-testid="variant-lift-ci">
                   <LiftInterval interval={variant.lift_ci} />
                 </td>
-                <td className="num" data-testid="variant-p-value">
+                <td className={styles.num} data-testid="variant-p-value">
                   {formatPValue(shownPValue(variant, holm))}
                 </td>
-                <td className="num" data-testid="variant-chance-to-win">
+                <td className={styles.num} data-testid="variant-chance-to-win">
                   {variant.is_control ? formatChance(null) : formatChance(variant.chance_to_win)}
                 </td>
                 <td>

@@ -1,5 +1,5 @@
-import type { Effect } from "@/lib/significance";
-import styles from "./LiveResults.module.css";
+import type { Effect } from "../lib/significance";
+import { classNames as styles } from "../classNames";
 
 /** Green for good news, red for bad, nothing when there is no effect to judge (see liftEffect/intervalEffect). */
 export function effectClass(effect: Effect | null): string {

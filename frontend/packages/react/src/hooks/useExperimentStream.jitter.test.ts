@@ -1,7 +1,7 @@
 import { act, renderHook } from "@testing-library/react";
 import { Server, WebSocket as MockWebSocket } from "mock-socket";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { BACKOFF_JITTER_RATIO, DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS } from "@/lib/backoff";
+import { BACKOFF_JITTER_RATIO, DEFAULT_INITIAL_BACKOFF_MS, DEFAULT_MAX_BACKOFF_MS } from "@expstream/client";
 import { useExperimentStream, type UseExperimentStreamOptions } from "./useExperimentStream";
 
 /**
@@ -44,7 +44,6 @@ let servers: Server[] = [];
 
 beforeEach(() => {
   vi.useFakeTimers();
-  vi.stubEnv("NEXT_PUBLIC_WS_URL", "");
   vi.stubGlobal("WebSocket", TimedWebSocket);
   created.clear();
   closed.clear();
@@ -57,7 +56,6 @@ afterEach(() => {
   vi.clearAllTimers();
   vi.useRealTimers();
   vi.unstubAllGlobals();
-  vi.unstubAllEnvs();
 });
 
 /** CLIENTS hooks, each on its own experiment whose server refuses every connection with 1013. */

@@ -1,22 +1,33 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import { DEFAULT_MAX_RECONNECT_ATTEMPTS } from "@/lib/backoff";
-import type { Transport } from "@/lib/transportState";
-import type { AnomalyEvent } from "@/types/messages";
-import type { ExperimentSnapshot } from "@/types/snapshot";
-import { createStreamController } from "./streamController";
-import type { ConnectionStatus, ExperimentStream, UseExperimentStreamOptions } from "./streamTypes";
+import {
+  DEFAULT_MAX_RECONNECT_ATTEMPTS,
+  createStreamController,
+  type AnomalyEvent,
+  type ConnectionStatus,
+  type ExperimentSnapshot,
+  type StreamActions,
+  type StreamOptions,
+  type StreamState,
+  type Transport,
+} from "@expstream/client";
 
-export { DEFAULT_PING_INTERVAL_MS } from "./streamController";
-export type { ConnectionStatus, ExperimentStream, UseExperimentStreamOptions } from "./streamTypes";
+export type { ConnectionStatus } from "@expstream/client";
+
+/** Options of useExperimentStream: where the server is, the token, and the stream's tuning (@expstream/client's StreamOptions). */
+export type UseExperimentStreamOptions = StreamOptions;
+
+export interface ExperimentStream extends StreamState, StreamActions {
+  maxReconnectAttempts: number;
+}
 
 /**
  * Live results of one experiment: WebSocket with ping keep-alive and
  * exponential-backoff reconnects that resume from the last seq; after the
  * reconnects are used up, Server-Sent Events, then long polling, while a
  * WebSocket is retried every minute. Pass null/'' to stay disconnected.
- * See streamController.ts for the transport logic.
+ * The transport logic is @expstream/client's createStreamController.
  */
 export function useExperimentStream(
   experimentId: string | null | undefined,

@@ -1,9 +1,8 @@
 import { act, renderHook, waitFor } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { MAX_LIFT_POINTS } from "@/lib/liftSeries";
-import { stubDeferredFetch } from "@/test/deferredFetch";
-import { makeSnapshot } from "@/test/mockWebSocket";
-import type { ExperimentSnapshot } from "@/types/snapshot";
+import { MAX_HISTORY_POINTS, type ExperimentSnapshot } from "@expstream/client";
+import { stubDeferredFetch } from "@test-support/deferredFetch";
+import { makeSnapshot } from "@test-support/mockWebSocket";
 import { HISTORY_UNAVAILABLE_MESSAGE, useLiftHistory } from "./useLiftHistory";
 
 function historyPoint(seq: number) {
@@ -32,13 +31,11 @@ const seqs = (points: { seq: number }[]) => points.map((p) => p.seq);
 let fetches: ReturnType<typeof stubDeferredFetch>;
 
 beforeEach(() => {
-  vi.stubEnv("NEXT_PUBLIC_API_URL", "");
   fetches = stubDeferredFetch();
 });
 
 afterEach(() => {
   vi.unstubAllGlobals();
-  vi.unstubAllEnvs();
 });
 
 describe("useLiftHistory", () => {
@@ -76,11 +73,11 @@ describe("useLiftHistory", () => {
 
   it("keeps at most 500 points, dropping the oldest", async () => {
     const { result, rerender } = renderHistory();
-    const all = Array.from({ length: MAX_LIFT_POINTS }, (_, i) => i + 1);
+    const all = Array.from({ length: MAX_HISTORY_POINTS }, (_, i) => i + 1);
     act(() => fetches.last().respond(200, history("exp-1", all)));
-    await waitFor(() => expect(result.current.points).toHaveLength(MAX_LIFT_POINTS));
+    await waitFor(() => expect(result.current.points).toHaveLength(MAX_HISTORY_POINTS));
     rerender({ id: "exp-1", snapshot: makeSnapshot({ seq: 501 }) });
-    expect(result.current.points).toHaveLength(MAX_LIFT_POINTS);
+    expect(result.current.points).toHaveLength(MAX_HISTORY_POINTS);
     expect(result.current.points[0].seq).toBe(2);
     expect(result.current.points.at(-1)?.seq).toBe(501);
   });

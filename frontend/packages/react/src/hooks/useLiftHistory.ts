@@ -1,15 +1,19 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import { fetchResultsHistory } from "@/lib/api";
-import { appendSnapshotPoint, mergeLiftPoints, parseResultsHistory } from "@/lib/liftSeries";
-import type { HistoryPoint } from "@/types/history";
-import type { ExperimentSnapshot } from "@/types/snapshot";
+import {
+  appendSnapshotPoint,
+  getResultsHistory,
+  mergeHistoryPoints,
+  type ClientOptions,
+  type ExperimentSnapshot,
+  type HistoryPoint,
+} from "@expstream/client";
 
 export const HISTORY_UNAVAILABLE_MESSAGE = "Earlier results could not be loaded; the chart shows live updates only.";
 
 export interface LiftHistory {
-  /** History merged with the live snapshots, oldest first, at most MAX_LIFT_POINTS. */
+  /** History merged with the live snapshots, oldest first, at most MAX_HISTORY_POINTS (500). */
   points: HistoryPoint[];
   /** The history request is still running. */
   loading: boolean;
@@ -51,7 +55,7 @@ function advance(state: State, experimentId: string | null, snapshot: Experiment
 export function useLiftHistory(
   experimentId: string | null | undefined,
   snapshot: ExperimentSnapshot | null,
-  { token }: { token?: string | null } = {},
+  options: ClientOptions = {},
 ): LiftHistory {
   const id = experimentId || null;
   const [state, setState] = useState<State>(() =>
@@ -65,12 +69,11 @@ export function useLiftHistory(
   useEffect(() => {
     if (id === null) return;
     const controller = new AbortController();
-    fetchResultsHistory(id, { signal: controller.signal, token }).then(
-      (body) => {
+    getResultsHistory(id, { ...options, signal: controller.signal }).then(
+      (history) => {
         if (controller.signal.aborted) return;
-        const history = parseResultsHistory(body);
         setState((prev) =>
-          prev.experimentId === id ? { ...prev, points: mergeLiftPoints(prev.points, history), loading: false } : prev,
+          prev.experimentId === id ? { ...prev, points: mergeHistoryPoints(prev.points, history), loading: false } : prev,
         );
       },
       () => {
@@ -79,7 +82,7 @@ export function useLiftHistory(
       },
     );
     return () => controller.abort();
-    // The token is read when the experiment changes; a new token alone does not refetch.
+    // The options (base URL, token) are read when the experiment changes; new options alone do not refetch.
   }, [id]); // eslint-disable-line react-hooks/exhaustive-deps
 
   return { points: current.points, loading: current.loading, error: current.error };

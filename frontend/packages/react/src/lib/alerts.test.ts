@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { makeMetricsSnapshot, makeSnapshotWithoutMetrics } from "@/test/metricsFixtures";
-import type { AnomalyEvent } from "@/types/messages";
+import type { AnomalyEvent } from "@expstream/client";
+import { makeMetricsSnapshot, makeSnapshotWithoutMetrics } from "@test-support/metricsFixtures";
 import { guardrailAlerts, guardrailMessage, multipleExposuresAlert, multipleExposuresMessage } from "./alerts";
 
 const guardrailEvent: AnomalyEvent = {

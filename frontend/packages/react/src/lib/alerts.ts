@@ -2,9 +2,7 @@
  * Alert banners beyond the sample-ratio mismatch (srm.ts): guardrail metrics that moved the
  * wrong way, and users exposed to more than one variant.
  */
-import type { AnomalyEvent } from "@/types/messages";
-import type { GuardrailAlert, MetricResult, MultipleExposuresAlert } from "@/types/metrics";
-import type { ExperimentSnapshot, VariantResult } from "@/types/snapshot";
+import type { AnomalyEvent, ExperimentSnapshot, GuardrailAlert, MetricResult, MultipleExposuresAlert, VariantResult } from "@expstream/client";
 import { formatInteger, formatLift, formatLiftInterval, formatPercent } from "./format";
 import { DIRECTION_NOTES, variantName } from "./metrics";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { AnalysisInfo } from "@/types/snapshot";
+import type { AnalysisInfo } from "@expstream/client";
 import { countTreatments, describeAnalysis, shownPValue, usesHolmPValues } from "./analysis";
 
 const sequential: AnalysisInfo = { method: "sequential", alpha: 0.05, sequential_tuning: 5000, correction: "none" };

@@ -1,5 +1,5 @@
 /** Words and column choices for the snapshot's `analysis` block. */
-import type { AnalysisInfo, VariantResult } from "@/types/snapshot";
+import type { AnalysisInfo, VariantResult } from "@expstream/client";
 import { formatConfidenceLevel, formatInteger } from "./format";
 
 export function countTreatments(variants: readonly Pick<VariantResult, "is_control">[]): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { makeMetricsSnapshot } from "@/test/metricsFixtures";
+import { makeMetricsSnapshot } from "@test-support/metricsFixtures";
 import {
   defaultMetricKey,
   formatMetricValue,

@@ -1,6 +1,5 @@
-/** Words, numbers and choices for the snapshot's `metrics` (types/metrics.ts). */
-import type { MetricDirection, MetricKind, MetricResult, MetricRole, MetricVariantResult } from "@/types/metrics";
-import type { VariantResult } from "@/types/snapshot";
+/** Words, numbers and choices for the snapshot's `metrics` (@expstream/client's MetricResult). */
+import type { MetricDirection, MetricKind, MetricResult, MetricRole, MetricVariantResult, VariantResult } from "@expstream/client";
 import { formatDecimal, formatPercent } from "./format";
 
 export const ROLE_LABELS: Record<MetricRole, string> = {

@@ -1,5 +1,4 @@
-import type { MetricDirection, MetricVariantResult } from "@/types/metrics";
-import type { VariantResult } from "@/types/snapshot";
+import type { MetricDirection, MetricVariantResult, VariantResult } from "@expstream/client";
 
 /** Fallback for servers without per-variant `is_significant`: significant when p is below this. */
 export const SIGNIFICANCE_THRESHOLD = 0.05;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { AnomalyEvent } from "@/types/messages";
+import type { AnomalyEvent } from "@expstream/client";
 import { srmAlert, srmMessage } from "./srm";
 
 const anomaly = (overrides: Partial<AnomalyEvent> = {}): AnomalyEvent => ({

@@ -1,6 +1,5 @@
 /** The sample-ratio-mismatch warning: from the snapshot's srm block or an "anomaly" event. */
-import type { AnomalyEvent } from "@/types/messages";
-import type { ExperimentSnapshot } from "@/types/snapshot";
+import type { AnomalyEvent, ExperimentSnapshot } from "@expstream/client";
 import { formatPValueRelation } from "./format";
 
 export const SRM_ANOMALY_TYPE = "sample_ratio_mismatch";
