@@ -35,17 +35,20 @@ import json
 import math
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import time
 import urllib.parse
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 PRE_ASSIGNMENT_SHARE = 0.1  # events whose user is assigned only later
 USERS_PER_EVENT = 0.1  # the growing experiment: about 10 events per assigned user
 API_BATCH = 10_000  # EXPSTREAM_MAX_BATCH: the most one call takes
 LEVER_ENV = {"PGOPTIONS": "-c enable_nestloop=off"}
+PACKAGE_ENV: dict[str, str] = {}  # PYTHONPATH of the package copy (snapshot_package), for every process
 
 SHOP_METRICS: list[dict[str, Any]] = [
     {"key": "revenue", "name": "Revenue per user", "kind": "mean", "event_type": "purchase", "role": "primary",
@@ -239,14 +242,16 @@ def verify(bench: Any, db: Any, eid: str, label: str) -> dict[str, Any]:
     t0 = time.monotonic()
     out = subprocess.run(
         [bench.PY, "-m", "expstream.cli", "verify", eid],
-        env={**os.environ, **LEVER_ENV, "DATABASE_URL": db.url},
+        env={**os.environ, **LEVER_ENV, **PACKAGE_ENV, "DATABASE_URL": db.url},
         capture_output=True,
         text=True,
         timeout=7200,
     )
     said = (out.stdout.strip() or out.stderr.strip()).splitlines()
     if out.returncode != 0:
-        raise bench.WorkloadBroken(f"{label}: expstream verify exited {out.returncode}: {said[-1:] or ''}")
+        raise bench.WorkloadBroken(
+            f"{label}: expstream verify exited {out.returncode}: {' / '.join(said[:3])}"
+        )
     return {"rc": out.returncode, "said": said[-1] if said else "", "seconds": time.monotonic() - t0}
 
 
@@ -447,6 +452,22 @@ def measure_history(
 # ---------------------------------------------------------------------------------------------
 
 
+def snapshot_package(bench: Any) -> dict[str, Any]:
+    """Copies the installed expstream package aside and points every process of this workload at the
+    copy: others reinstall .venv while a long run goes on, and a server started before that and a
+    verify started after it would be different code (on one database)."""
+    import expstream
+
+    src = Path(expstream.__file__).resolve().parent
+    dst = bench.WORK / "metrics-package"
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst / "expstream", ignore=shutil.ignore_patterns("__pycache__"))
+    PACKAGE_ENV["PYTHONPATH"] = str(dst)
+    core = next(src.glob("_core*.so"), None)
+    built = time.gmtime(core.stat().st_mtime) if core else None
+    return {"package_built": time.strftime("%Y-%m-%d %H:%M UTC", built) if built else "?"}
+
+
 def database(bench: Any, quick: bool) -> Any:
     """A database of its own, dropped and recreated every run: fresh, and its 10^7 events do not
     grow the other workloads' database."""
@@ -464,6 +485,7 @@ def run(bench: Any, quick: bool, max_events: int | None, results: dict[str, Any]
         "metrics_ingest": len(SHOP_METRICS),
         "metrics_snapshot": len(TEN_METRICS),
         "commit": bench_commit(bench),
+        **snapshot_package(bench),
     }
     results["metrics"] = out
     db = database(bench, quick)
@@ -488,7 +510,7 @@ def run(bench: Any, quick: bool, max_events: int | None, results: dict[str, Any]
                 "--port",
                 str(port),
             ],
-            env={**bench.EXPSTREAM_ENV, **env},
+            env={**bench.EXPSTREAM_ENV, **PACKAGE_ENV, **env},
         )
 
     try:
@@ -606,7 +628,8 @@ def render(results: dict[str, Any], quick: bool) -> str:
     meta, m = results["meta"], results.get("metrics") or {}
     lines = [
         f"Latest run: **{meta['date']}** — `{meta['command']}` — {meta['duration_seconds'] / 60:.1f} min, "
-        f"commit `{m.get('commit', '?')}`" + (" (quick mode)" if quick else ""),
+        f"commit `{m.get('commit', '?')}` (the installed package, built {m.get('package_built', '?')}, copied aside "
+        "for the run)" + (" (quick mode)" if quick else ""),
         "",
         f"Machine: {meta['nproc']} CPUs ({meta['cpu_model']}), {meta['mem_gib']:.0f} GiB memory, {meta['os']}; "
         f"Python {meta['python']}, PostgreSQL {meta['postgres']}; load average {meta['loadavg_start'][0]:.1f} "
