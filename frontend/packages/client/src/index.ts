@@ -28,6 +28,7 @@ export {
   METRIC_KINDS,
   METRIC_ROLES,
   METRIC_VARIANT_FIELDS,
+  type CupedInfo,
   type GuardrailAlert,
   type MetricDirection,
   type MetricKind,

@@ -66,6 +66,24 @@ describe("snapshot metrics and alerts", () => {
     expect(parsed.variants[1].difference_ci).toEqual([0.008, 0.032]);
   });
 
+  it("keeps CUPED's theta and variance reduction where the server sends them, null for a malformed one, nothing where it sends none", () => {
+    const [metric, other] = rawMetrics(metricsSnapshotJson());
+    metric.cuped = { theta: 0.41, variance_reduction: 0.31 };
+    (metric.variants[0] as Raw).cuped = null;
+    (metric.variants[1] as Raw).cuped = { theta: 0.4, variance_reduction: "a lot" };
+    const [parsed, untouched] = parseMetrics([metric, other]) ?? [];
+    expect(parsed.cuped).toEqual({ theta: 0.41, variance_reduction: 0.31 });
+    expect(Object.keys(parsed).indexOf("cuped")).toBe(Object.keys(parsed).indexOf("variants") - 1);
+    expect(parsed.variants.map((v) => v.cuped)).toEqual([null, null, undefined]);
+    expect(parsed.variants[2]).not.toHaveProperty("cuped");
+    expect(untouched).not.toHaveProperty("cuped");
+  });
+
+  it("keeps the snapshot's count of users with several exposures when it is a number", () => {
+    expect(parse({ ...metricsSnapshotJson(), multiple_exposures: 410 })?.multiple_exposures).toBe(410);
+    expect(parse({ ...metricsSnapshotJson(), multiple_exposures: "410" })).not.toHaveProperty("multiple_exposures");
+  });
+
   it("leaves metrics out when the field is not an array", () => {
     const json = metricsSnapshotJson();
     json.metrics = { revenue: 1 };

@@ -7,6 +7,7 @@
 import type { HistoryMetric, HistoryMetricVariant } from "../types/history";
 import {
   METRIC_DIRECTIONS,
+  type CupedInfo,
   METRIC_KINDS,
   METRIC_ROLES,
   type MetricResult,
@@ -18,6 +19,16 @@ import { isNumber, isObject, isOneOf, isString, toInterval, toNumberOrNull } fro
 /** Entries of `list` that `parse` accepts, in order. */
 function parseEach<T>(list: unknown[], parse: (value: unknown) => T | null): T[] {
   return list.map(parse).filter((item): item is T => item !== null);
+}
+
+function parseCuped(value: unknown): CupedInfo | null {
+  if (!isObject(value) || !isNumber(value.theta) || !isNumber(value.variance_reduction)) return null;
+  return { theta: value.theta, variance_reduction: value.variance_reduction };
+}
+
+/** `{ cuped }` when the server sent the field (an invalid value becomes null), else nothing. */
+function cupedField(value: Record<string, unknown>): { cuped?: CupedInfo | null } {
+  return "cuped" in value ? { cuped: parseCuped(value.cuped) } : {};
 }
 
 /** One variant's numbers for a metric: a key and a user count are required, the rest falls back to null. */
@@ -34,6 +45,7 @@ export function parseMetricVariant(value: unknown): MetricVariantResult | null {
     p_value_adjusted: toNumberOrNull(value.p_value_adjusted),
     chance_to_win: toNumberOrNull(value.chance_to_win),
     is_significant: value.is_significant === true,
+    ...cupedField(value),
   };
 }
 
@@ -57,6 +69,7 @@ export function parseMetric(value: unknown): MetricResult | null {
     kind: value.kind,
     role: value.role,
     direction: value.direction,
+    ...cupedField(value),
     variants: parseEach(value.variants, parseMetricVariant),
   };
 }

@@ -120,6 +120,7 @@ export function parseExperimentSnapshot(value: unknown): ExperimentSnapshot | nu
     ...optional("srm", value.srm, isSrm),
     ...present("metrics", parseMetrics(value.metrics)),
     ...present("alerts", parseAlerts(value.alerts)),
+    ...optional("multiple_exposures", value.multiple_exposures, isNumber),
   };
 }
 

@@ -40,6 +40,15 @@ export interface MetricVariantResult {
   /** Probability (0..1) that the variant beats the control. */
   chance_to_win: number | null;
   is_significant: boolean;
+  /** CUPED's adjustment of this treatment, when the server applied one (null: none, e.g. the control). */
+  cuped?: CupedInfo | null;
+}
+
+/** CUPED (regression adjustment on pre-exposure covariates): the coefficient and the share of variance removed. */
+export interface CupedInfo {
+  theta: number;
+  /** Fraction, e.g. 0.31 = the variance shrank by 31 %. */
+  variance_reduction: number;
 }
 
 export interface MetricResult {
@@ -48,6 +57,8 @@ export interface MetricResult {
   kind: MetricKind;
   role: MetricRole;
   direction: MetricDirection;
+  /** CUPED's adjustment of the metric, when the server applied one (null: none). */
+  cuped?: CupedInfo | null;
   variants: MetricVariantResult[];
 }
 
@@ -74,7 +85,7 @@ export interface MultipleExposuresAlert {
 export type SnapshotAlert = GuardrailAlert | MultipleExposuresAlert;
 
 /** Keys of MetricResult in wire order. */
-export const METRIC_FIELDS = ["key", "name", "kind", "role", "direction", "variants"] as const satisfies readonly (keyof MetricResult)[];
+export const METRIC_FIELDS = ["key", "name", "kind", "role", "direction", "cuped", "variants"] as const satisfies readonly (keyof MetricResult)[];
 
 /** Keys of MetricVariantResult in wire order. */
 export const METRIC_VARIANT_FIELDS = [
@@ -88,6 +99,7 @@ export const METRIC_VARIANT_FIELDS = [
   "p_value_adjusted",
   "chance_to_win",
   "is_significant",
+  "cuped",
 ] as const satisfies readonly (keyof MetricVariantResult)[];
 
 // Completeness: `satisfies` rejects unknown keys, these reject missing ones (see snapshot.ts).

@@ -89,6 +89,8 @@ export interface ExperimentSnapshot {
   metrics?: MetricResult[];
   /** Alerts the dashboard knows (guardrail, multiple exposures); possibly empty. */
   alerts?: SnapshotAlert[];
+  /** Users assigned to more than one variant. */
+  multiple_exposures?: number;
 }
 
 /** Keys of ExperimentSnapshot in wire order. */
@@ -106,6 +108,7 @@ export const SNAPSHOT_FIELDS = [
   "srm",
   "metrics",
   "alerts",
+  "multiple_exposures",
 ] as const satisfies readonly (keyof ExperimentSnapshot)[];
 
 /** Keys of VariantResult in wire order. */
