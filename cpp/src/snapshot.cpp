@@ -236,7 +236,7 @@ Snapshot make_snapshot(std::string experiment_id, std::string status, const std:
     std::vector<std::int64_t> observed;
     observed.reserve(counts.size());
     for (const auto& c : counts) observed.push_back(c.participants);
-    s.srm = srm(observed, s.weights);
+    s.srm = srm(observed, s.weights, kSrmAlpha, SrmMethod::Sequential);  // anytime valid: read on every push
     s.days_running = days_running;
     s.seq = seq;
     return s;

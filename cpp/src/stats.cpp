@@ -9,6 +9,7 @@
 
 #include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/distributions/students_t.hpp>
+#include <boost/math/special_functions/gamma.hpp>
 
 namespace expstream {
 
@@ -397,11 +398,21 @@ std::vector<std::optional<double>> adjust_p_values(const std::vector<std::option
 // ---------------------------------------------------------------------------------------------------
 // Sample-ratio mismatch
 
-SrmResult srm(const std::vector<std::int64_t>& observed, const std::vector<double>& weights, double threshold) {
-    SrmResult out;
+namespace {
+
+// The arms a sample-ratio test looks at, after the checks both tests share (stats.hpp).
+struct SrmArms {
+    enum class Kind { Undefined, Impossible, Test };
+    Kind kind = Kind::Undefined;  // Impossible: participants in an arm of weight 0
+    std::vector<double> counts;   // participants of the arms with weight > 0 ...
+    std::vector<double> shares;   // ... and their expected shares p0_i = weight_i / sum(weights)
+    double total = 0.0;           // participants in all arms
+};
+
+SrmArms srm_arms(const std::vector<std::int64_t>& observed, const std::vector<double>& weights) {
+    SrmArms out;
     if (observed.size() != weights.size()) return out;
     double total_weight = 0.0;
-    double total = 0.0;
     std::size_t arms_in_test = 0;
     bool unexpected_traffic = false;
     for (std::size_t i = 0; i < observed.size(); ++i) {
@@ -412,28 +423,94 @@ SrmResult srm(const std::vector<std::int64_t>& observed, const std::vector<doubl
         } else if (observed[i] > 0) {
             unexpected_traffic = true;
         }
-        total += static_cast<double>(observed[i]);
+        out.total += static_cast<double>(observed[i]);
     }
-    if (!(total > 0.0) || arms_in_test == 0) return out;
+    if (!(out.total > 0.0) || arms_in_test == 0) return out;
     if (unexpected_traffic) {
-        // Participants in an arm that should receive none: a mismatch with certainty.
-        out.p_value = 0.0;
-        out.mismatch = true;
+        out.kind = SrmArms::Kind::Impossible;
         return out;
     }
     if (arms_in_test < 2 || !(total_weight > 0.0) || !std::isfinite(total_weight)) return out;
-    double x = 0.0;
+    out.kind = SrmArms::Kind::Test;
+    out.counts.reserve(arms_in_test);
+    out.shares.reserve(arms_in_test);
     for (std::size_t i = 0; i < observed.size(); ++i) {
         if (!(weights[i] > 0.0)) continue;
-        const double e = weights[i] / total_weight * total;
-        const double d = static_cast<double>(observed[i]) - e;
+        out.counts.push_back(static_cast<double>(observed[i]));
+        out.shares.push_back(weights[i] / total_weight);
+    }
+    return out;
+}
+
+// Participants in an arm that should receive none: a mismatch with certainty.
+SrmResult certain_mismatch() {
+    SrmResult out;
+    out.p_value = 0.0;
+    out.mismatch = true;
+    return out;
+}
+
+// ln Gamma(z) for z > 0. Boost's, not std::lgamma: glibc's writes the global signgam (a data race when
+// snapshots are computed on several threads).
+double log_gamma(double z) { return boost::math::lgamma(z, NoThrow()); }
+
+}  // namespace
+
+SrmResult srm_chi_square(const std::vector<std::int64_t>& observed, const std::vector<double>& weights,
+                         double threshold) {
+    const SrmArms arms = srm_arms(observed, weights);
+    if (arms.kind == SrmArms::Kind::Impossible) return certain_mismatch();
+    SrmResult out;
+    if (arms.kind != SrmArms::Kind::Test) return out;
+    double x = 0.0;
+    for (std::size_t i = 0; i < arms.counts.size(); ++i) {
+        const double e = arms.shares[i] * arms.total;
+        const double d = arms.counts[i] - e;
         x += d * d / e;
     }
     if (!std::isfinite(x)) return out;
-    const boost::math::chi_squared_distribution<double, NoThrow> chi2(static_cast<double>(arms_in_test - 1));
+    const boost::math::chi_squared_distribution<double, NoThrow> chi2(static_cast<double>(arms.counts.size() - 1));
     out.p_value = clamp_probability(boost::math::cdf(boost::math::complement(chi2, x)));
     out.mismatch = out.p_value && *out.p_value < threshold;
     return out;
+}
+
+std::optional<double> srm_log_bayes_factor(const std::vector<std::int64_t>& observed,
+                                           const std::vector<double>& weights, double concentration) {
+    if (!(std::isfinite(concentration) && concentration > 0.0)) return std::nullopt;
+    const SrmArms arms = srm_arms(observed, weights);
+    if (arms.kind == SrmArms::Kind::Impossible) return std::numeric_limits<double>::infinity();
+    if (arms.kind != SrmArms::Kind::Test) return std::nullopt;
+    // ln BF = ln Gamma(A) - ln Gamma(A + n) + sum_i [ln Gamma(a_i + x_i) - ln Gamma(a_i) - x_i ln p0_i].
+    double prior_total = 0.0;
+    double log_bf = 0.0;
+    for (std::size_t i = 0; i < arms.counts.size(); ++i) {
+        const double a = concentration * arms.shares[i];
+        const double x = arms.counts[i];
+        prior_total += a;
+        log_bf += log_gamma(a + x) - log_gamma(a) - x * std::log(arms.shares[i]);
+    }
+    log_bf += log_gamma(prior_total) - log_gamma(prior_total + arms.total);
+    // NaN or +-inf only from absurd inputs (a share that underflows to 0): undefined, not a verdict.
+    if (!std::isfinite(log_bf)) return std::nullopt;
+    return log_bf;
+}
+
+SrmResult srm_sequential(const std::vector<std::int64_t>& observed, const std::vector<double>& weights,
+                         double threshold, double concentration) {
+    const std::optional<double> log_bf = srm_log_bayes_factor(observed, weights, concentration);
+    SrmResult out;
+    if (!log_bf) return out;
+    if (std::isinf(*log_bf)) return certain_mismatch();
+    out.p_value = *log_bf <= 0.0 ? 1.0 : clamp_probability(std::exp(-*log_bf));
+    out.mismatch = out.p_value && *out.p_value < threshold;
+    return out;
+}
+
+SrmResult srm(const std::vector<std::int64_t>& observed, const std::vector<double>& weights, double threshold,
+              SrmMethod method) {
+    return method == SrmMethod::ChiSquare ? srm_chi_square(observed, weights, threshold)
+                                          : srm_sequential(observed, weights, threshold);
 }
 
 // ---------------------------------------------------------------------------------------------------

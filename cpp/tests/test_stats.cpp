@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -287,6 +288,13 @@ struct GoldenSrm {
     std::vector<double> weights;
     double p;
 };
+struct GoldenSrmSequential {
+    std::vector<std::int64_t> observed;
+    std::vector<double> weights;
+    double concentration;
+    double log_bf;
+    double p;
+};
 
 #include "golden/stats_golden.inc"
 
@@ -442,10 +450,34 @@ TEST(GoldenBh, MatchesStatsmodelsMultipletestsFdrBh) {
 
 TEST(GoldenSrm, MatchesGbstatsCheckSrmAndScipyChisquare) {
     for (const auto& g : kGoldenSrm) {
-        const SrmResult r = srm(g.observed, g.weights);
+        const SrmResult r = srm_chi_square(g.observed, g.weights);
         ASSERT_TRUE(r.p_value.has_value());
         expect_close(*r.p_value, g.p, 0.0, "srm");
         EXPECT_EQ(r.mismatch, g.p < 0.001);
+        const SrmResult same = srm(g.observed, g.weights, kSrmAlpha, SrmMethod::ChiSquare);
+        EXPECT_EQ(same.p_value, r.p_value);
+        EXPECT_EQ(same.mismatch, r.mismatch);
+    }
+}
+
+TEST(GoldenSrm, SequentialMatchesScipyDirichletMultinomialOverMultinomial) {
+    for (const auto& g : kGoldenSrmSequential) {
+        std::string w = "srm sequential {";
+        for (auto x : g.observed) w += std::to_string(x) + " ";
+        w += "} k=" + std::to_string(g.concentration);
+        // ln BF to 1e-9 absolute (or relative, when larger): p = exp(-ln BF) then agrees to 1e-9 relative.
+        const std::optional<double> log_bf = srm_log_bayes_factor(g.observed, g.weights, g.concentration);
+        ASSERT_TRUE(log_bf.has_value()) << w;
+        expect_close(*log_bf, g.log_bf, 1.0, w + " ln BF");
+        const SrmResult r = srm_sequential(g.observed, g.weights, kSrmAlpha, g.concentration);
+        ASSERT_TRUE(r.p_value.has_value()) << w;
+        expect_close(*r.p_value, g.p, 0.0, w + " p");
+        EXPECT_EQ(r.mismatch, g.p < kSrmAlpha) << w;
+        if (g.concentration == kSrmConcentration) {  // the default test is this one
+            const SrmResult d = srm(g.observed, g.weights);
+            EXPECT_EQ(d.p_value, r.p_value) << w;
+            EXPECT_EQ(d.mismatch, r.mismatch) << w;
+        }
     }
 }
 
@@ -790,45 +822,196 @@ TEST(SummaryStatistics, InverseChanceToWinIsTheOtherTail) {
 }
 
 TEST(Srm, DegenerateCasesAreDefined) {
-    EXPECT_FALSE(srm({}, {}).p_value);
-    EXPECT_FALSE(srm({100}, {1.0}).p_value);                  // a single arm: nothing to compare
-    EXPECT_FALSE(srm({100, 100}, {0.5}).p_value);             // sizes differ
-    EXPECT_FALSE(srm({0, 0}, {0.5, 0.5}).p_value);            // nobody yet
-    EXPECT_FALSE(srm({10, 10}, {0.5, -0.5}).p_value);         // negative weight
-    EXPECT_FALSE(srm({10, -1}, {0.5, 0.5}).p_value);          // negative count
-    EXPECT_FALSE(srm({10, 10}, {0.0, 0.0}).p_value);          // no weight at all -> traffic nowhere expected
-    EXPECT_FALSE(srm({10, 10}, {std::numeric_limits<double>::quiet_NaN(), 1.0}).p_value);
-    EXPECT_FALSE(srm({10, 0}, {1.0, 0.0}).p_value);           // one arm left in the test
-    EXPECT_FALSE(srm({10, 10}, {0.5, 0.5}).mismatch);
+    for (const SrmMethod m : {SrmMethod::ChiSquare, SrmMethod::Sequential}) {
+        const double t = kSrmAlpha;
+        EXPECT_FALSE(srm({}, {}, t, m).p_value);
+        EXPECT_FALSE(srm({100}, {1.0}, t, m).p_value);                  // a single arm: nothing to compare
+        EXPECT_FALSE(srm({100, 100}, {0.5}, t, m).p_value);             // sizes differ
+        EXPECT_FALSE(srm({0, 0}, {0.5, 0.5}, t, m).p_value);            // nobody yet
+        EXPECT_FALSE(srm({10, 10}, {0.5, -0.5}, t, m).p_value);         // negative weight
+        EXPECT_FALSE(srm({10, -1}, {0.5, 0.5}, t, m).p_value);          // negative count
+        EXPECT_FALSE(srm({10, 10}, {0.0, 0.0}, t, m).p_value);          // no weight at all -> traffic nowhere expected
+        EXPECT_FALSE(srm({10, 10}, {std::numeric_limits<double>::quiet_NaN(), 1.0}, t, m).p_value);
+        EXPECT_FALSE(srm({10, 10}, {std::numeric_limits<double>::infinity(), 1.0}, t, m).p_value);
+        EXPECT_FALSE(srm({10, 0}, {1.0, 0.0}, t, m).p_value);           // one arm left in the test
+        EXPECT_FALSE(srm({10, 10}, {0.5, 0.5}, t, m).mismatch);
+        EXPECT_FALSE(srm({10, 10}, {0.5, -0.5}, t, m).mismatch);
+    }
+    EXPECT_FALSE(srm_log_bayes_factor({}, {}));
+    EXPECT_FALSE(srm_log_bayes_factor({0, 0}, {1, 1}));
+    EXPECT_FALSE(srm_log_bayes_factor({10, 0}, {1.0, 0.0}));
+}
+
+TEST(Srm, SequentialNeedsAPositiveFiniteConcentration) {
+    const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+    for (const double k : {0.0, -1.0, inf, nan}) {
+        EXPECT_FALSE(srm_log_bayes_factor({5000, 5600}, {1, 1}, k)) << k;
+        const SrmResult r = srm_sequential({5000, 5600}, {1, 1}, kSrmAlpha, k);
+        EXPECT_FALSE(r.p_value) << k;
+        EXPECT_FALSE(r.mismatch) << k;
+    }
 }
 
 TEST(Srm, TrafficInAZeroWeightArmIsAMismatch) {
-    const SrmResult r = srm({500, 500, 3}, {0.5, 0.5, 0.0});
-    ASSERT_TRUE(r.p_value);
-    EXPECT_EQ(*r.p_value, 0.0);
-    EXPECT_TRUE(r.mismatch);
+    for (const SrmMethod m : {SrmMethod::ChiSquare, SrmMethod::Sequential}) {
+        const SrmResult r = srm({500, 500, 3}, {0.5, 0.5, 0.0}, kSrmAlpha, m);
+        ASSERT_TRUE(r.p_value);
+        EXPECT_EQ(*r.p_value, 0.0);
+        EXPECT_TRUE(r.mismatch);
+        // Even when the other arms would leave nothing to compare.
+        const SrmResult alone = srm({500, 3}, {1.0, 0.0}, kSrmAlpha, m);
+        ASSERT_TRUE(alone.p_value);
+        EXPECT_EQ(*alone.p_value, 0.0);
+    }
+    const auto log_bf = srm_log_bayes_factor({500, 500, 3}, {0.5, 0.5, 0.0});
+    ASSERT_TRUE(log_bf);
+    EXPECT_TRUE(std::isinf(*log_bf) && *log_bf > 0.0);
     // A zero-weight arm without traffic is simply left out.
-    const SrmResult ok = srm({500, 500, 0}, {0.5, 0.5, 0.0});
+    const SrmResult ok = srm_chi_square({500, 500, 0}, {0.5, 0.5, 0.0});
     ASSERT_TRUE(ok.p_value);
     EXPECT_EQ(*ok.p_value, 1.0);
     EXPECT_FALSE(ok.mismatch);
+    EXPECT_EQ(srm_log_bayes_factor({500, 500, 0}, {0.5, 0.5, 0.0}), srm_log_bayes_factor({500, 500}, {0.5, 0.5}));
+    const SrmResult seq = srm_sequential({500, 500, 0}, {0.5, 0.5, 0.0});
+    ASSERT_TRUE(seq.p_value);
+    EXPECT_EQ(*seq.p_value, 1.0);
+    EXPECT_FALSE(seq.mismatch);
 }
 
 TEST(Srm, WeightsAreNormalisedAndThresholdApplies) {
-    const auto a = srm({5000, 5300}, {1, 1});
-    const auto b = srm({5000, 5300}, {0.5, 0.5});
-    const auto c = srm({5000, 5300}, {50, 50});
-    ASSERT_TRUE(a.p_value && b.p_value && c.p_value);
-    expect_rel(*a.p_value, *b.p_value, 1e-12);
-    expect_rel(*a.p_value, *c.p_value, 1e-12);
-    EXPECT_FALSE(a.mismatch);  // p = 0.0031 >= 0.001
-    EXPECT_TRUE(srm({5000, 5300}, {1, 1}, 0.01).mismatch);
-    EXPECT_TRUE(srm({5000, 5600}, {1, 1}).mismatch);
-    // Enormous mismatches underflow to 0, never NaN.
-    const auto huge = srm({1000000000, 2000000000}, {1, 1});
-    ASSERT_TRUE(huge.p_value);
-    EXPECT_EQ(*huge.p_value, 0.0);
-    EXPECT_TRUE(huge.mismatch);
+    for (const SrmMethod m : {SrmMethod::ChiSquare, SrmMethod::Sequential}) {
+        const auto a = srm({5000, 5300}, {1, 1}, kSrmAlpha, m);
+        const auto b = srm({5000, 5300}, {0.5, 0.5}, kSrmAlpha, m);
+        const auto c = srm({5000, 5300}, {50, 50}, kSrmAlpha, m);
+        ASSERT_TRUE(a.p_value && b.p_value && c.p_value);
+        expect_rel(*a.p_value, *b.p_value, 1e-12);
+        expect_rel(*a.p_value, *c.p_value, 1e-12);
+        EXPECT_FALSE(a.mismatch);  // chi-square p = 0.0031, sequential p = 0.13: both >= 0.001
+        EXPECT_TRUE(srm({5000, 5600}, {1, 1}, kSrmAlpha, m).mismatch);
+        // Enormous mismatches underflow to 0, never NaN.
+        const auto huge = srm({1000000000, 2000000000}, {1, 1}, kSrmAlpha, m);
+        ASSERT_TRUE(huge.p_value);
+        EXPECT_EQ(*huge.p_value, 0.0);
+        EXPECT_TRUE(huge.mismatch);
+    }
+    EXPECT_TRUE(srm_chi_square({5000, 5300}, {1, 1}, 0.01).mismatch);
+    EXPECT_TRUE(srm({5000, 5300}, {1, 1}, 0.2).mismatch);  // sequential p = 0.135
+    EXPECT_FALSE(srm({5000, 5300}, {1, 1}, 0.1).mismatch);
+    // The default is the sequential test at 0.001.
+    const auto d = srm({5000, 5300}, {1, 1});
+    const auto s = srm_sequential({5000, 5300}, {1, 1}, kSrmAlpha, kSrmConcentration);
+    EXPECT_EQ(d.p_value, s.p_value);
+    EXPECT_EQ(d.p_value, srm({5000, 5300}, {1, 1}, kSrmAlpha, SrmMethod::Sequential).p_value);
+    EXPECT_NE(d.p_value, srm_chi_square({5000, 5300}, {1, 1}).p_value);
+}
+
+TEST(Srm, SequentialStaysQuietAtTheExpectedSplitHoweverLarge) {
+    // Exactly the expected counts: ln BF_n = -(1/2) ln(n / k) + O(1) -> p = 1 at every n; and so for the
+    // unequal split 1:2 and for three arms.
+    double previous = 0.0;
+    for (std::int64_t n = 100; n <= 10000000000LL; n *= 10) {
+        const auto log_bf = srm_log_bayes_factor({n / 2, n / 2}, {1, 1});
+        ASSERT_TRUE(log_bf) << n;
+        EXPECT_LT(*log_bf, 0.0) << n;
+        if (n > 100) {
+            EXPECT_LT(*log_bf, previous) << n;  // ever more evidence for the expected split
+        }
+        previous = *log_bf;
+        EXPECT_NEAR(*log_bf, -0.5 * std::log(static_cast<double>(n) / kSrmConcentration), 0.5) << n;
+        for (const auto& r : {srm({n / 2, n / 2}, {1, 1}), srm({n / 3, 2 * (n / 3)}, {1, 2}),
+                              srm({n / 4, n / 4, n / 2}, {1, 1, 2})}) {
+            ASSERT_TRUE(r.p_value) << n;
+            EXPECT_EQ(*r.p_value, 1.0) << n;
+            EXPECT_FALSE(r.mismatch) << n;
+        }
+    }
+    // Two standard deviations off (chi-square p = 0.046 at every n): no evidence of a mismatch from
+    // 10^4 users on, and the evidence shrinks as n grows. 3.5 sd off (chi-square p = 0.00047, a chi-square
+    // alarm at every n): not enough for the sequential test, which has to hold under any number of looks.
+    for (std::int64_t n = 10000; n <= 100000000; n *= 10) {
+        const auto sd = static_cast<std::int64_t>(std::sqrt(static_cast<double>(n)) / 2.0);
+        const auto two = srm({n / 2 + 2 * sd, n / 2 - 2 * sd}, {1, 1});
+        ASSERT_TRUE(two.p_value) << n;
+        EXPECT_EQ(*two.p_value, 1.0) << n;
+        const auto chi = srm_chi_square({n / 2 + 7 * sd / 2, n / 2 - 7 * sd / 2}, {1, 1});
+        const auto seq = srm_sequential({n / 2 + 7 * sd / 2, n / 2 - 7 * sd / 2}, {1, 1});
+        ASSERT_TRUE(chi.p_value && seq.p_value) << n;
+        EXPECT_TRUE(chi.mismatch) << n;
+        EXPECT_FALSE(seq.mismatch) << n;
+        EXPECT_GT(*seq.p_value, 0.01) << n;
+    }
+}
+
+TEST(Srm, SequentialCatchesAOnePercentRatioMismatchEventually) {
+    // 50.5 / 49.5 against 50 / 50, at the expected counts: nothing at 10^4 users, an alarm from ~2.1 * 10^5
+    // on (the chi-square, read once, from ~1.1 * 10^5), and p falls exponentially in n after that.
+    auto at = [](std::int64_t n) { return srm({n * 505 / 1000, n - n * 505 / 1000}, {1, 1}); };
+    ASSERT_TRUE(at(10000).p_value);
+    EXPECT_EQ(*at(10000).p_value, 1.0);
+    EXPECT_FALSE(at(100000).mismatch);
+    EXPECT_TRUE(srm_chi_square({50500, 49500}, {1, 1}, 0.002).mismatch);  // p = 0.0016
+    EXPECT_FALSE(at(200000).mismatch);
+    EXPECT_TRUE(at(220000).mismatch);
+    double previous = 1.0;
+    for (std::int64_t n = 100000; n <= 2000000; n += 100000) {
+        const auto r = at(n);
+        ASSERT_TRUE(r.p_value) << n;
+        EXPECT_LE(*r.p_value, previous) << n;
+        previous = *r.p_value;
+        if (n >= 300000) {
+            EXPECT_TRUE(r.mismatch) << n;
+        }
+    }
+    EXPECT_LT(previous, 1e-40);
+    // The same mismatch in a three-arm experiment (first arm 1 % over its third).
+    const std::int64_t n = 3000000;
+    const auto three = srm({n / 3 + n / 300, n / 3 - n / 600, n / 3 - n / 600}, {1, 1, 1});
+    ASSERT_TRUE(three.p_value);
+    EXPECT_TRUE(three.mismatch);
+}
+
+TEST(Srm, SequentialFalseAlarmsStayUnderAlphaUnderContinuousMonitoring) {
+    // A/A, 50/50, read after every batch of 100 users for 20,000 users (200 looks): the chi-square's
+    // alarm rate at alpha = 0.05 inflates (to ~30 %), the sequential test's stays under alpha (Ville).
+    std::mt19937_64 rng(20240616);
+    std::binomial_distribution<std::int64_t> batch(100, 0.5);
+    const int runs = 2000;
+    int chi_alarms = 0, seq_alarms = 0;
+    for (int r = 0; r < runs; ++r) {
+        std::int64_t a = 0, b = 0;
+        bool chi = false, seq = false;
+        for (int look = 0; look < 200 && !(chi && seq); ++look) {
+            const std::int64_t x = batch(rng);
+            a += x;
+            b += 100 - x;
+            chi = chi || srm_chi_square({a, b}, {1, 1}, 0.05).mismatch;
+            seq = seq || srm_sequential({a, b}, {1, 1}, 0.05).mismatch;
+        }
+        chi_alarms += chi;
+        seq_alarms += seq;
+    }
+    EXPECT_GT(chi_alarms, runs / 5);
+    EXPECT_LT(seq_alarms, runs * 5 / 100);
+}
+
+TEST(Srm, SequentialIsDefinedForAbsurdCounts) {
+    const std::int64_t big = std::numeric_limits<std::int64_t>::max();
+    for (const auto& r : {srm({big, big}, {1, 1}), srm({big, 0}, {1, 1}), srm({big, 1}, {1e-300, 1}),
+                          srm({1, 1}, {5e-324, 1}), srm({big, big}, {1e300, 1e300})}) {
+        if (r.p_value) {
+            EXPECT_GE(*r.p_value, 0.0);
+            EXPECT_LE(*r.p_value, 1.0);
+        } else {
+            EXPECT_FALSE(r.mismatch);
+        }
+    }
+    const auto far = srm({big, 0}, {1, 1});
+    ASSERT_TRUE(far.p_value);
+    EXPECT_EQ(*far.p_value, 0.0);
+    // Two billion users at exactly 50/50: still p = 1 (rounding in ln BF is ~1e-5 there, far below |ln BF|).
+    const auto even = srm({1000000000, 1000000000}, {1, 1});
+    ASSERT_TRUE(even.p_value);
+    EXPECT_EQ(*even.p_value, 1.0);
 }
 
 TEST(GoldenLooks, SequentialPValueIsARunningMinimumAcrossLooks) {

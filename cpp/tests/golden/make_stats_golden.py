@@ -16,6 +16,10 @@ Oracles (test-only deps: gbstats==0.8.0, statsmodels, scipy):
   Holm-Bonferroni            statsmodels.stats.multitest.multipletests(method="holm")
   Benjamini-Hochberg         statsmodels.stats.multitest.multipletests(method="fdr_bh")
   SRM                        gbstats.utils.check_srm, cross-checked with scipy.stats.chisquare
+  sequential SRM             ln BF of Lindon & Malek (2022) as a ratio of scipy pmfs,
+                             dirichlet_multinomial.logpmf(x, alpha) - multinomial.logpmf(x, p0) (the
+                             multinomial coefficients cancel), cross-checked with the closed form in
+                             scipy.special.gammaln and, for two arms, betabinom - binom
   CUPED                      gbstats RegressionAdjustedStatistic (post: Proportion / SampleMean statistic,
                              pre: SampleMeanStatistic of the covariate) with compute_theta over the control
                              and one treatment, inside TwoSidedTTest / SequentialTwoSidedTTest /
@@ -46,6 +50,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import scipy.special
 import scipy.stats
 from gbstats.bayesian.tests import EffectBayesianABTest, EffectBayesianConfig, GaussianPrior
 from gbstats.frequentist.tests import (
@@ -391,6 +396,35 @@ SRM = [
     ([3300, 6700], [1, 2]),
 ]
 
+# Sequential SRM (stats.hpp srm_log_bayes_factor / srm_sequential): observed, weights, concentration k.
+# Arms of weight 0 are left out of the test, as in C++. Up to ~2 * 10^5 participants: beyond, both sides'
+# rounding (~1e-16 n ln n in ln BF) passes the 1e-9 the C++ test asks for.
+SRM_CONCENTRATION = 100.0
+SRM_SEQUENTIAL = [
+    ([5000, 5000], [0.5, 0.5], SRM_CONCENTRATION),
+    ([5000, 5150], [0.5, 0.5], SRM_CONCENTRATION),
+    ([5000, 5300], [1, 1], SRM_CONCENTRATION),
+    ([5000, 5600], [1, 1], SRM_CONCENTRATION),
+    ([1000, 800], [1, 1], SRM_CONCENTRATION),
+    ([600, 400], [1, 1], SRM_CONCENTRATION),
+    ([2000, 6000, 2050], [0.2, 0.6, 0.2], SRM_CONCENTRATION),
+    ([1000, 1100, 900, 1000], [1, 1, 1, 1], SRM_CONCENTRATION),
+    ([1, 0], [0.5, 0.5], SRM_CONCENTRATION),
+    ([0, 1], [0.5, 0.5], SRM_CONCENTRATION),
+    ([3300, 6700], [1, 2], SRM_CONCENTRATION),
+    ([3000, 7000], [1, 2], SRM_CONCENTRATION),
+    ([500, 500, 0], [1, 1, 0], SRM_CONCENTRATION),
+    ([49, 51, 900], [0.05, 0.05, 0.9], SRM_CONCENTRATION),
+    ([100000, 101000], [1, 1], SRM_CONCENTRATION),
+    ([100000, 102000], [1, 1], SRM_CONCENTRATION),
+    ([40000, 80000, 81000], [1, 2, 2], SRM_CONCENTRATION),
+    ([5000, 5300], [1, 1], 1.0),
+    ([5000, 5300], [1, 1], 10.0),
+    ([5000, 5300], [1, 1], 1000.0),
+    ([5000, 5300], [1, 1], 0.5),
+    ([120, 80, 100], [1, 1, 1], 3.0),
+]
+
 # ------------------------------------------------------------------------------------------------------
 # C++ emitters
 
@@ -544,6 +578,53 @@ def srm_rows() -> list[str]:
         rows.append(
             "    {{%s}, {%s}, %s}"
             % (", ".join(str(u) for u in users), ", ".join(num(w) for w in weights), num(p))
+        )
+    return rows
+
+
+def srm_log_bf(users, weights, k):
+    """ln BF_n of the sequential SRM test over the arms with weight > 0: the Dirichlet-multinomial marginal
+    likelihood of the counts over their multinomial likelihood under the expected split."""
+    arms = [(u, w) for u, w in zip(users, weights) if w > 0]
+    assert all(u == 0 for u, w in zip(users, weights) if w == 0), "traffic in a zero-weight arm is not a case"
+    x = np.array([u for u, _ in arms], dtype=float)
+    p0 = np.array([w for _, w in arms], dtype=float) / sum(w for _, w in arms)
+    alpha = k * p0
+    n = int(x.sum())
+    ratio = float(
+        scipy.stats.dirichlet_multinomial.logpmf(x, alpha, n) - scipy.stats.multinomial.logpmf(x, n, p0)
+    )
+    gammaln = scipy.special.gammaln
+    closed = float(
+        gammaln(alpha.sum())
+        - gammaln(alpha.sum() + n)
+        + np.sum(gammaln(alpha + x) - gammaln(alpha))
+        - np.sum(x * np.log(p0))
+    )
+    assert math.isclose(ratio, closed, rel_tol=1e-9, abs_tol=1e-9), (users, weights, k, ratio, closed)
+    if len(x) == 2:
+        beta = float(
+            scipy.stats.betabinom.logpmf(x[0], n, alpha[0], alpha[1])
+            - scipy.stats.binom.logpmf(x[0], n, p0[0])
+        )
+        assert math.isclose(ratio, beta, rel_tol=1e-9, abs_tol=1e-9), (users, weights, k, ratio, beta)
+    return ratio
+
+
+def srm_sequential_rows() -> list[str]:
+    rows = []
+    for users, weights, k in SRM_SEQUENTIAL:
+        log_bf = srm_log_bf(users, weights, k)
+        p = 1.0 if log_bf <= 0 else math.exp(-log_bf)
+        rows.append(
+            "    {{%s}, {%s}, %s, %s, %s}"
+            % (
+                ", ".join(str(u) for u in users),
+                ", ".join(num(w) for w in weights),
+                num(k),
+                num(log_bf),
+                num(p),
+            )
         )
     return rows
 
@@ -1905,6 +1986,7 @@ def render() -> str:
             "kGoldenHolm": holm_rows(),
             "kGoldenBh": bh_rows(),
             "kGoldenSrm": srm_rows(),
+            "kGoldenSrmSequential": srm_sequential_rows(),
         }
     types = {
         "kGoldenComparisons": "GoldenComparison",
@@ -1913,6 +1995,7 @@ def render() -> str:
         "kGoldenHolm": "GoldenHolm",
         "kGoldenBh": "GoldenBh",
         "kGoldenSrm": "GoldenSrm",
+        "kGoldenSrmSequential": "GoldenSrmSequential",
     }
     out = [
         "// GENERATED by cpp/tests/golden/make_stats_golden.py — do not edit by hand; rerun the script.",
