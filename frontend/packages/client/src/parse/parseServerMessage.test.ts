@@ -55,6 +55,24 @@ describe("parseServerMessage", () => {
     expect(parsed).toStrictEqual(snapshot);
   });
 
+  it("keeps the analysis under Benjamini-Hochberg (RESULTS_CORRECTION=bh)", () => {
+    const snapshot = makeSnapshot({
+      analysis: { method: "fixed", alpha: 0.05, sequential_tuning: null, correction: "benjamini-hochberg" },
+    });
+    expect(parseServerMessage(JSON.stringify(snapshot))).toStrictEqual(snapshot);
+  });
+
+  it("keeps the analysis when its correction is one the client does not know yet, and drops it when the correction is not a name", () => {
+    const analysis = { method: "sequential", alpha: 0.05, sequential_tuning: 5000, correction: "benjamini-yekutieli" };
+    const parsed = parseServerMessage(JSON.stringify({ ...makeSnapshot(), analysis }));
+    expect(parsed).toHaveProperty("analysis", analysis);
+    for (const correction of [null, 1, "", undefined]) {
+      expect(parseServerMessage(JSON.stringify({ ...makeSnapshot(), analysis: { ...analysis, correction } }))).not.toHaveProperty(
+        "analysis",
+      );
+    }
+  });
+
   it("accepts a snapshot from a server without the statistics fields", () => {
     const { analysis: _analysis, srm: _srm, ...old } = makeSnapshot();
     old.variants = old.variants.map((v) => ({

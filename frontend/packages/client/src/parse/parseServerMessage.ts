@@ -1,7 +1,6 @@
 import type { AnomalyEvent, ServerErrorMessage, ServerMessage, StatusChangedMessage } from "../types/messages";
 import {
   ANALYSIS_METHODS,
-  CORRECTIONS,
   EXPERIMENT_STATUSES,
   type AnalysisInfo,
   type ExperimentSnapshot,
@@ -22,6 +21,10 @@ import {
 } from "./jsonGuards";
 import { parseAlerts, parseMetrics } from "./parseMetrics";
 
+/**
+ * A valid analysis block. `correction` may be any non-empty string: one this client does not know
+ * (a newer server's) keeps the block, so the method and confidence are still shown.
+ */
 function isAnalysis(value: unknown): value is AnalysisInfo {
   return (
     isObject(value) &&
@@ -30,7 +33,8 @@ function isAnalysis(value: unknown): value is AnalysisInfo {
     value.alpha > 0 &&
     value.alpha < 1 &&
     isNumberOrNull(value.sequential_tuning) &&
-    isOneOf(CORRECTIONS, value.correction)
+    isString(value.correction) &&
+    value.correction !== ""
   );
 }
 

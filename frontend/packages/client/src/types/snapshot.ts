@@ -24,8 +24,12 @@ export type Interval = [number, number];
 export type AnalysisMethod = "sequential" | "fixed";
 export const ANALYSIS_METHODS = ["sequential", "fixed"] as const satisfies readonly AnalysisMethod[];
 
-export type MultipleTestingCorrection = "holm-bonferroni" | "none";
-export const CORRECTIONS = ["holm-bonferroni", "none"] as const satisfies readonly MultipleTestingCorrection[];
+/**
+ * The corrections this client knows: "holm-bonferroni" (family-wise error rate),
+ * "benjamini-hochberg" (false discovery rate) or "none".
+ */
+export type MultipleTestingCorrection = "holm-bonferroni" | "benjamini-hochberg" | "none";
+export const CORRECTIONS = ["holm-bonferroni", "benjamini-hochberg", "none"] as const satisfies readonly MultipleTestingCorrection[];
 
 /** How the p-values and intervals of a snapshot were computed. */
 export interface AnalysisInfo {
@@ -35,8 +39,13 @@ export interface AnalysisInfo {
   alpha: number;
   /** N*, the sample size the confidence sequence is tuned for; null under "fixed". */
   sequential_tuning: number | null;
-  /** "holm-bonferroni": p_value_adjusted is Holm-adjusted across the treatments. */
-  correction: MultipleTestingCorrection;
+  /**
+   * The correction the server applied to p_value_adjusted across the family of comparisons (the
+   * treatments, or with `metrics` the primary and secondary metrics × treatments); "none" when it
+   * applied none (e.g. a family of one). Any other string is a correction newer than this client:
+   * the analysis is kept, and it is a correction all the same (see CORRECTIONS for the known ones).
+   */
+  correction: MultipleTestingCorrection | (string & {});
 }
 
 /** Sample-ratio-mismatch check of the traffic split. */
@@ -64,7 +73,7 @@ export interface VariantResult {
   lift_ci?: Interval | null;
   /** Interval of the rate difference (treatment − control) as fractions, e.g. [0.001, 0.02]. */
   difference_ci?: Interval | null;
-  /** Holm-Bonferroni adjusted p-value when there are several treatments; equals p_value otherwise. */
+  /** Adjusted by the analysis' `correction` when it is not "none"; equals p_value otherwise. */
   p_value_adjusted?: number | null;
   /** Probability (0..1) that this variant beats the control; null for the control. */
   chance_to_win?: number | null;
