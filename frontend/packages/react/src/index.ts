@@ -41,7 +41,20 @@ export {
   formatPercent,
   formatTime,
 } from "./lib/format";
-export { countTreatments, describeAnalysis, shownPValue, usesHolmPValues } from "./lib/analysis";
+export {
+  CORRECTION_SHORT_LABELS,
+  adjustedPValueLabel,
+  adjustedPValueTitle,
+  comparisonFamily,
+  countTestedMetrics,
+  countTreatments,
+  describeAnalysis,
+  describeFamily,
+  shownPValue,
+  usesAdjustedPValues,
+  usesHolmPValues,
+  type ComparisonFamily,
+} from "./lib/analysis";
 export { srmAlert, srmMessage, type SrmAlert } from "./lib/srm";
 export { guardrailAlerts, guardrailMessage, multipleExposuresAlert, multipleExposuresMessage } from "./lib/alerts";
 export { DIRECTION_NOTES, ROLE_LABELS, VALUE_LABELS, formatMetricValue, shownMetrics } from "./lib/metrics";

@@ -95,6 +95,29 @@ describe("LiveResultsPanel with several metrics", () => {
     expect(screen.getByTestId("multiple-exposures-banner")).toHaveTextContent("120 users (1.30% of participants) saw more than one variant");
   });
 
+  it("states the correction across the tested metrics × treatments, Holm or Benjamini-Hochberg", () => {
+    const { unmount } = renderPanel(makeMetricsSnapshot());
+    expect(screen.getByTestId("analysis-method")).toHaveTextContent(
+      "at 95% confidence, Holm-Bonferroni corrected across 2 metrics × 2 treatments — safe to check",
+    );
+    expect(screen.getByTestId("p-value-header")).toHaveTextContent("P-value (Holm)");
+    unmount();
+    const bh = makeMetricsSnapshot({
+      analysis: { method: "sequential", alpha: 0.05, sequential_tuning: 5000, correction: "benjamini-hochberg" },
+    });
+    bh.variants = bh.variants.slice(0, 2); // one treatment, as in the demo: still a family of two
+    renderPanel(bh);
+    expect(screen.getByTestId("analysis-method")).toHaveTextContent(
+      "at 95% confidence, p-values adjusted for multiple comparisons across 2 metrics × 1 treatment (Benjamini-Hochberg, false discovery rate) — safe to check",
+    );
+    expect(screen.getByTestId("p-value-header")).toHaveTextContent("P-value (BH)");
+    expect(screen.getByTestId("p-value-header")).toHaveAttribute(
+      "title",
+      "Benjamini-Hochberg adjusted across 2 metrics × 1 treatment (false discovery rate)",
+    );
+    expect(screen.getAllByTestId("variant-p-value").map((el) => el.textContent)).toEqual(["—", "<0.001"]);
+  });
+
   it("shows a guardrail anomaly event when the snapshot carries no alerts, and trusts a snapshot that does", () => {
     const { unmount } = renderPanel(makeSnapshotWithoutMetrics(), guardrailEvent);
     expect(screen.getByTestId("guardrail-banner")).toHaveTextContent("Guardrail \u201crefunds\u201d got worse for Express checkout: +30.0%");

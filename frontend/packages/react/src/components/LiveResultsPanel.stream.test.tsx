@@ -49,6 +49,20 @@ describe("LiveResultsPanel with a live stream", () => {
     expect(server.received).toEqual([{ action: "refresh" }]);
   });
 
+  it("keeps the analysis sentence of a streamed snapshot under Benjamini-Hochberg and under a correction it does not know", async () => {
+    render(<LiveResultsPanel experimentId="exp-1" options={{ jitter: false }} />);
+    await advance(4);
+    const analysis = { method: "sequential", alpha: 0.05, sequential_tuning: 5000, correction: "benjamini-hochberg" } as const;
+    act(() => server.send(makeSnapshot({ analysis })));
+    expect(screen.getByTestId("analysis-method")).toHaveTextContent(
+      "at 95% confidence, p-values adjusted for multiple comparisons across 2 treatments (Benjamini-Hochberg, false discovery rate) — safe to check",
+    );
+    act(() => server.send(makeSnapshot({ seq: 8, analysis: { ...analysis, correction: "storey-q-values" } })));
+    expect(screen.getByTestId("analysis-method")).toHaveTextContent(
+      "Sequential analysis (always-valid confidence sequences, N* = 5,000) at 95% confidence — safe to check as often as you like.",
+    );
+  });
+
   it("counts down after the connection drops and reconnects when the countdown ends", async () => {
     render(<LiveResultsPanel experimentId="exp-1" options={{ jitter: false, initialBackoffMs: 3000 }} />);
     await advance(4);

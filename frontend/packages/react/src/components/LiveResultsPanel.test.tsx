@@ -262,6 +262,32 @@ describe("LiveResultsPanel", () => {
       );
     });
 
+    it("mentions the Benjamini-Hochberg adjustment and shows BH-adjusted p-values", () => {
+      const snapshot = makeSnapshot({
+        analysis: { method: "fixed", alpha: 0.05, sequential_tuning: null, correction: "benjamini-hochberg" },
+      });
+      snapshot.variants[1].p_value_adjusted = 0.062;
+      renderPanel({ snapshot });
+      expect(screen.getByTestId("analysis-method")).toHaveTextContent(
+        "Fixed-horizon analysis at 95% confidence, p-values adjusted for multiple comparisons across 2 treatments (Benjamini-Hochberg, false discovery rate) — valid only",
+      );
+      expect(screen.getByTestId("p-value-header")).toHaveTextContent("P-value (BH)");
+      expect(row("green").getByTestId("variant-p-value")).toHaveTextContent("0.062");
+    });
+
+    it("keeps describing the analysis under a correction it does not know, without naming it", () => {
+      const snapshot = makeSnapshot({
+        analysis: { method: "sequential", alpha: 0.05, sequential_tuning: 5000, correction: "benjamini-yekutieli" },
+      });
+      snapshot.variants[1].p_value_adjusted = 0.093;
+      renderPanel({ snapshot });
+      expect(screen.getByTestId("analysis-method")).toHaveTextContent(
+        "Sequential analysis (always-valid confidence sequences, N* = 5,000) at 95% confidence — safe to check as often as you like.",
+      );
+      expect(screen.getByTestId("p-value-header")).toHaveTextContent("P-value (adj.)");
+      expect(row("green").getByTestId("variant-p-value")).toHaveTextContent("0.093");
+    });
+
     it("says nothing about the method when the server sends no analysis block", () => {
       renderPanel({ snapshot: makeSnapshot({ analysis: undefined }) });
       expect(screen.queryByTestId("analysis-method")).not.toBeInTheDocument();

@@ -2,7 +2,7 @@
 
 import { useExperimentStream, type UseExperimentStreamOptions } from "../hooks/useExperimentStream";
 import { useLiftHistory } from "../hooks/useLiftHistory";
-import { countTreatments, describeAnalysis } from "../lib/analysis";
+import { comparisonFamily, countTreatments, describeAnalysis } from "../lib/analysis";
 import { formatDateTime, formatDays, formatInteger, formatTime } from "../lib/format";
 import { shownMetrics } from "../lib/metrics";
 import { srmAlert, srmMessage } from "../lib/srm";
@@ -30,8 +30,10 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
     useExperimentStream(experimentId, options);
   const history = useLiftHistory(experimentId, snapshot, { token: options?.token });
   const srm = srmAlert(snapshot, anomaly);
-  const method = snapshot ? describeAnalysis(snapshot.analysis, countTreatments(snapshot.variants)) : null;
   const metrics = shownMetrics(snapshot?.metrics);
+  const method = snapshot
+    ? describeAnalysis(snapshot.analysis, comparisonFamily(countTreatments(snapshot.variants), metrics))
+    : null;
 
   return (
     <section className={styles.panel} aria-label="Live results" data-testid="live-results-panel">
@@ -142,7 +144,7 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
               {method}
             </p>
           )}
-          <VariantTable variants={snapshot.variants} analysis={snapshot.analysis} />
+          <VariantTable variants={snapshot.variants} analysis={snapshot.analysis} metrics={metrics} />
           {metrics && <MetricResults metrics={metrics} variants={snapshot.variants} />}
           <LiftChart
             points={history.points}

@@ -1,5 +1,12 @@
-import type { AnalysisInfo, VariantResult } from "@expstream/client";
-import { countTreatments, shownPValue, usesHolmPValues } from "../lib/analysis";
+import type { AnalysisInfo, MetricResult, VariantResult } from "@expstream/client";
+import {
+  adjustedPValueLabel,
+  adjustedPValueTitle,
+  comparisonFamily,
+  countTreatments,
+  shownPValue,
+  usesAdjustedPValues,
+} from "../lib/analysis";
 import { formatChance, formatInteger, formatLift, formatPValue, formatPercent } from "../lib/format";
 import { VERDICT_LABELS, intervalEffect, liftEffect, variantVerdict } from "../lib/significance";
 import { effectClass } from "./effectClass";
@@ -8,8 +15,13 @@ import { classNames as styles } from "../classNames";
 
 export interface VariantTableProps {
   variants: VariantResult[];
-  /** The snapshot's analysis; decides whether the P-value column shows Holm-adjusted values. */
+  /** The snapshot's analysis; decides whether the P-value column shows adjusted values (Holm, BH, …). */
   analysis?: AnalysisInfo | null;
+  /**
+   * The snapshot's metrics, when it has them: the server then corrects across every tested
+   * metric × treatment, so even a single treatment can have adjusted p-values.
+   */
+  metrics?: readonly Pick<MetricResult, "role">[] | null;
 }
 
 /**
@@ -18,8 +30,10 @@ export interface VariantTableProps {
  * under its name and a wide lift interval breaks after its ellipsis; narrower screens scroll
  * the table inside its card.
  */
-export function VariantTable({ variants, analysis }: VariantTableProps) {
-  const holm = usesHolmPValues(analysis, countTreatments(variants));
+export function VariantTable({ variants, analysis, metrics }: VariantTableProps) {
+  const family = comparisonFamily(countTreatments(variants), metrics);
+  const adjusted = usesAdjustedPValues(analysis, family);
+  const adjustedLabel = adjustedPValueLabel(analysis, family);
   return (
     <div className={`${styles.card} ${styles.tableScroll}`}>
       <table className={`${styles.table} ${styles.resultsTable}`} data-testid="variant-table">
@@ -45,10 +59,10 @@ export function VariantTable({ variants, analysis }: VariantTableProps) {
               scope="col"
               className={styles.num}
               data-testid="p-value-header"
-              title={holm ? "Holm-Bonferroni adjusted across the treatments" : undefined}
+              title={adjustedPValueTitle(analysis, family)}
             >
               <span className={styles.noWrap}>P-value</span>
-              {holm && " (Holm)"}
+              {adjustedLabel && ` (${adjustedLabel})`}
             </th>
             <th scope="col" className={styles.num} title="Probability that the variant beats the control">
               Chance to win
@@ -81,7 +95,7 @@ export function VariantTable({ variants, analysis }: VariantTableProps) {
                   <LiftInterval interval={variant.lift_ci} />
                 </td>
                 <td className={styles.num} data-testid="variant-p-value">
-                  {formatPValue(shownPValue(variant, holm))}
+                  {formatPValue(shownPValue(variant, adjusted))}
                 </td>
                 <td className={styles.num} data-testid="variant-chance-to-win">
                   {variant.is_control ? formatChance(null) : formatChance(variant.chance_to_win)}

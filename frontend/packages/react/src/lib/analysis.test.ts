@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import type { AnalysisInfo } from "@expstream/client";
-import { countTreatments, describeAnalysis, shownPValue, usesHolmPValues } from "./analysis";
+import {
+  adjustedPValueLabel,
+  adjustedPValueTitle,
+  comparisonFamily,
+  countTestedMetrics,
+  countTreatments,
+  describeAnalysis,
+  shownPValue,
+  usesAdjustedPValues,
+  usesHolmPValues,
+} from "./analysis";
 
 const sequential: AnalysisInfo = { method: "sequential", alpha: 0.05, sequential_tuning: 5000, correction: "none" };
 const fixed: AnalysisInfo = { method: "fixed", alpha: 0.05, sequential_tuning: null, correction: "none" };
@@ -31,6 +41,33 @@ describe("describeAnalysis", () => {
     expect(describeAnalysis({ ...fixed, correction: "holm-bonferroni" }, 1)).not.toContain("Holm");
   });
 
+  it("words Benjamini-Hochberg as an adjustment for multiple comparisons that controls the false discovery rate", () => {
+    expect(describeAnalysis({ ...sequential, correction: "benjamini-hochberg" }, 3)).toBe(
+      "Sequential analysis (always-valid confidence sequences, N* = 5,000) at 95% confidence, p-values adjusted for multiple comparisons across 3 treatments (Benjamini-Hochberg, false discovery rate) — safe to check as often as you like.",
+    );
+    expect(describeAnalysis({ ...fixed, correction: "benjamini-hochberg" }, 1)).not.toContain("Benjamini");
+  });
+
+  it("describes a correction it does not know without a correction clause, rather than not at all", () => {
+    expect(describeAnalysis({ ...sequential, correction: "benjamini-yekutieli" }, 3)).toBe(
+      "Sequential analysis (always-valid confidence sequences, N* = 5,000) at 95% confidence — safe to check as often as you like.",
+    );
+  });
+
+  it("counts the family as tested metrics × treatments when the snapshot has several metrics", () => {
+    const metrics = [{ role: "primary" }, { role: "secondary" }, { role: "secondary" }, { role: "guardrail" }] as const;
+    expect(describeAnalysis({ ...sequential, correction: "holm-bonferroni" }, comparisonFamily(1, metrics))).toBe(
+      "Sequential analysis (always-valid confidence sequences, N* = 5,000) at 95% confidence, Holm-Bonferroni corrected across 3 metrics × 1 treatment — safe to check as often as you like.",
+    );
+    expect(describeAnalysis({ ...fixed, correction: "benjamini-hochberg" }, comparisonFamily(2, metrics.slice(0, 2)))).toContain(
+      ", p-values adjusted for multiple comparisons across 2 metrics × 2 treatments (Benjamini-Hochberg, false discovery rate) —",
+    );
+    // One tested metric (and guardrails): the family is the treatments, as without metrics.
+    expect(describeAnalysis({ ...fixed, correction: "holm-bonferroni" }, comparisonFamily(2, [{ role: "primary" }, { role: "guardrail" }]))).toContain(
+      "Holm-Bonferroni corrected across 2 treatments —",
+    );
+  });
+
   it("leaves N* out when a sequential analysis has no tuning", () => {
     expect(describeAnalysis({ ...sequential, sequential_tuning: null }, 1)).toBe(
       "Sequential analysis (always-valid confidence sequences) at 95% confidence — safe to check as often as you like.",
@@ -49,6 +86,38 @@ describe("P-value column", () => {
     expect(usesHolmPValues(holm, 1)).toBe(false);
     expect(usesHolmPValues(fixed, 3)).toBe(false);
     expect(usesHolmPValues(undefined, 3)).toBe(false);
+  });
+
+  it("uses adjusted p-values under any correction but none, across a family of two or more comparisons", () => {
+    for (const correction of ["holm-bonferroni", "benjamini-hochberg", "some-future-correction"]) {
+      const analysis: AnalysisInfo = { ...fixed, correction };
+      expect(usesAdjustedPValues(analysis, 2)).toBe(true);
+      expect(usesAdjustedPValues(analysis, 1)).toBe(false);
+      expect(usesAdjustedPValues(analysis, comparisonFamily(1, [{ role: "primary" }, { role: "secondary" }]))).toBe(true);
+    }
+    expect(usesAdjustedPValues(fixed, 3)).toBe(false);
+    expect(usesAdjustedPValues(undefined, 3)).toBe(false);
+  });
+
+  it("names the correction in the P-value header: Holm, BH, or adj. for one it does not know", () => {
+    expect(adjustedPValueLabel({ ...fixed, correction: "holm-bonferroni" }, 2)).toBe("Holm");
+    expect(adjustedPValueLabel({ ...fixed, correction: "benjamini-hochberg" }, 2)).toBe("BH");
+    expect(adjustedPValueLabel({ ...fixed, correction: "some-future-correction" }, 2)).toBe("adj.");
+    expect(adjustedPValueLabel({ ...fixed, correction: "benjamini-hochberg" }, 1)).toBeNull();
+    expect(adjustedPValueLabel(fixed, 2)).toBeNull();
+    expect(adjustedPValueTitle({ ...fixed, correction: "benjamini-hochberg" }, 2)).toBe(
+      "Benjamini-Hochberg adjusted across 2 treatments (false discovery rate)",
+    );
+    expect(adjustedPValueTitle({ ...fixed, correction: "holm-bonferroni" }, comparisonFamily(1, [{ role: "primary" }, { role: "secondary" }]))).toBe(
+      "Holm-Bonferroni adjusted across 2 metrics × 1 treatment (family-wise error rate)",
+    );
+    expect(adjustedPValueTitle(fixed, 2)).toBeUndefined();
+  });
+
+  it("counts the primary and secondary metrics as tested, not the guardrails", () => {
+    expect(countTestedMetrics([{ role: "primary" }, { role: "guardrail" }, { role: "secondary" }])).toBe(2);
+    expect(countTestedMetrics(undefined)).toBe(0);
+    expect(comparisonFamily(3, [])).toEqual({ treatments: 3, metrics: 1, comparisons: 3 });
   });
 
   it("shows the adjusted p-value under Holm and the raw one otherwise", () => {

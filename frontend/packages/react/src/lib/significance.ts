@@ -7,7 +7,7 @@ export type VariantVerdict = "control" | "significant" | "not_significant";
 
 /**
  * The Status column. Uses the server's per-variant `is_significant` (which
- * accounts for the analysis method and the Holm correction); only when it is
+ * accounts for the analysis method and the multiple-comparison correction); only when it is
  * absent, p < 0.05.
  */
 export function variantVerdict(variant: Pick<VariantResult, "is_control" | "p_value" | "is_significant">): VariantVerdict {
