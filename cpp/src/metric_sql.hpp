@@ -38,6 +38,15 @@ inline std::string covariate_of(const std::string& covariates, const std::string
     return "(" + covariates + " ->> " + key + ")::numeric";
 }
 
+// A ratio's x*y per (user, ratio) from the CTE `src` (variant_id, user_id, sign, metric, x), one row
+// per user and part metric: grouped, not self-joined (a join of two CTEs is a nested loop, quadratic
+// in the batch). Yields (variant_id, metric, xy), signed.
+inline const char* const kRatioProducts =
+    "SELECT s.variant_id, r.key AS metric, s.sign * coalesce(max(s.x) FILTER (WHERE s.metric = r.numerator), 0) "
+    "  * coalesce(max(s.x) FILTER (WHERE s.metric = r.denominator), 0) AS xy "
+    "FROM src s JOIN r ON s.metric IN (r.numerator, r.denominator) "
+    "GROUP BY s.variant_id, s.user_id, s.sign, r.key ";
+
 // Adds the per-(variant, metric) deltas of the CTE `deltas` (variant_id, metric, ds, dss, dxy, dc,
 // dcc, dxc: of Σx, Σx², Σxy, Σc, Σc², Σxc) to metric_sums; the CTE `upd` has a row for each
 // (variant, metric) that moved.
@@ -60,30 +69,31 @@ inline const char* const kApplyDeltas =
 // From the raw tables of experiment $1: every user's raw total per metric (user_totals as they
 // should be) and every (variant, metric)'s sums (metric_sums as they should be). Two CTEs,
 // `expected_totals` (metric, user_id, total) and `expected_sums` (variant_id, metric, sum,
-// sum_squares, cross_products), to be followed by a query over them.
+// sum_squares, cross_products, covariate_sum, covariate_sum_squares, covariate_products), to be
+// followed by a query over them. Values and covariates meet by grouping per user, not by joining
+// two CTEs.
 inline std::string recount_ctes() {
     return std::string("WITH ") + kEventMetrics +
            "expected_totals AS ("
            "  SELECT m.key AS metric, e.user_id, sum(" + event_amount("m.kind", "e.value") + ") AS total "
            "  FROM events e JOIN m ON m.event_type = e.type WHERE e.experiment_id = $1::uuid "
            "  GROUP BY m.key, e.user_id), "
-           "vals AS (SELECT a.variant_id, t.user_id, t.metric, " + value_of("t.total", "m.kind", "m.cap") + " AS x "
-           "  FROM expected_totals t JOIN m ON m.key = t.metric "
-           "  JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = t.user_id AND " + kCounts + "), "
-           "xy AS (SELECT n.variant_id, r.key AS metric, n.x * d.x AS xy FROM r "
-           "  JOIN vals n ON n.metric = r.numerator JOIN vals d ON d.metric = r.denominator AND d.user_id = n.user_id), "
-           "cov AS (SELECT a.variant_id, m.key AS metric, " + covariate_of("a.covariates", "m.key") + " AS c, "
-           "    coalesce(" + value_of("t.total", "m.kind", "m.cap") + ", 0) AS x "
-           "  FROM assignments a CROSS JOIN m "
-           "  LEFT JOIN expected_totals t ON t.metric = m.key AND t.user_id = a.user_id "
-           "  WHERE a.experiment_id = $1::uuid AND a.covariates ? m.key AND " + kCounts + "), "
+           "users AS (SELECT a.user_id, a.variant_id, a.covariates FROM assignments a "
+           "  WHERE a.experiment_id = $1::uuid AND " + kCounts + "), "
+           "src AS (SELECT u.variant_id, u.user_id, 1 AS sign, t.metric, " + value_of("t.total", "m.kind", "m.cap") +
+           " AS x, NULL::numeric AS c "
+           "  FROM expected_totals t JOIN m ON m.key = t.metric JOIN users u ON u.user_id = t.user_id "
+           "  UNION ALL SELECT u.variant_id, u.user_id, 1, m.key, NULL, " + covariate_of("u.covariates", "m.key") +
+           "  FROM users u CROSS JOIN m WHERE u.covariates ? m.key), "
+           "per_user AS (SELECT variant_id, user_id, metric, coalesce(max(x), 0) AS x, max(c) AS c FROM src "
+           "  GROUP BY variant_id, user_id, metric), "
+           "xy AS (" + kRatioProducts + "), "
            "expected_sums AS ("
            "  SELECT variant_id, metric, sum(s) AS sum, sum(ss) AS sum_squares, sum(p) AS cross_products, "
            "    sum(c) AS covariate_sum, sum(cc) AS covariate_sum_squares, sum(xc) AS covariate_products FROM ("
-           "    SELECT variant_id, metric, x AS s, x * x AS ss, 0::numeric AS p, 0::numeric AS c, 0::numeric AS cc, "
-           "      0::numeric AS xc FROM vals "
-           "    UNION ALL SELECT variant_id, metric, 0, 0, xy, 0, 0, 0 FROM xy "
-           "    UNION ALL SELECT variant_id, metric, 0, 0, 0, c, c * c, x * c FROM cov) u "
+           "    SELECT variant_id, metric, x AS s, x * x AS ss, 0::numeric AS p, coalesce(c, 0) AS c, "
+           "      coalesce(c * c, 0) AS cc, coalesce(x * c, 0) AS xc FROM per_user "
+           "    UNION ALL SELECT variant_id, metric, 0, 0, xy, 0, 0, 0 FROM xy) z "
            "  GROUP BY variant_id, metric) ";
 }
 

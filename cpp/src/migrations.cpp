@@ -126,7 +126,7 @@ const char* const kMigrations[] = {
         metric        text NOT NULL,
         user_id       text NOT NULL,
         total         numeric NOT NULL,
-        PRIMARY KEY (experiment_id, metric, user_id)
+        PRIMARY KEY (experiment_id, user_id, metric)
     );
     CREATE TABLE metric_sums (
         variant_id     bigint NOT NULL REFERENCES variants (id) ON DELETE CASCADE,

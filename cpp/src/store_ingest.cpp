@@ -24,13 +24,14 @@ namespace {
 // the tables as they were before it, so `vals` reads the users' totals as they stand.
 const std::string kAssignSql =
     std::string("WITH mode AS (SELECT exposures = 'exclude' AS exclude FROM experiments WHERE id = $1::uuid), "
-                "batch AS (SELECT x.u, v.id AS variant_id, x.o, x.c "
+                // A user named with two variants in one batch: a window, not a self-join (quadratic).
+                "batch AS (SELECT x.u, v.id AS variant_id, x.o, x.c, "
+                "    min(v.id) OVER w <> max(v.id) OVER w AS conflicted "
                 "  FROM json_to_recordset($2::json) AS x(u text, k text, c jsonb, o bigint) "
-                "  JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k), "
+                "  JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k WINDOW w AS (PARTITION BY x.u)), "
                 "ins AS ("
                 "  INSERT INTO assignments (experiment_id, user_id, variant_id, multiple, covariates) "
-                "  SELECT DISTINCT ON (b.u) $1::uuid, b.u, b.variant_id, "
-                "    EXISTS (SELECT 1 FROM batch o WHERE o.u = b.u AND o.variant_id <> b.variant_id), b.c "
+                "  SELECT DISTINCT ON (b.u) $1::uuid, b.u, b.variant_id, b.conflicted, b.c "
                 "  FROM batch b ORDER BY b.u, b.o "
                 "  ON CONFLICT (experiment_id, user_id) DO NOTHING "
                 "  RETURNING user_id, variant_id, multiple, covariates), "
@@ -54,11 +55,10 @@ const std::string kAssignSql =
                 "  UPDATE experiments e SET multiple_exposures = e.multiple_exposures + exposed.n FROM exposed "
                 "  WHERE e.id = $1::uuid AND exposed.n > 0 RETURNING 1), ") +
     kEventMetrics +
-    "vals AS (SELECT c.variant_id, c.sign, t.user_id, t.metric, " + value_of("t.total", "m.kind", "m.cap") + " AS x "
+    "src AS (SELECT c.variant_id, c.sign, t.user_id, t.metric, " + value_of("t.total", "m.kind", "m.cap") + " AS x "
     "  FROM counted c JOIN user_totals t ON t.experiment_id = $1::uuid AND t.user_id = c.user_id "
     "  JOIN m ON m.key = t.metric), "
-    "xy AS (SELECT n.variant_id, r.key AS metric, n.sign * n.x * d.x AS xy FROM r "
-    "  JOIN vals n ON n.metric = r.numerator JOIN vals d ON d.metric = r.denominator AND d.user_id = n.user_id), "
+    "xy AS (" + metric_sql::kRatioProducts + "), "
     // Covariates enter with the user (with x = 0 when the user did nothing yet) and leave with them.
     "cov AS (SELECT c.variant_id, c.sign, m.key AS metric, " + metric_sql::covariate_of("c.covariates", "m.key") +
     " AS c, coalesce(" + value_of("t.total", "m.kind", "m.cap") + ", 0) AS x "
@@ -66,7 +66,7 @@ const std::string kAssignSql =
     "  LEFT JOIN user_totals t ON t.experiment_id = $1::uuid AND t.user_id = c.user_id AND t.metric = m.key "
     "  WHERE c.covariates ? m.key), "
     "deltas AS (SELECT variant_id, metric, sign * x AS ds, sign * x * x AS dss, 0::numeric AS dxy, "
-    "    0::numeric AS dc, 0::numeric AS dcc, 0::numeric AS dxc FROM vals "
+    "    0::numeric AS dc, 0::numeric AS dcc, 0::numeric AS dxc FROM src "
     "  UNION ALL SELECT variant_id, metric, 0, 0, xy, 0, 0, 0 FROM xy "
     "  UNION ALL SELECT variant_id, metric, 0, 0, 0, sign * c, sign * c * c, sign * x * c FROM cov), " +
     kApplyDeltas +
@@ -88,28 +88,35 @@ const std::string kEventsSql =
     "agg AS (SELECT m.key AS metric, ins.user_id, sum(" + metric_sql::event_amount("m.kind", "ins.value") +
     ") AS delta "
     "  FROM ins JOIN m ON m.event_type = ins.type GROUP BY m.key, ins.user_id), "
+    // The users' totals before this batch, looked up by key (a join of two CTEs would be quadratic).
+    "old AS (SELECT agg.metric, agg.user_id, agg.delta, coalesce(t.total, 0) AS total FROM agg "
+    "  LEFT JOIN user_totals t ON t.experiment_id = $1::uuid AND t.user_id = agg.user_id AND t.metric = agg.metric), "
     "up AS (INSERT INTO user_totals AS t (experiment_id, metric, user_id, total) "
     "  SELECT $1::uuid, metric, user_id, delta FROM agg "
-    "  ON CONFLICT (experiment_id, metric, user_id) DO UPDATE SET total = t.total + EXCLUDED.total "
-    "  RETURNING metric, user_id, total), "
-    "moved AS (SELECT a.variant_id, up.user_id, up.metric, " +
-    value_of("up.total - agg.delta", "m.kind", "m.cap") + " AS x_old, " + value_of("up.total", "m.kind", "m.cap") +
-    " AS x_new, " + metric_sql::covariate_of("a.covariates", "up.metric") + " AS c "
-    "  FROM up JOIN agg USING (metric, user_id) JOIN m ON m.key = up.metric "
-    "  JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = up.user_id AND " + std::string(metric_sql::kCounts) + "), "
-    "pairs AS (SELECT DISTINCT r.key, r.numerator, r.denominator, r.num_cap, r.den_cap, mv.variant_id, mv.user_id "
-    "  FROM moved mv JOIN r ON mv.metric IN (r.numerator, r.denominator)), "
+    "  ON CONFLICT (experiment_id, user_id, metric) DO UPDATE SET total = t.total + EXCLUDED.total RETURNING 1), "
+    "moved AS (SELECT a.variant_id, o.user_id, o.metric, " + value_of("o.total", "m.kind", "m.cap") + " AS x_old, " +
+    value_of("o.total + o.delta", "m.kind", "m.cap") + " AS x_new, " +
+    metric_sql::covariate_of("a.covariates", "o.metric") + " AS c "
+    "  FROM old o JOIN m ON m.key = o.metric "
+    "  JOIN assignments a ON a.experiment_id = $1::uuid AND a.user_id = o.user_id AND " +
+    std::string(metric_sql::kCounts) + "), "
+    // Per (user, ratio) the parts that moved, grouped; a part that did not move is read as it stands.
+    "pm AS (SELECT mv.variant_id, mv.user_id, r.key, r.numerator, r.denominator, r.num_cap, r.den_cap, "
+    "    max(mv.x_old) FILTER (WHERE mv.metric = r.numerator) AS n_old, "
+    "    max(mv.x_new) FILTER (WHERE mv.metric = r.numerator) AS n_new, "
+    "    max(mv.x_old) FILTER (WHERE mv.metric = r.denominator) AS d_old, "
+    "    max(mv.x_new) FILTER (WHERE mv.metric = r.denominator) AS d_new "
+    "  FROM moved mv JOIN r ON mv.metric IN (r.numerator, r.denominator) "
+    "  GROUP BY mv.variant_id, mv.user_id, r.key, r.numerator, r.denominator, r.num_cap, r.den_cap), "
     "parts AS (SELECT p.variant_id, p.key AS metric, "
-    "    coalesce(n.x_old, " + value_of("tn.total", "'mean'", "p.num_cap") + ", 0) AS n_old, "
-    "    coalesce(n.x_new, " + value_of("tn.total", "'mean'", "p.num_cap") + ", 0) AS n_new, "
-    "    coalesce(d.x_old, " + value_of("td.total", "'mean'", "p.den_cap") + ", 0) AS d_old, "
-    "    coalesce(d.x_new, " + value_of("td.total", "'mean'", "p.den_cap") + ", 0) AS d_new "
-    "  FROM pairs p "
-    "  LEFT JOIN moved n ON n.user_id = p.user_id AND n.metric = p.numerator "
-    "  LEFT JOIN moved d ON d.user_id = p.user_id AND d.metric = p.denominator "
-    "  LEFT JOIN user_totals tn ON tn.experiment_id = $1::uuid AND tn.metric = p.numerator AND tn.user_id = p.user_id "
-    "  LEFT JOIN user_totals td ON td.experiment_id = $1::uuid AND td.metric = p.denominator "
-    "    AND td.user_id = p.user_id), "
+    "    coalesce(p.n_old, " + value_of("tn.total", "'mean'", "p.num_cap") + ", 0) AS n_old, "
+    "    coalesce(p.n_new, " + value_of("tn.total", "'mean'", "p.num_cap") + ", 0) AS n_new, "
+    "    coalesce(p.d_old, " + value_of("td.total", "'mean'", "p.den_cap") + ", 0) AS d_old, "
+    "    coalesce(p.d_new, " + value_of("td.total", "'mean'", "p.den_cap") + ", 0) AS d_new "
+    "  FROM pm p "
+    "  LEFT JOIN user_totals tn ON tn.experiment_id = $1::uuid AND tn.user_id = p.user_id AND tn.metric = p.numerator "
+    "  LEFT JOIN user_totals td ON td.experiment_id = $1::uuid AND td.user_id = p.user_id "
+    "    AND td.metric = p.denominator), "
     "deltas AS (SELECT variant_id, metric, x_new - x_old AS ds, x_new * x_new - x_old * x_old AS dss, "
     "    0::numeric AS dxy, 0::numeric AS dc, 0::numeric AS dcc, coalesce((x_new - x_old) * c, 0) AS dxc FROM moved "
     "  UNION ALL SELECT variant_id, metric, 0, 0, n_new * d_new - n_old * d_old, 0, 0, 0 FROM parts), " +
