@@ -2,7 +2,9 @@
  * Snapshots for the multiple-metrics UI: one with three metrics (a proportion primary, a mean
  * secondary, a ratio guardrail where lower is better) and its alerts, from
  * fixtures/metrics-snapshot.json (also served by e2e/metrics.e2e.test.mjs); and the same
- * experiment as a server without metrics sends it.
+ * experiment as a server without metrics sends it. In the fixture CUPED adjusts the revenue
+ * metric (theta 0.41 / variance reduction 0.31 for one_click, 0.38 / 0.24 for express; null for
+ * the control and the other metrics), and 120 users saw more than one variant.
  */
 import type { ExperimentSnapshot, HistoryPoint } from "@expstream/client";
 import fixture from "./fixtures/metrics-snapshot.json";
@@ -22,10 +24,22 @@ export function makeMetricsSnapshot(overrides: Partial<ExperimentSnapshot> = {})
   };
 }
 
-/** The same snapshot without `metrics` and `alerts`: what a server from before metrics sends. */
+/** The same snapshot without `metrics`, `alerts` and `multiple_exposures`: what a server from before metrics sends. */
 export function makeSnapshotWithoutMetrics(): ExperimentSnapshot {
-  const { metrics: _metrics, alerts: _alerts, ...rest } = makeMetricsSnapshot();
+  const { metrics: _metrics, alerts: _alerts, multiple_exposures: _exposures, ...rest } = makeMetricsSnapshot();
   return rest;
+}
+
+/** The three-metric snapshot as a server from before CUPED and the exposure count sends it: no `cuped` fields, no `multiple_exposures`. */
+export function makeMetricsSnapshotWithoutCuped(): ExperimentSnapshot {
+  const { multiple_exposures: _exposures, ...snapshot } = makeMetricsSnapshot();
+  return {
+    ...snapshot,
+    metrics: (snapshot.metrics ?? []).map(({ cuped: _cuped, variants, ...metric }) => ({
+      ...metric,
+      variants: variants.map(({ cuped: _variantCuped, ...variant }) => variant),
+    })),
+  };
 }
 
 /**

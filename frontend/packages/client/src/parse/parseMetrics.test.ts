@@ -67,16 +67,34 @@ describe("snapshot metrics and alerts", () => {
   });
 
   it("keeps CUPED's theta and variance reduction where the server sends them, null for a malformed one, nothing where it sends none", () => {
-    const [metric, other] = rawMetrics(metricsSnapshotJson());
+    const [metric, revenue, other] = rawMetrics(metricsSnapshotJson());
     metric.cuped = { theta: 0.41, variance_reduction: 0.31 };
     (metric.variants[0] as Raw).cuped = null;
     (metric.variants[1] as Raw).cuped = { theta: 0.4, variance_reduction: "a lot" };
-    const [parsed, untouched] = parseMetrics([metric, other]) ?? [];
+    delete (metric.variants[2] as Raw).cuped;
+    delete other.cuped;
+    const [parsed, fromFixture, untouched] = parseMetrics([metric, revenue, other]) ?? [];
     expect(parsed.cuped).toEqual({ theta: 0.41, variance_reduction: 0.31 });
     expect(Object.keys(parsed).indexOf("cuped")).toBe(Object.keys(parsed).indexOf("variants") - 1);
     expect(parsed.variants.map((v) => v.cuped)).toEqual([null, null, undefined]);
     expect(parsed.variants[2]).not.toHaveProperty("cuped");
+    expect(fromFixture.cuped).toEqual({ theta: 0.41, variance_reduction: 0.31 });
+    expect(fromFixture.variants.map((v) => v.cuped)).toEqual([
+      null,
+      { theta: 0.41, variance_reduction: 0.31 },
+      { theta: 0.38, variance_reduction: 0.24 },
+    ]);
     expect(untouched).not.toHaveProperty("cuped");
+  });
+
+  it("keeps a CUPED entry whose variance reduction the server could not compute (null), with its theta", () => {
+    const [metric] = rawMetrics(metricsSnapshotJson());
+    metric.cuped = { theta: 0, variance_reduction: null };
+    (metric.variants[1] as Raw).cuped = { theta: 1.7, variance_reduction: -0.02 };
+    (metric.variants[2] as Raw).cuped = { theta: null, variance_reduction: 0.2 };
+    const [parsed] = parseMetrics([metric]) ?? [];
+    expect(parsed.cuped).toEqual({ theta: 0, variance_reduction: null });
+    expect(parsed.variants.map((v) => v.cuped)).toEqual([null, { theta: 1.7, variance_reduction: -0.02 }, null]);
   });
 
   it("keeps the snapshot's count of users with several exposures when it is a number", () => {

@@ -14,15 +14,16 @@ import {
   type MetricVariantResult,
   type SnapshotAlert,
 } from "../types/metrics";
-import { isNumber, isObject, isOneOf, isString, toInterval, toNumberOrNull } from "./jsonGuards";
+import { isNumber, isNumberOrNull, isObject, isOneOf, isString, toInterval, toNumberOrNull } from "./jsonGuards";
 
 /** Entries of `list` that `parse` accepts, in order. */
 function parseEach<T>(list: unknown[], parse: (value: unknown) => T | null): T[] {
   return list.map(parse).filter((item): item is T => item !== null);
 }
 
+/** `{theta, variance_reduction}` with a finite theta and a finite or null variance reduction (the server's null: not computable). */
 function parseCuped(value: unknown): CupedInfo | null {
-  if (!isObject(value) || !isNumber(value.theta) || !isNumber(value.variance_reduction)) return null;
+  if (!isObject(value) || !isNumber(value.theta) || !isNumberOrNull(value.variance_reduction)) return null;
   return { theta: value.theta, variance_reduction: value.variance_reduction };
 }
 

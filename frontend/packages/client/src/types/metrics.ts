@@ -46,9 +46,13 @@ export interface MetricVariantResult {
 
 /** CUPED (regression adjustment on pre-exposure covariates): the coefficient and the share of variance removed. */
 export interface CupedInfo {
+  /** The regression coefficient on the users' pre-experiment values (0: the comparison is the unadjusted one). */
   theta: number;
-  /** Fraction, e.g. 0.31 = the variance shrank by 31 %. */
-  variance_reduction: number;
+  /**
+   * Share of the lift estimate's variance the adjustment removed, as a fraction: 0.31 = 31 % less.
+   * May be 0 or slightly negative (no reduction); null when it cannot be computed yet.
+   */
+  variance_reduction: number | null;
 }
 
 export interface MetricResult {
