@@ -19,6 +19,8 @@ export const classNames = {
   chartNote: "es-chart-note",
   chartSvg: "es-chart-svg",
   chartTitle: "es-chart-title",
+  cuped: "es-cuped",
+  cupedNote: "es-cuped-note",
   direction: "es-direction",
   dot: "es-dot",
   errorBanner: "es-error-banner",

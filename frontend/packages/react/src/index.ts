@@ -57,6 +57,15 @@ export {
 } from "./lib/analysis";
 export { srmAlert, srmMessage, type SrmAlert } from "./lib/srm";
 export { guardrailAlerts, guardrailMessage, multipleExposuresAlert, multipleExposuresMessage } from "./lib/alerts";
+export {
+  cupedDisplay,
+  cupedLabel,
+  cupedTitle,
+  formatTheta,
+  varianceReductionPercent,
+  type CupedDisplay,
+  type CupedNote,
+} from "./lib/cuped";
 export { DIRECTION_NOTES, ROLE_LABELS, VALUE_LABELS, formatMetricValue, shownMetrics } from "./lib/metrics";
 export {
   METRIC_VERDICT_LABELS,

@@ -95,6 +95,17 @@ describe("LiveResultsPanel with several metrics", () => {
     expect(screen.getByTestId("multiple-exposures-banner")).toHaveTextContent("120 users (1.30% of participants) saw more than one variant");
   });
 
+  it("badges the CUPED-adjusted metric's card", () => {
+    renderPanel(makeMetricsSnapshot());
+    expect(screen.getAllByTestId("metric-cuped").map((el) => el.closest<HTMLElement>("[data-metric-key]")?.dataset.metricKey)).toEqual([
+      "revenue",
+    ]);
+    expect(screen.getAllByTestId("metric-variant-cuped").map((el) => el.textContent)).toEqual([
+      "CUPED: \u221231% variance",
+      "CUPED: \u221224% variance",
+    ]);
+  });
+
   it("states the correction across the tested metrics × treatments, Holm or Benjamini-Hochberg", () => {
     const { unmount } = renderPanel(makeMetricsSnapshot());
     expect(screen.getByTestId("analysis-method")).toHaveTextContent(

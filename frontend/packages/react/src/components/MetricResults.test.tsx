@@ -1,6 +1,6 @@
 import { render, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
-import { makeMetricsSnapshot } from "@test-support/metricsFixtures";
+import { makeMetricsSnapshot, makeMetricsSnapshotWithoutCuped } from "@test-support/metricsFixtures";
 import { MetricResults } from "./MetricResults";
 
 const snapshot = makeMetricsSnapshot();
@@ -105,5 +105,55 @@ describe("MetricResults", () => {
     render(<MetricResults metrics={[raw]} variants={snapshot.variants} />);
     expect(screen.getByTestId("metric-p-value-header").textContent).toBe("P-value");
     expect(screen.getAllByTestId("metric-p-value").map((el) => el.textContent)).toEqual(["—", "<0.001", "0.710"]);
+  });
+
+  describe("CUPED", () => {
+    it("badges the regression-adjusted metric only, and notes each treatment's reduction when they differ", () => {
+      renderMetrics();
+      expect(card("checkout_conversion").queryByTestId("metric-cuped")).not.toBeInTheDocument();
+      expect(card("refunds").queryByTestId("metric-cuped")).not.toBeInTheDocument();
+      const badge = card("revenue").getByTestId("metric-cuped");
+      expect(badge.textContent).toBe("CUPED");
+      expect(badge.getAttribute("title")).toContain("One-click checkout: \u03b8 = 0.41, 31% less variance");
+      expect(cell("revenue", "one_click", "metric-variant-cuped").textContent).toBe("CUPED: \u221231% variance");
+      expect(cell("revenue", "express", "metric-variant-cuped").textContent).toBe("CUPED: \u221224% variance");
+      expect(cell("revenue", "express", "metric-variant-cuped")).toHaveAttribute(
+        "title",
+        "Regression-adjusted on the users\u2019 pre-experiment values (CUPED, \u03b8 = 0.38): the lift\u2019s variance is 24% lower, so its interval is narrower.",
+      );
+      const controlRow = card("revenue")
+        .getAllByTestId("metric-variant-row")
+        .find((el) => el.dataset.variantKey === "control");
+      expect(controlRow?.querySelector('[data-testid="metric-variant-cuped"]')).toBeNull();
+    });
+
+    it("shows one badge with the reduction and theta when there is one treatment", () => {
+      const revenue = (snapshot.metrics ?? [])[1];
+      const single = { ...revenue, variants: revenue.variants.slice(0, 2) };
+      render(<MetricResults metrics={[single]} variants={snapshot.variants.slice(0, 2)} />);
+      const badge = screen.getByTestId("metric-cuped");
+      expect(badge.textContent).toBe("CUPED: \u221231% variance");
+      expect(badge).toHaveAttribute(
+        "title",
+        "Regression-adjusted on the users\u2019 pre-experiment values (CUPED, \u03b8 = 0.41): the lift\u2019s variance is 31% lower, so its interval is narrower.",
+      );
+      expect(screen.queryByTestId("metric-variant-cuped")).not.toBeInTheDocument();
+    });
+
+    it("says when the adjustment removed no variance", () => {
+      const revenue = (snapshot.metrics ?? [])[1];
+      const none = { theta: 0, variance_reduction: 0 };
+      const flat = { ...revenue, cuped: none, variants: revenue.variants.map((v) => (v.cuped ? { ...v, cuped: none } : v)) };
+      render(<MetricResults metrics={[flat]} variants={snapshot.variants} />);
+      expect(screen.getByTestId("metric-cuped").textContent).toBe("CUPED: no variance reduction");
+    });
+
+    it("renders metrics without cuped fields exactly as before", () => {
+      const before = makeMetricsSnapshotWithoutCuped();
+      const { container } = render(<MetricResults metrics={before.metrics ?? []} variants={before.variants} />);
+      expect(screen.queryByTestId("metric-cuped")).not.toBeInTheDocument();
+      expect(screen.queryByTestId("metric-variant-cuped")).not.toBeInTheDocument();
+      expect(container.querySelector(".es-cuped, .es-cuped-note")).toBeNull();
+    });
   });
 });

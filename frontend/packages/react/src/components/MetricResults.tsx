@@ -1,5 +1,6 @@
 import { useId } from "react";
 import type { MetricResult, VariantResult } from "@expstream/client";
+import { cupedDisplay } from "../lib/cuped";
 import { formatChance, formatInteger, formatLift, formatPValue } from "../lib/format";
 import {
   DIRECTION_NOTES,
@@ -25,7 +26,10 @@ export interface MetricResultsProps {
   variants: readonly VariantInfo[];
 }
 
-/** One card per metric: its name, role and direction, and a row per variant. */
+/**
+ * One card per metric: its name, role and direction (and a CUPED badge when the server
+ * regression-adjusted it; lib/cuped.ts), and a row per variant.
+ */
 export function MetricResults({ metrics, variants }: MetricResultsProps) {
   return (
     <section className={styles.metrics} aria-label="Metrics" data-testid="metric-results">
@@ -45,6 +49,7 @@ function verdictTitle(verdict: MetricVerdict, metric: MetricResult): string | un
 
 function MetricCard({ metric, variants }: { metric: MetricResult; variants: readonly VariantInfo[] }) {
   const adjusted = showsAdjustedPValues(metric);
+  const cuped = cupedDisplay(metric, variants);
   const headingId = `${useId()}-heading`;
   return (
     <section
@@ -64,6 +69,11 @@ function MetricCard({ metric, variants }: { metric: MetricResult; variants: read
         <span className={styles.direction} data-testid="metric-direction">
           {DIRECTION_NOTES[metric.direction]}
         </span>
+        {cuped.badge && (
+          <span className={styles.cuped} data-testid="metric-cuped" title={cuped.badge.title}>
+            {cuped.badge.text}
+          </span>
+        )}
       </header>
       <div className={styles.tableScroll}>
         <table className={`${styles.table} ${styles.resultsTable}`} data-testid="metric-table">
@@ -101,11 +111,20 @@ function MetricCard({ metric, variants }: { metric: MetricResult; variants: read
             {metric.variants.map((variant) => {
               const isControl = isControlKey(variants, variant.key);
               const verdict = metricVerdict(variant, { isControl, direction: metric.direction });
+              const cupedNote = cuped.rows.get(variant.key);
               return (
                 <tr key={variant.key} data-testid="metric-variant-row" data-variant-key={variant.key}>
                   <th scope="row">
                     <span className={styles.variantName}>{variantName(variants, variant.key)}</span>{" "}
                     <span className={styles.variantKey}>{variant.key}</span>
+                    {cupedNote && (
+                      <>
+                        {" "}
+                        <span className={styles.cupedNote} data-testid="metric-variant-cuped" title={cupedNote.title}>
+                          {cupedNote.text}
+                        </span>
+                      </>
+                    )}
                   </th>
                   <td className={styles.num} data-testid="metric-users">
                     {formatInteger(variant.users)}
