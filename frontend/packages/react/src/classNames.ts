@@ -50,6 +50,7 @@ export const classNames = {
   srmBanner: "es-srm-banner",
   stat: "es-stat",
   statLabel: "es-stat-label",
+  statNote: "es-stat-note",
   statValue: "es-stat-value",
   stats: "es-stats",
   statusPill: "es-status-pill",

@@ -56,7 +56,14 @@ export {
   type ComparisonFamily,
 } from "./lib/analysis";
 export { srmAlert, srmMessage, type SrmAlert } from "./lib/srm";
-export { guardrailAlerts, guardrailMessage, multipleExposuresAlert, multipleExposuresMessage } from "./lib/alerts";
+export {
+  guardrailAlerts,
+  guardrailMessage,
+  multipleExposuresAlert,
+  multipleExposuresCount,
+  multipleExposuresMessage,
+  multipleExposuresNote,
+} from "./lib/alerts";
 export {
   cupedDisplay,
   cupedLabel,

@@ -2,7 +2,12 @@ import { fireEvent, render, screen, waitFor, within } from "@testing-library/rea
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { AnomalyEvent, ExperimentSnapshot } from "@expstream/client";
 import type { ExperimentStream } from "../hooks/useExperimentStream";
-import { makeMetricsSnapshot, makeSnapshotWithoutMetrics, metricsHistory } from "@test-support/metricsFixtures";
+import {
+  makeMetricsSnapshot,
+  makeMetricsSnapshotWithoutCuped,
+  makeSnapshotWithoutMetrics,
+  metricsHistory,
+} from "@test-support/metricsFixtures";
 import { LiveResultsPanel } from "./LiveResultsPanel";
 
 // The panel with several metrics, against a stubbed hook (as in LiveResultsPanel.test.tsx).
@@ -95,6 +100,21 @@ describe("LiveResultsPanel with several metrics", () => {
     expect(screen.getByTestId("multiple-exposures-banner")).toHaveTextContent("120 users (1.30% of participants) saw more than one variant");
   });
 
+  it("shows the count of users who saw more than one variant under the participants, and nothing when there are none", () => {
+    const { unmount } = renderPanel(makeMetricsSnapshot());
+    const note = screen.getByTestId("multiple-exposures-count");
+    expect(note.textContent).toBe("120 users saw more than one variant");
+    expect(note.closest(".es-stat")).toContainElement(screen.getByTestId("total-participants"));
+    unmount();
+    // Below the banner's 1 % the count is still shown, quietly.
+    const quiet = renderPanel(makeMetricsSnapshot({ alerts: [], multiple_exposures: 1 }));
+    expect(screen.queryByTestId("multiple-exposures-banner")).not.toBeInTheDocument();
+    expect(screen.getByTestId("multiple-exposures-count").textContent).toBe("1 user saw more than one variant");
+    quiet.unmount();
+    renderPanel(makeMetricsSnapshot({ multiple_exposures: 0 }));
+    expect(screen.queryByTestId("multiple-exposures-count")).not.toBeInTheDocument();
+  });
+
   it("badges the CUPED-adjusted metric's card", () => {
     renderPanel(makeMetricsSnapshot());
     expect(screen.getAllByTestId("metric-cuped").map((el) => el.closest<HTMLElement>("[data-metric-key]")?.dataset.metricKey)).toEqual([
@@ -154,6 +174,29 @@ describe("LiveResultsPanel with several metrics", () => {
       "aria-label",
       "Relative lift of Refunds per order over time for One-click checkout, Express checkout",
     );
+  });
+});
+
+describe("LiveResultsPanel without CUPED or the exposure count", () => {
+  it("renders a snapshot without cuped and multiple_exposures exactly like one with them null and 0", async () => {
+    const without = renderPanel(makeMetricsSnapshotWithoutCuped());
+    await waitFor(() => expect(without.container.querySelectorAll('[data-testid="lift-line"]')).toHaveLength(2));
+    for (const testId of ["metric-cuped", "metric-variant-cuped", "multiple-exposures-count"]) {
+      expect(screen.queryByTestId(testId)).not.toBeInTheDocument();
+    }
+    expect(screen.getAllByTestId("metric-card")).toHaveLength(3);
+    const html = without.container.innerHTML;
+    without.unmount();
+    const base = makeMetricsSnapshotWithoutCuped();
+    const nulls = {
+      ...base,
+      multiple_exposures: 0,
+      metrics: (base.metrics ?? []).map((m) => ({ ...m, cuped: null, variants: m.variants.map((v) => ({ ...v, cuped: null })) })),
+    };
+    const empty = renderPanel(nulls);
+    await waitFor(() => expect(empty.container.querySelectorAll('[data-testid="lift-line"]')).toHaveLength(2));
+    const sameIds = (text: string) => text.replace(/_r_[0-9a-z]+_|«[^»]*»|:r[0-9a-z]+:/g, "ID");
+    expect(sameIds(empty.container.innerHTML)).toBe(sameIds(html));
   });
 });
 

@@ -5,6 +5,7 @@ import { useLiftHistory } from "../hooks/useLiftHistory";
 import { comparisonFamily, countTreatments, describeAnalysis } from "../lib/analysis";
 import { formatDateTime, formatDays, formatInteger, formatTime } from "../lib/format";
 import { shownMetrics } from "../lib/metrics";
+import { multipleExposuresCount, multipleExposuresNote } from "../lib/alerts";
 import { srmAlert, srmMessage } from "../lib/srm";
 import { AlertBanners } from "./AlertBanners";
 import { ConnectionBadge, LiveIndicator, TransportNote } from "./ConnectionBadge";
@@ -21,7 +22,8 @@ export interface LiveResultsPanelProps {
 
 /**
  * Live A/B results of one experiment, streamed over WebSocket (or SSE / polling
- * as fallbacks): summary, SRM, guardrail and exposure warnings, variant table with the
+ * as fallbacks): summary (with the count of users who saw more than one variant, when there
+ * are any), SRM, guardrail and exposure warnings, variant table with the
  * analysis method, a card per metric when the snapshot has `metrics`, and the
  * lift-over-time chart (history endpoint plus live snapshots) with a metric selector.
  */
@@ -31,6 +33,7 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
   const history = useLiftHistory(experimentId, snapshot, { token: options?.token });
   const srm = srmAlert(snapshot, anomaly);
   const metrics = shownMetrics(snapshot?.metrics);
+  const multipleExposures = multipleExposuresCount(snapshot);
   const method = snapshot
     ? describeAnalysis(snapshot.analysis, comparisonFamily(countTreatments(snapshot.variants), metrics))
     : null;
@@ -122,6 +125,15 @@ export function LiveResultsPanel({ experimentId, options }: LiveResultsPanelProp
               <div className={styles.statValue} data-testid="total-participants">
                 {formatInteger(snapshot.total_participants)}
               </div>
+              {multipleExposures !== null && (
+                <div
+                  className={styles.statNote}
+                  data-testid="multiple-exposures-count"
+                  title="Users assigned to more than one variant; a warning appears when they pass 1% of the assigned users"
+                >
+                  {multipleExposuresNote(multipleExposures)}
+                </div>
+              )}
             </div>
             <div className={`${styles.card} ${styles.stat}`}>
               <div className={styles.statLabel}>Running</div>

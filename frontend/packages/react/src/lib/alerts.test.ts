@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { AnomalyEvent } from "@expstream/client";
 import { makeMetricsSnapshot, makeSnapshotWithoutMetrics } from "@test-support/metricsFixtures";
-import { guardrailAlerts, guardrailMessage, multipleExposuresAlert, multipleExposuresMessage } from "./alerts";
+import {
+  guardrailAlerts,
+  guardrailMessage,
+  multipleExposuresAlert,
+  multipleExposuresCount,
+  multipleExposuresMessage,
+  multipleExposuresNote,
+} from "./alerts";
 
 const guardrailEvent: AnomalyEvent = {
   event: "anomaly",
@@ -72,5 +79,15 @@ describe("multiple exposures", () => {
   it("is absent without alerts", () => {
     expect(multipleExposuresAlert(makeSnapshotWithoutMetrics())).toBeNull();
     expect(multipleExposuresAlert(null)).toBeNull();
+  });
+
+  it("counts the users who saw more than one variant only when there are some", () => {
+    expect(multipleExposuresCount(makeMetricsSnapshot())).toBe(120);
+    expect(multipleExposuresCount({ multiple_exposures: 0 })).toBeNull();
+    expect(multipleExposuresCount({ multiple_exposures: -3 })).toBeNull();
+    expect(multipleExposuresCount(makeSnapshotWithoutMetrics())).toBeNull();
+    expect(multipleExposuresCount(null)).toBeNull();
+    expect(multipleExposuresNote(1234)).toBe("1,234 users saw more than one variant");
+    expect(multipleExposuresNote(1)).toBe("1 user saw more than one variant");
   });
 });

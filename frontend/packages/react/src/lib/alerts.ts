@@ -51,6 +51,20 @@ export function guardrailMessage(
   return `Guardrail \u201c${metric?.name ?? alert.metric}\u201d${direction} got worse for ${variantName(variants, alert.variant)}${lift}${interval}.`;
 }
 
+/**
+ * The snapshot's count of users who saw more than one variant (`multiple_exposures`) when there
+ * are any; null when it is 0 or the server does not send it.
+ */
+export function multipleExposuresCount(snapshot: Pick<ExperimentSnapshot, "multiple_exposures"> | null): number | null {
+  const count = snapshot?.multiple_exposures;
+  return typeof count === "number" && Number.isFinite(count) && count > 0 ? count : null;
+}
+
+/** The quiet count under the participants: "410 users saw more than one variant", "1 user saw more than one variant". */
+export function multipleExposuresNote(count: number): string {
+  return `${formatInteger(count)} ${count === 1 ? "user" : "users"} saw more than one variant`;
+}
+
 /** "120 users (1.30% of participants) saw more than one variant, which blurs the comparison." */
 export function multipleExposuresMessage(alert: MultipleExposuresAlert): string {
   const users = `${formatInteger(alert.users)} ${alert.users === 1 ? "user" : "users"}`;
