@@ -10,6 +10,9 @@
 // embedded database, and /usr/bin/chromium (or EXPSTREAM_E2E_CHROMIUM). No browser is ever
 // downloaded, and no outside database is used.
 //
+// Also checks that "Revenue per user", whose covariate is the simulated users' past spend, shows
+// the CUPED badge.
+//
 // Artifacts: <repo>/test-artifacts/e2e/demo.png (the dashboard with moving numbers) and demo.log
 // (the demo's output, tokens redacted).
 
@@ -56,6 +59,8 @@ const SEL = {
   live: '[data-testid="live-indicator"]',
   errorBanner: '[data-testid="error-banner"]',
   accessError: '[data-testid="access-error"]',
+  metricCard: '[data-testid="metric-card"]',
+  cuped: '[data-testid="metric-cuped"]',
 };
 
 const log = createLogger("demo-e2e");
@@ -201,13 +206,25 @@ test("expstream demo: the printed dashboard link shows the demo experiment, and 
     assert.equal(navigations(), navigationsBefore, "the page navigated while the numbers grew");
     assert.equal(await page.locator(`${SEL.status}[data-status="connected"]`).count(), 1, "still connected");
 
-    // 4. What the new user sees.
+    // 4. The demo's revenue carries past spend as a covariate: its card shows the CUPED badge.
+    const cupedBadge = page.locator(`${SEL.metricCard}[data-metric-key="revenue"] ${SEL.cuped}`);
+    try {
+      await cupedBadge.waitFor({ state: "visible", timeout: WAIT_MS });
+    } catch (err) {
+      throw new Error(`"Revenue per user" shows no CUPED badge: the page shows ${await describePage(page)} (${err.message.split("\n")[0]})`);
+    }
+    const cuped = { text: (await cupedBadge.textContent()).trim(), title: await cupedBadge.getAttribute("title") };
+    log(`revenue's CUPED badge: ${JSON.stringify(cuped)}`);
+    assert.match(cuped.text, /^CUPED(: (\u2212\d+% variance|no variance reduction))?$/, "the CUPED badge's text");
+    assert.match(cuped.title ?? "", /pre-experiment values \(CUPED, \u03b8 = /, "the CUPED badge's tooltip names theta");
+
+    // 5. What the new user sees.
     const shot = path.join(ARTIFACTS_DIR, "demo.png");
     await page.screenshot({ path: shot, fullPage: true, animations: "disabled" });
     log(`saved ${path.relative(REPO_ROOT, shot)}`);
     assert.deepEqual(pageErrors, [], "uncaught errors in the page");
 
-    // 5. SIGTERM stops the demo, its server and its embedded PostgreSQL.
+    // 6. SIGTERM stops the demo, its server and its embedded PostgreSQL.
     await browser.close();
     browser = null;
     const exit = await stopServer(demo);

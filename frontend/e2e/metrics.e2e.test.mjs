@@ -1,9 +1,10 @@
 // End-to-end check of the multiple-metrics panel in Chromium. The page comes from the REAL server
 // (experiment, static dashboard); its results WebSocket and history request are answered here
 // with the shared fixture (test-support/fixtures/metrics-snapshot.json: three metrics and alerts),
-// since the server's side of metrics is built separately. Checks that the metric cards, the
-// guardrail and exposure banners and the chart's metric selector render, and that every results
-// table fits its card at 1280 px.
+// since the server's side of metrics is built separately. Checks that the metric cards (with the
+// revenue card's CUPED badge and per-treatment notes), the guardrail and exposure banners, the
+// count of users who saw more than one variant and the chart's metric selector render, and that
+// every results table fits its card at 1280 px.
 //
 //   cd frontend && npm run build   # once: the server serves frontend/out
 //   npm run e2e                    # node --test e2e/
@@ -132,6 +133,18 @@ test("several metrics: a card per metric, guardrail banner, metric selector, tab
     log(`guardrail banner: ${banner}`);
     assert.match(banner, /Refunds per order.*One-click checkout/);
     await page.locator('[data-testid="multiple-exposures-banner"]').waitFor({ state: "visible" });
+    assert.equal(
+      (await page.locator('[data-testid="multiple-exposures-count"]').textContent()).trim(),
+      "120 users saw more than one variant",
+    );
+    // CUPED: revenue's treatments were adjusted differently, so a badge and a note per row.
+    const cuped = await page.locator('[data-testid="metric-cuped"]').evaluateAll((els) =>
+      els.map((el) => [el.closest("[data-metric-key]").dataset.metricKey, el.textContent]),
+    );
+    const cupedRows = await page.locator('[data-testid="metric-variant-cuped"]').allTextContents();
+    log(`CUPED badges ${JSON.stringify(cuped)}, row notes ${JSON.stringify(cupedRows)}`);
+    assert.deepEqual(cuped, [["revenue", "CUPED"]]);
+    assert.deepEqual(cupedRows, ["CUPED: \u221231% variance", "CUPED: \u221224% variance"]);
     assert.equal(await page.locator('[data-testid="lift-metric-select"]').inputValue(), "checkout_conversion");
 
     const tables = await page.evaluate(measureTables);
