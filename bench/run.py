@@ -1339,35 +1339,14 @@ def _t_upper(alpha_half: float, dof: float) -> float:
     return z + g1 / dof + g2 / dof**2 + g3 / dof**3 + g4 / dof**4
 
 
-def _gamma_q(a: float, x: float) -> float:
-    """Regularized upper incomplete gamma Q(a, x) (Numerical Recipes gser/gcf)."""
-    if x <= 0:
-        return 1.0
-    front = math.exp(-x + a * math.log(x) - math.lgamma(a))
-    if x < a + 1:
-        ap, term = a, 1.0 / a
-        total = term
-        for _ in range(1000):
-            ap += 1
-            term *= x / ap
-            total += term
-            if abs(term) < abs(total) * 1e-17:
-                break
-        return 1.0 - total * front
-    b, c, d = x + 1 - a, 1e300, 1 / (x + 1 - a)
-    h = d
-    for i in range(1, 1000):
-        an = -i * (i - a)
-        b += 2
-        d = an * d + b
-        d = d if abs(d) > 1e-300 else 1e-300
-        c = b + an / c
-        c = c if abs(c) > 1e-300 else 1e-300
-        d = 1 / d
-        h *= d * c
-        if abs(d * c - 1) < 1e-17:
-            break
-    return front * h
+def _srm_sequential_p(counts: list[int], concentration: float = 100.0) -> float:
+    """The core's anytime-valid SRM p-value (Lindon & Malek 2022) at equal shares: min(1, 1/BF),
+    BF the Dirichlet-multinomial mixture (prior concentration x share) over the multinomial."""
+    share = 1.0 / len(counts)
+    prior = concentration * share
+    log_bf = math.lgamma(concentration) - math.lgamma(concentration + sum(counts))
+    log_bf += sum(math.lgamma(prior + x) - math.lgamma(prior) - x * math.log(share) for x in counts)
+    return 1.0 if log_bf <= 0 else min(1.0, math.exp(-log_bf))
 
 
 def py_snapshot_json(
@@ -1461,11 +1440,7 @@ def py_snapshot_json(
             and not (r["difference_ci"][0] <= 0.0 <= r["difference_ci"][1])
         )
         significant = significant or r["is_significant"]
-    srm_p = None
-    if total > 0 and len(variants) >= 2:
-        expected = total / len(variants)
-        x = sum((v[3] - expected) ** 2 / expected for v in variants)
-        srm_p = min(1.0, max(0.0, _gamma_q((len(variants) - 1) / 2, x / 2)))
+    srm_p = _srm_sequential_p([v[3] for v in variants]) if total > 0 and len(variants) >= 2 else None
     return json.dumps(
         {
             "event": "results_update",
