@@ -1555,6 +1555,15 @@ def broken(results: dict[str, Any], label: str, exc: BaseException) -> None:
 # Profiles (--profile): py-spy on the expstream server under fan-out and ingest
 
 
+def start_pyspy(pyspy: Path, pid: int, raw: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the server at 250 Hz into raw (collapsed stacks); SIGINT ends it."""
+    return subprocess.Popen(
+        [str(pyspy), "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--output", str(raw)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def run_profiles(plan: Plan, db: Db, results: dict[str, Any]) -> None:
     pyspy = VENV_BIN / "py-spy"
     if not pyspy.exists():
@@ -1593,22 +1602,7 @@ def run_profiles(plan: Plan, db: Db, results: dict[str, Any]) -> None:
             try:
                 lg.wait("connected", timeout=300)
                 raw = out_dir / f"{name}.txt"
-                spy = subprocess.Popen(
-                    [
-                        str(pyspy),
-                        "record",
-                        "--pid",
-                        str(server.pid),
-                        "--rate",
-                        "250",
-                        "--format",
-                        "raw",
-                        "--output",
-                        str(raw),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                spy = start_pyspy(pyspy, server.pid, raw)
                 time.sleep(1.0)
                 lg.send("go")
                 lg.wait("result", timeout=600)
@@ -1622,22 +1616,7 @@ def run_profiles(plan: Plan, db: Db, results: dict[str, Any]) -> None:
     spec = expstream_serve(name="expstream-ingest")
     with Server(spec, db) as server:
         raw = out_dir / "ingest.txt"
-        spy = subprocess.Popen(
-            [
-                str(pyspy),
-                "record",
-                "--pid",
-                str(server.pid),
-                "--rate",
-                "250",
-                "--format",
-                "raw",
-                "--output",
-                str(raw),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        spy = start_pyspy(pyspy, server.pid, raw)
         time.sleep(1.0)
         ingest_once(server, db, 10_000, 10, "profile-ingest")
         spy.send_signal(signal.SIGINT)
