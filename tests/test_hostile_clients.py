@@ -202,14 +202,15 @@ def test_protocol_violations_fail_only_the_offending_connection(arena: Arena, na
 def test_a_client_that_never_reads_is_dropped_and_delays_nobody(arena: Arena) -> None:
     wide = wide_experiment(arena.client)  # ~30 KB snapshots fill a stalled reader's buffers fast
     subject = "stalled"
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", arena.server.port))
-    sock.sendall(upgrade_request(arena.server.port, f"/api/v1/ws?token={token('read', subject=subject)}"))
+    # The handshake's answer is read before any frame is sent, as RFC 6455 (4.1) asks of a client:
+    # uvicorn drops bytes that arrive in the same read as the upgrade request.
+    stalled = RawWebSocket(
+        arena.server.port, f"/api/v1/ws?token={token('read', subject=subject)}", rcvbuf=4096
+    )
+    assert stalled.upgraded
+    sock = stalled.sock
     for experiment in (arena.experiment_id, wide):
-        sock.sendall(
-            encode_frame(OP_TEXT, json.dumps({"action": "subscribe", "experiment_id": experiment}).encode())
-        )
+        stalled.send_text(json.dumps({"action": "subscribe", "experiment_id": experiment}))
 
     def dropped() -> bool:
         return any(f'"subject": "{subject}"' in line and "ws_disconnect" in line for line in arena.server.log)
