@@ -83,8 +83,13 @@ def test_first_assignment_wins_and_repeats_count_as_duplicates(client: httpx.Cli
     assert assign(client, eid, [("u1", "control"), ("u2", "v1"), ("u1", "v1")]) == {
         "accepted": 2,
         "duplicates": 1,
+        "ignored_attributes": 0,
     }
-    assert assign(client, eid, [("u1", "v1"), ("u3", "v1")]) == {"accepted": 1, "duplicates": 1}
+    assert assign(client, eid, [("u1", "v1"), ("u3", "v1")]) == {
+        "accepted": 1,
+        "duplicates": 1,
+        "ignored_attributes": 0,
+    }
     assert counts(results(client, eid)) == {"control": (1, 0), "v1": (2, 0)}
 
 

@@ -4,6 +4,7 @@ running sums that equal a brute-force recount of everything sent, to the digit."
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -163,6 +164,64 @@ def test_running_sums_equal_a_recount_of_everything_sent(client: httpx.Client, d
     assert got == {key: sums for key, sums in expected.items() if any(sums)}
     verified = expstream_cli("verify", eid, env={"DATABASE_URL": database_url})
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_batches_sent_side_by_side_keep_the_sums_exact(client: httpx.Client, database_url: str) -> None:
+    """Event batches of one experiment run side by side in the store (assignments wait for them):
+    four senders at once on a few shared users, late assignments among them, every ratio part
+    moving, repeated event ids across senders. The sums still equal the brute-force ones."""
+    eid = create(client, SHOP).json()["id"]
+    users = [f"u{i}" for i in range(40)]
+    variant_of = {u: ("control", "b")[i % 2] for i, u in enumerate(users)}
+    _send(client, f"/api/v1/experiments/{eid}/assignments", "assignments",
+          [{"user_id": u, "variant_key": variant_of[u]} for u in users[:30]])  # fmt: skip
+
+    def event(n: int) -> tuple[str, str, Decimal]:
+        """An event id always carries the same event, whichever sender sends it first."""
+        pick = random.Random(n)
+        value = pick.choice(["12.5", "0.01", "150", "99.99", "-20", "1", "230"])
+        return pick.choice(users), pick.choice(["purchase", "order", "refund"]), Decimal(value)
+
+    def sender(seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(base_url=str(client.base_url), headers=dict(client.headers), timeout=60) as own:
+            for round_ in range(25):
+                if seed == 0 and round_ in (8, 16):  # the late users join while events flow
+                    late = users[30:35] if round_ == 8 else users[35:]
+                    _send(own, f"/api/v1/experiments/{eid}/assignments", "assignments",
+                          [{"user_id": u, "variant_key": variant_of[u]} for u in late])  # fmt: skip
+                ids = [rng.randrange(600) for _ in range(60)]
+                rows = [
+                    {"user_id": u, "type": t, "value": float(v), "event_id": f"e{n}"}
+                    for n in ids
+                    for u, t, v in [event(n)]
+                ]
+                _send(own, f"/api/v1/experiments/{eid}/events", "events", rows)
+
+    with ThreadPoolExecutor(4) as pool:
+        for done in [pool.submit(sender, seed) for seed in range(4)]:
+            done.result()
+    sent = {n for seed in range(4) for n in _ids_sent(seed)}
+    expected = _brute_force(variant_of, [event(n) for n in sent])
+    stored = psql(
+        database_url,
+        "SELECT v.key, s.metric, s.sum, s.sum_squares, s.cross_products FROM metric_sums s "
+        f"JOIN variants v ON v.id = s.variant_id WHERE v.experiment_id = '{eid}'",
+    )
+    got = {
+        (k, m): tuple(Decimal(x) for x in rest)
+        for k, m, *rest in stored
+        if any(Decimal(x) != 0 for x in rest)
+    }
+    assert got == {key: sums for key, sums in expected.items() if any(sums)}
+    verified = expstream_cli("verify", eid, env={"DATABASE_URL": database_url})
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def _ids_sent(seed: int) -> list[int]:
+    """The event numbers sender `seed` sends (its random stream, replayed)."""
+    rng = random.Random(seed)
+    return [rng.randrange(600) for _ in range(25) for _ in range(60)]
 
 
 def _brute_force(

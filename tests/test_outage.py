@@ -52,4 +52,8 @@ def _outage_scenario(
         assert snap["total_participants"] == 1
     assert client.get("/health").json()["database"] == "ok"
     # Nothing stored before the outage was lost, and ingest works again.
-    assert assign(client, eid, [("u1", "control"), ("u2", "control")]) == {"accepted": 1, "duplicates": 1}
+    assert assign(client, eid, [("u1", "control"), ("u2", "control")]) == {
+        "accepted": 1,
+        "duplicates": 1,
+        "ignored_attributes": 0,
+    }

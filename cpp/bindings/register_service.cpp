@@ -63,6 +63,7 @@ py::dict experiment_dict(const Experiment& e) {
     py::dict analysis;
     analysis["cuped"] = e.cuped;
     d["analysis"] = analysis;
+    d["dimensions"] = e.dimensions;
     return d;
 }
 
@@ -306,6 +307,14 @@ void register_service(py::module_& m) {
                 return d.payload;
             });
         })
+        .def("submit_breakdown",
+             [](Service& s, std::uint64_t token, const std::string& id, const std::string& dimension) {
+                 s.submit(token, [&runtime = s.runtime(), id, dimension] {
+                     std::optional<std::string> json = runtime.compute_breakdown(id, dimension);
+                     if (!json) throw NotFound("experiment " + id + " not found");
+                     return *json;
+                 });
+             })
         .def("submit_history",
              [](Service& s, std::uint64_t token, const std::string& id, std::size_t max_points) {
                  s.submit(token, [store = s.store(), id, max_points] { return store->history_json(id, max_points); });
@@ -314,13 +323,13 @@ void register_service(py::module_& m) {
              [](Service& s, std::uint64_t token, const std::string& name,
                 const std::vector<std::tuple<std::string, std::string, bool, double>>& variants,
                 const std::optional<std::string>& tenant, const std::vector<MetricRow>& metric_rows,
-                const std::string& exposures, bool cuped) {
+                const std::string& exposures, bool cuped, const std::vector<std::string>& dimensions) {
                  std::vector<VariantSpec> specs;
                  for (const auto& [key, vname, control, weight] : variants)
                      specs.push_back(VariantSpec{key, vname, control, weight});
                  s.submit(token, [store = s.store(), name, specs = std::move(specs), tenant,
-                                  metrics = to_metrics(metric_rows), exposures, cuped] {
-                     return store->create_experiment(name, specs, tenant, metrics, exposures, cuped);
+                                  metrics = to_metrics(metric_rows), exposures, cuped, dimensions] {
+                     return store->create_experiment(name, specs, tenant, metrics, exposures, cuped, dimensions);
                  });
              })
         .def("submit_set_metrics",
@@ -349,11 +358,12 @@ void register_service(py::module_& m) {
              })
         .def("submit_add_assignments",
              [](Service& s, std::uint64_t token, const std::string& id,
-                const std::vector<std::tuple<std::string, std::string, std::vector<std::pair<std::string, double>>>>&
-                    rows) {
+                const std::vector<std::tuple<std::string, std::string, std::vector<std::pair<std::string, double>>,
+                                             std::vector<std::pair<std::string, std::string>>>>& rows) {
                  std::vector<Assignment> batch;
                  batch.reserve(rows.size());
-                 for (const auto& [user, key, covariates] : rows) batch.push_back(Assignment{user, key, covariates});
+                 for (const auto& [user, key, covariates, attributes] : rows)
+                     batch.push_back(Assignment{user, key, covariates, attributes});
                  s.submit(token, [store = s.store(), id, batch = std::move(batch)] {
                      return store->add_assignments(id, batch);
                  });

@@ -85,7 +85,7 @@ void register_stats(py::module_& m) {
         "parse_client_message",
         [](std::string_view text, std::size_t max_bytes) {
             ClientMessage msg = parse_client_message(text, max_bytes);
-            return py::make_tuple(msg.action, msg.error, msg.experiment_id, msg.token, msg.seq);
+            return py::make_tuple(msg.action, msg.error, msg.experiment_id, msg.token, msg.seq, msg.dimension);
         },
         py::arg("text"), py::arg("max_bytes"));
 }

@@ -20,11 +20,12 @@ inline std::string event_amount(const std::string& kind, const std::string& valu
     return "(CASE WHEN " + kind + " = 'proportion' THEN 1 ELSE " + value + " END)";
 }
 
-// The event-based metrics of experiment $1, and its ratios with their parts' caps.
+// The event-based metrics of experiment $1, and its ratios with their parts' caps (materialized:
+// a few rows, read once, not a metrics lookup per row that joins them).
 inline const char* const kEventMetrics =
     "m AS (SELECT key, kind, event_type, cap::numeric AS cap FROM metrics "
     "      WHERE experiment_id = $1::uuid AND kind <> 'ratio'), "
-    "r AS (SELECT q.key, q.numerator, q.denominator, mn.cap AS num_cap, md.cap AS den_cap "
+    "r AS MATERIALIZED (SELECT q.key, q.numerator, q.denominator, mn.cap AS num_cap, md.cap AS den_cap "
     "      FROM metrics q JOIN m mn ON mn.key = q.numerator JOIN m md ON md.key = q.denominator "
     "      WHERE q.experiment_id = $1::uuid AND q.kind = 'ratio'), ";
 
@@ -40,12 +41,15 @@ inline std::string covariate_of(const std::string& covariates, const std::string
 
 // A ratio's x*y per (user, ratio) from the CTE `src` (variant_id, user_id, sign, metric, x), one row
 // per user and part metric: grouped, not self-joined (a join of two CTEs is a nested loop, quadratic
-// in the batch). Yields (variant_id, metric, xy), signed.
-inline const char* const kRatioProducts =
-    "SELECT s.variant_id, r.key AS metric, s.sign * coalesce(max(s.x) FILTER (WHERE s.metric = r.numerator), 0) "
-    "  * coalesce(max(s.x) FILTER (WHERE s.metric = r.denominator), 0) AS xy "
-    "FROM src s JOIN r ON s.metric IN (r.numerator, r.denominator) "
-    "GROUP BY s.variant_id, s.user_id, s.sign, r.key ";
+// in the batch). Yields (variant_id, metric, xy), signed, and `carry` (a column of src constant
+// per user, e.g. its attributes) when given.
+inline std::string ratio_products(const std::string& carry = "") {
+    const std::string extra = carry.empty() ? "" : ", s." + carry;
+    return "SELECT s.variant_id, r.key AS metric, s.sign * coalesce(max(s.x) FILTER (WHERE s.metric = r.numerator), 0) "
+           "  * coalesce(max(s.x) FILTER (WHERE s.metric = r.denominator), 0) AS xy" + extra + " "
+           "FROM src s JOIN r ON s.metric IN (r.numerator, r.denominator) "
+           "GROUP BY s.variant_id, s.user_id, s.sign, r.key" + extra + " ";
+}
 
 // Adds the per-(variant, metric) deltas of the CTE `deltas` (variant_id, metric, ds, dss, dxy, dc,
 // dcc, dxc: of Σx, Σx², Σxy, Σc, Σc², Σxc) to metric_sums; the CTE `upd` has a row for each
@@ -87,7 +91,7 @@ inline std::string recount_ctes() {
            "  FROM users u CROSS JOIN m WHERE u.covariates ? m.key), "
            "per_user AS (SELECT variant_id, user_id, metric, coalesce(max(x), 0) AS x, max(c) AS c FROM src "
            "  GROUP BY variant_id, user_id, metric), "
-           "xy AS (" + kRatioProducts + "), "
+           "xy AS (" + ratio_products() + "), "
            "expected_sums AS ("
            "  SELECT variant_id, metric, sum(s) AS sum, sum(ss) AS sum_squares, sum(p) AS cross_products, "
            "    sum(c) AS covariate_sum, sum(cc) AS covariate_sum_squares, sum(xc) AS covariate_products FROM ("

@@ -176,6 +176,58 @@ const char* const kMigrations[] = {
                             ADD COLUMN covariate_products numeric NOT NULL DEFAULT 0,
                             ADD COLUMN min_p_cuped boolean NOT NULL DEFAULT false;
     )SQL",
+    // 8: user ids, event ids and types and metric keys are identifiers, compared byte by byte
+    // (COLLATE "C"). Under the database's default collation (a libc locale, even C.UTF-8) every index
+    // probe and sort on them calls strcoll: ingest's hot path is such probes on (experiment, user,
+    // metric). Columns compared with each other change together; the indexes are rebuilt.
+    R"SQL(
+    ALTER TABLE events ALTER COLUMN user_id TYPE text COLLATE "C",
+                       ALTER COLUMN type TYPE text COLLATE "C",
+                       ALTER COLUMN event_id TYPE text COLLATE "C";
+    ALTER TABLE assignments ALTER COLUMN user_id TYPE text COLLATE "C";
+    ALTER TABLE user_totals ALTER COLUMN user_id TYPE text COLLATE "C",
+                            ALTER COLUMN metric TYPE text COLLATE "C";
+    ALTER TABLE metrics ALTER COLUMN key TYPE text COLLATE "C",
+                        ALTER COLUMN event_type TYPE text COLLATE "C",
+                        ALTER COLUMN numerator TYPE text COLLATE "C",
+                        ALTER COLUMN denominator TYPE text COLLATE "C";
+    ALTER TABLE metric_sums ALTER COLUMN metric TYPE text COLLATE "C";
+    )SQL",
+    // 9: dimension breakdowns (issue 15). An experiment declares up to 5 dimensions; an assignment
+    // carries its user's values (the first fixes them). Per dimension, every value's user count,
+    // and running totals per (variant, bucket, metric) for at most 22 buckets: the values with the
+    // most users (slotted, at most 20), '(other)' and '(none)'. The row of metric '' holds a
+    // bucket's participants (users). A value that overtakes a slotted one takes its slot and the
+    // dimension's totals are recounted from the users' totals.
+    R"SQL(
+    ALTER TABLE experiments ADD COLUMN dimensions text[] COLLATE "C" NOT NULL DEFAULT '{}';
+    ALTER TABLE assignments ADD COLUMN attributes jsonb;
+    CREATE TABLE dimension_values (
+        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        dimension     text COLLATE "C" NOT NULL,
+        value         text COLLATE "C" NOT NULL,
+        users         bigint NOT NULL DEFAULT 0,
+        slotted       boolean NOT NULL DEFAULT false,
+        PRIMARY KEY (experiment_id, dimension, value)
+    );
+    CREATE INDEX dimension_values_slotted ON dimension_values (experiment_id, dimension) WHERE slotted;
+    CREATE INDEX dimension_values_contenders ON dimension_values (experiment_id, dimension, users DESC)
+        WHERE NOT slotted;
+    CREATE TABLE dimension_sums (
+        variant_id            bigint NOT NULL REFERENCES variants (id) ON DELETE CASCADE,
+        dimension             text COLLATE "C" NOT NULL,
+        bucket                text COLLATE "C" NOT NULL,
+        metric                text COLLATE "C" NOT NULL,
+        users                 bigint NOT NULL DEFAULT 0,
+        sum                   numeric NOT NULL DEFAULT 0,
+        sum_squares           numeric NOT NULL DEFAULT 0,
+        cross_products        numeric NOT NULL DEFAULT 0,
+        covariate_sum         numeric NOT NULL DEFAULT 0,
+        covariate_sum_squares numeric NOT NULL DEFAULT 0,
+        covariate_products    numeric NOT NULL DEFAULT 0,
+        PRIMARY KEY (variant_id, dimension, bucket, metric)
+    );
+    )SQL",
 };
 
 const std::size_t kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];

@@ -78,6 +78,10 @@ ClientMessage parse_client_message(std::string_view text, std::size_t max_bytes)
         if (!has_experiment) return ignored("missing_field");
         ClientMessage m = understood(with_experiment);
         m.experiment_id = experiment_id;
+        if (with_experiment == ClientAction::Subscribe) {
+            std::string_view dimension;
+            if (obj["dimension"].get_string().get(dimension) == simdjson::SUCCESS) m.dimension = dimension;
+        }
         if (with_experiment == ClientAction::Resume) {
             std::int64_t seq = 0;
             if (obj["seq"].get_int64().get(seq) != simdjson::SUCCESS) return ignored("missing_field");

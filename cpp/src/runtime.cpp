@@ -1,5 +1,7 @@
 #include "expstream/runtime.hpp"
 
+#include "expstream/breakdown.hpp"
+
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -344,6 +346,12 @@ void Runtime::request_snapshot(const std::string& experiment_id, ConnectionId ta
 
 Delivery Runtime::compute_snapshot(const std::string& experiment_id, ConnectionId target) {
     return impl_->compute(experiment_id, target);
+}
+
+std::optional<std::string> Runtime::compute_breakdown(const std::string& experiment_id, const std::string& dimension) {
+    const std::optional<BreakdownData> data = impl_->store->read_breakdown_data(experiment_id, dimension);
+    if (!data) return std::nullopt;
+    return breakdown_json(*data, impl_->options.analysis);
 }
 
 void Runtime::post(std::function<void()> job) { net::post(impl_->pool, std::move(job)); }

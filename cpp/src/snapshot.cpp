@@ -141,22 +141,9 @@ void append_json_number(std::string& out, double value) {
     out.append(buf, static_cast<std::size_t>(res.ptr - buf));
 }
 
-std::string to_json(const Snapshot& snapshot) {
+void append_variants_json(std::string& out, const Snapshot& snapshot) {
     const auto& a = snapshot.analysis;
-    std::size_t estimate = 256 + snapshot.experiment_id.size() + snapshot.status.size();
-    for (const auto& v : a.variants) {
-        estimate += 200 + v.key.size() + v.name.size();
-    }
-    std::string out;
-    out.reserve(estimate);
-
-    out += "{\"event\":\"results_update\",\"experiment_id\":";
-    append_json_string(out, snapshot.experiment_id);
-    out += ",\"timestamp\":";
-    append_json_string(out, snapshot.timestamp);
-    out += ",\"status\":";
-    append_json_string(out, snapshot.status);
-    out += ",\"variants\":[";
+    out += '[';
     bool first = true;
     std::size_t i = 0;
     for (const auto& v : a.variants) {
@@ -193,7 +180,27 @@ std::string to_json(const Snapshot& snapshot) {
         out += '}';
         ++i;
     }
-    out += "],\"total_participants\":";
+    out += ']';
+}
+
+std::string to_json(const Snapshot& snapshot) {
+    const auto& a = snapshot.analysis;
+    std::size_t estimate = 256 + snapshot.experiment_id.size() + snapshot.status.size();
+    for (const auto& v : a.variants) {
+        estimate += 200 + v.key.size() + v.name.size();
+    }
+    std::string out;
+    out.reserve(estimate);
+
+    out += "{\"event\":\"results_update\",\"experiment_id\":";
+    append_json_string(out, snapshot.experiment_id);
+    out += ",\"timestamp\":";
+    append_json_string(out, snapshot.timestamp);
+    out += ",\"status\":";
+    append_json_string(out, snapshot.status);
+    out += ",\"variants\":";
+    append_variants_json(out, snapshot);
+    out += ",\"total_participants\":";
     append_int(out, a.total_participants);
     out += ",\"days_running\":";
     append_int(out, snapshot.days_running);

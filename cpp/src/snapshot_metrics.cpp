@@ -89,9 +89,12 @@ void append_regression(std::string& out, const Snapshot& snapshot, std::size_t m
 
 }  // namespace
 
-void append_metrics_json(std::string& out, const Snapshot& snapshot) {
-    if (!snapshot.metrics) return;
-    out += ",\"metrics\":[";
+void append_metric_list(std::string& out, const Snapshot& snapshot) {
+    out += '[';
+    if (!snapshot.metrics) {
+        out += ']';
+        return;
+    }
     const auto& results = snapshot.metrics->metrics;
     for (std::size_t m = 0; m < results.size(); ++m) {
         const MetricResult& metric = results[m];
@@ -142,7 +145,14 @@ void append_metrics_json(std::string& out, const Snapshot& snapshot) {
         }
         out += "]}";
     }
-    out += "],\"alerts\":[";
+    out += ']';
+}
+
+void append_metrics_json(std::string& out, const Snapshot& snapshot) {
+    if (!snapshot.metrics) return;
+    out += ",\"metrics\":";
+    append_metric_list(out, snapshot);
+    out += ",\"alerts\":[";
     bool first = true;
     for (const auto& [m, v] : guardrail_regressions(snapshot)) {
         if (!first) out += ',';

@@ -19,13 +19,32 @@ using namespace store_sql;
 namespace {
 
 const std::string kExperimentColumns = "e.id::text, e.name, e.status, " + iso("e.created_at") + ", " +
-                                       iso("e.activated_at") + ", e.seq, e.tenant, e.exposures, e.cuped";
+                                       iso("e.activated_at") + ", e.seq, e.tenant, e.exposures, e.cuped, "
+                                       "array_to_string(e.dimensions, ',')";
 
 bool status_change_allowed(const std::string& from, const std::string& to) {
     if (from == to) return true;
     if (from == "completed") return false;  // final
     if (to == "draft") return false;        // data may exist; going back would mislabel it
     return true;
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+    std::string joined;
+    for (const auto& n : names) joined += (joined.empty() ? "" : ",") + n;
+    return joined;
+}
+
+// "a,b" -> {"a", "b"}: dimension names are [a-z0-9_], so a comma never occurs inside one.
+std::vector<std::string> split_names(const std::string& joined) {
+    std::vector<std::string> names;
+    std::size_t start = 0;
+    while (start < joined.size()) {
+        const std::size_t end = std::min(joined.find(',', start), joined.size());
+        names.push_back(joined.substr(start, end - start));
+        start = end + 1;
+    }
+    return names;
 }
 
 Experiment experiment_from(const pqxx::row& r) {
@@ -39,6 +58,7 @@ Experiment experiment_from(const pqxx::row& r) {
     if (!r[6].is_null()) e.tenant = r[6].as<std::string>();
     e.exposures = r[7].as<std::string>();
     e.cuped = r[8].as<bool>();
+    e.dimensions = split_names(r[9].as<std::string>());
     return e;
 }
 
@@ -104,14 +124,16 @@ bool Store::ping() {
 
 Experiment Store::create_experiment(const std::string& name, const std::vector<VariantSpec>& variants,
                                     const std::optional<std::string>& tenant, const std::vector<MetricSpec>& metrics,
-                                    const std::string& exposures, bool cuped) {
+                                    const std::string& exposures, bool cuped,
+                                    const std::vector<std::string>& dimensions) {
     return with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
         // libpqxx 6 has no optional parameters: an empty string stands for NULL here.
         Experiment e = experiment_from(tx.exec_params1(
-            "WITH e AS (INSERT INTO experiments (name, tenant, exposures, cuped) VALUES ($1, nullif($2, ''), $3, $4) "
+            "WITH e AS (INSERT INTO experiments (name, tenant, exposures, cuped, dimensions) "
+            "VALUES ($1, nullif($2, ''), $3, $4, string_to_array($5, ',')) "
             "RETURNING *) SELECT " + kExperimentColumns + " FROM e",
-            name, tenant.value_or(""), exposures, cuped));
+            name, tenant.value_or(""), exposures, cuped, join_names(dimensions)));
         int position = 0;
         for (const auto& v : variants) {
             tx.exec_params(
@@ -189,48 +211,6 @@ StatusChange Store::set_status(const std::string& id, const std::string& status,
         load_variants(tx, one);
         tx.commit();
         return StatusChange{std::move(one[0]), current, std::move(changed_at)};
-    });
-}
-
-std::optional<SnapshotData> Store::read_snapshot_data(const std::string& experiment_id) {
-    return with_connection([&](pqxx::connection& c) -> std::optional<SnapshotData> {
-        // One snapshot of the database: seq, status and counts agree with each other.
-        pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(c);
-        const pqxx::result head = tx.exec_params(
-            "SELECT status, seq, "
-            "coalesce(floor(extract(epoch FROM now() - activated_at) / 86400), 0)::bigint, "
-            "coalesce(analysis_signature, ''), multiple_exposures, exposures = 'exclude', cuped "
-            "FROM experiments WHERE id = $1::uuid",
-            experiment_id);
-        if (head.empty()) return std::nullopt;
-        SnapshotData data;
-        data.experiment_id = experiment_id;
-        data.status = head[0][0].as<std::string>();
-        data.seq = head[0][1].as<std::int64_t>();
-        data.days_running = head[0][2].as<std::int64_t>();
-        data.analysis_signature = head[0][3].as<std::string>();
-        data.multiple_exposures = head[0][4].as<std::int64_t>();
-        // Excluded users count among those assigned, not among any variant's participants.
-        data.assigned_users = head[0][5].as<bool>() ? data.multiple_exposures : 0;
-        data.cuped = head[0][6].as<bool>();
-        // The running totals: one row per variant, whatever the size of the raw tables.
-        const pqxx::result rows = tx.exec_params(
-            "SELECT key, name, is_control, participants, weight, min_p "
-            "FROM variants WHERE experiment_id = $1::uuid ORDER BY position",
-            experiment_id);
-        for (const auto& r : rows) {
-            VariantCounts v;
-            v.key = r[0].as<std::string>();
-            v.name = r[1].as<std::string>();
-            v.is_control = r[2].as<bool>();
-            v.participants = r[3].as<std::int64_t>();
-            data.assigned_users += v.participants;
-            data.variants.push_back(std::move(v));
-            data.weights.push_back(r[4].as<double>());
-            data.min_p.push_back(r[5].is_null() ? std::nullopt : std::optional<double>(r[5].as<double>()));
-        }
-        read_metric_sums(tx, data);  // and the conversions shown in the variants' own fields
-        return data;
     });
 }
 

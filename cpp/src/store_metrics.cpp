@@ -204,6 +204,7 @@ void rebuild_metric_totals(pqxx::transaction_base& tx, const std::string& experi
                        "SELECT variant_id, metric, sum, sum_squares, cross_products, covariate_sum, covariate_sum_squares, "
                        "  covariate_products FROM expected_sums",
                    experiment_id);
+    rebuild_dimension_totals(tx, experiment_id);  // built on the users' totals just recounted
 }
 
 }  // namespace store_sql
@@ -277,6 +278,7 @@ std::vector<TotalsDrift> Store::verify_totals(const std::optional<std::string>& 
             for (const auto& r : users)
                 drift.push_back({id, "", r[0].as<std::string>(), r[1].as<std::string>() + " users differ",
                                  r[2].as<std::string>() + " users differ"});
+            dimension_drift(tx, id, drift);
         }
         if (variants_checked) *variants_checked = checked;
         return drift;

@@ -65,12 +65,17 @@ inline void notify_change(pqxx::transaction_base& tx, const ChangeNotice& notice
     tx.exec_params("SELECT pg_notify($1, $2)", kChangesChannel, notice_json(notice));
 }
 
-template <class Insert>
-IngestResult ingest_transaction(pqxx::connection& c, const std::string& node_id, const std::string& experiment_id,
-                                std::int64_t total, Insert insert) {
-    pqxx::work tx(c);
-    ensure_accepts_data(lock_experiment(tx, experiment_id));
-    IngestResult result = insert(tx);
+// Ingest looks rows up by their whole key, a few thousand probes per batch. For a new experiment
+// (or a fresh table) the planner estimates a handful of rows under the experiment and picks a bitmap
+// scan on experiment_id alone, which rereads every row of the experiment for each probe: quadratic,
+// 22 s for the first batch of 10,000 once the batch's own upserts sit in the index. Index scans
+// on the whole key are the right plan at every size.
+inline void keyed_lookups_only(pqxx::transaction_base& tx) { tx.exec("SET LOCAL enable_bitmapscan = off"); }
+
+// The end of every ingest transaction, under the experiment lock: seq bumped and the change
+// announced when numbers moved, then commit.
+inline IngestResult commit_ingest(pqxx::work& tx, const std::string& node_id, const std::string& experiment_id,
+                                  std::int64_t total, IngestResult result) {
     result.duplicates = total - result.accepted;
     if (result.changed) {
         tx.exec_params("UPDATE experiments SET seq = seq + 1 WHERE id = $1::uuid", experiment_id);
@@ -80,6 +85,15 @@ IngestResult ingest_transaction(pqxx::connection& c, const std::string& node_id,
     return result;
 }
 
+template <class Insert>
+IngestResult ingest_transaction(pqxx::connection& c, const std::string& node_id, const std::string& experiment_id,
+                                std::int64_t total, Insert insert) {
+    pqxx::work tx(c);
+    keyed_lookups_only(tx);
+    ensure_accepts_data(lock_experiment(tx, experiment_id));
+    return commit_ingest(tx, node_id, experiment_id, total, insert(tx));
+}
+
 // Metric definitions and sums (store_metrics.cpp).
 void insert_metrics(pqxx::transaction_base& tx, const std::string& experiment_id,
                     const std::vector<MetricSpec>& metrics);
@@ -87,6 +101,16 @@ void load_metrics(pqxx::transaction_base& tx, std::vector<Experiment>& experimen
 void read_metric_sums(pqxx::transaction_base& tx, SnapshotData& data);
 // Recomputes user_totals and metric_sums of one experiment from its raw rows.
 void rebuild_metric_totals(pqxx::transaction_base& tx, const std::string& experiment_id);
+// The experiment's snapshot data as of the transaction's snapshot; empty when it does not exist.
+std::optional<SnapshotData> read_snapshot_in(pqxx::transaction_base& tx, const std::string& experiment_id);
+
+// Dimension breakdowns (store_dimensions.cpp). After an assignment batch: values that overtook a
+// slotted one take its slot, and their dimensions are recounted.
+void rebalance_dimensions(pqxx::transaction_base& tx, const std::string& experiment_id);
+// Recomputes every dimension's totals of one experiment from the users' totals.
+void rebuild_dimension_totals(pqxx::transaction_base& tx, const std::string& experiment_id);
+// Appends the dimension totals that disagree with a recount (verify).
+void dimension_drift(pqxx::transaction_base& tx, const std::string& experiment_id, std::vector<TotalsDrift>& drift);
 
 }  // namespace store_sql
 

@@ -201,3 +201,12 @@ TEST(ParseClientMessage, RefreshMayNameAnExperiment) {
     EXPECT_EQ(parse(R"({"action":"refresh","experiment_id":"e-9"})").experiment_id, "e-9");
     EXPECT_EQ(parse(R"({"action":"refresh"})").experiment_id, "");
 }
+
+TEST(ParseClientMessage, SubscribeMayAskForABreakdown) {
+    ClientMessage m = parse(R"({"action":"subscribe","experiment_id":"e1","dimension":"country"})");
+    EXPECT_EQ(m.action, ClientAction::Subscribe);
+    EXPECT_EQ(m.dimension, "country");
+    EXPECT_TRUE(parse(R"({"action":"subscribe","experiment_id":"e1"})").dimension.empty());
+    EXPECT_TRUE(parse(R"({"action":"subscribe","experiment_id":"e1","dimension":7})").dimension.empty());
+    EXPECT_TRUE(parse(R"({"action":"resume","experiment_id":"e1","seq":3,"dimension":"x"})").dimension.empty());
+}

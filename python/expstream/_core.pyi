@@ -35,8 +35,9 @@ class ClientAction(enum.Enum):
     RESUME = ...
     IGNORED = ...
 
-def parse_client_message(text: str, max_bytes: int) -> tuple[ClientAction, str, str, str, int | None]:
-    """(action, reason it was ignored or "", experiment id or "", token or "", seq or None)."""
+def parse_client_message(text: str, max_bytes: int) -> tuple[ClientAction, str, str, str, int | None, str]:
+    """(action, reason it was ignored or "", experiment id or "", token or "", seq or None,
+    dimension or "")."""
 
 # -- the service (register_service.cpp) -------------------------------------------------------
 def status_changed_json(
@@ -58,7 +59,7 @@ _MetricRow = tuple[str, str, str, str, str, str, float | None, str, str]
 # (user id, type, value, event id or None)
 _EventRow = tuple[str, str, float, str | None]
 # (user id, variant key, [(metric key, covariate)])
-_AssignmentRow = tuple[str, str, list[tuple[str, float]]]
+_AssignmentRow = tuple[str, str, list[tuple[str, float]], list[tuple[str, str]]]
 
 class Service:
     def __init__(
@@ -108,6 +109,7 @@ class Service:
     def submit_ping(self, token: int) -> None: ...
     def submit_snapshot(self, token: int, experiment_id: str) -> None: ...
     def submit_history(self, token: int, experiment_id: str, max_points: int) -> None: ...
+    def submit_breakdown(self, token: int, experiment_id: str, dimension: str) -> None: ...
     def submit_create_experiment(
         self,
         token: int,
@@ -117,6 +119,7 @@ class Service:
         metrics: list[_MetricRow],
         exposures: str,
         cuped: bool,
+        dimensions: list[str],
     ) -> None: ...
     def submit_set_metrics(self, token: int, experiment_id: str, metrics: list[_MetricRow]) -> None: ...
     def submit_list_experiments(self, token: int) -> None: ...

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from expstream import _core, background
 from expstream.auth import AuthError, ForbiddenError
+from expstream.breakdown_feed import BreakdownFeed
 from expstream.embedded_db import EmbeddedPostgres
 from expstream.hub import Hub
 from expstream.metrics import Metrics
@@ -99,12 +100,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics.core = core
         hub = Hub(core, metrics)
         service = CoreService(core, hub.deliver)
+        feed = hub.breakdowns = BreakdownFeed(service.breakdown, hub)
         app.state.hub, app.state.service = hub, service
         running = background.start(app.state.background_tasks, service, app.state.request_exit)
         try:
             yield
         finally:
             await background.stop(running)
+            await feed.stop()
             await hub.close_all(
                 CloseCode.GOING_AWAY, "server shutting down", settings.shutdown_timeout_seconds
             )

@@ -35,6 +35,11 @@ class Behaviour:
     refund: float  # chance an order is refunded
 
 
+# Who the users are: the dimensions the dashboard breaks results down by.
+DEMO_DIMENSIONS = ["country", "device"]
+COUNTRIES = {"US": 0.34, "DE": 0.14, "GB": 0.12, "FR": 0.1, "IN": 0.1, "BR": 0.08, "JP": 0.07, "CA": 0.05}
+DEVICES = {"mobile": 0.58, "desktop": 0.36, "tablet": 0.06}
+
 BEHAVIOUR = {
     "control": Behaviour(buy=0.10, more=0.25, basket=55.0, refund=0.05),
     "one_click": Behaviour(buy=0.12, more=0.30, basket=58.0, refund=0.05),
@@ -49,11 +54,17 @@ async def ensure_demo_experiment(service: CoreService) -> str:
     """The demo experiment (created on first start, with today's metrics), active."""
     keys = [m[0] for m in DEMO_METRICS]
     for experiment in await service.list_experiments():
-        if experiment["name"] == DEMO_NAME and [m["key"] for m in experiment["metrics"]] == keys:
+        if (
+            experiment["name"] == DEMO_NAME
+            and [m["key"] for m in experiment["metrics"]] == keys
+            and experiment["dimensions"] == DEMO_DIMENSIONS
+        ):
             experiment_id = str(experiment["id"])
             break
     else:
-        created = await service.create_experiment(DEMO_NAME, DEMO_VARIANTS, metrics=DEMO_METRICS)
+        created = await service.create_experiment(
+            DEMO_NAME, DEMO_VARIANTS, metrics=DEMO_METRICS, dimensions=DEMO_DIMENSIONS
+        )
         experiment_id = str(created["id"])
     await service.set_status(experiment_id, "active", f"demo-{uuid.uuid4().hex}")
     return experiment_id
@@ -72,7 +83,11 @@ def _batch(rng: random.Random, size: int, first_user: int) -> Batch:
         # the covariate CUPED adjusts revenue with.
         loyalty = rng.lognormvariate(0, 0.7)
         past_spend = round(loyalty * 25 * rng.uniform(0.6, 1.4), 2)
-        assignments.append((user_id, key, [("revenue", past_spend)]))
+        attributes = [
+            ("country", rng.choices(list(COUNTRIES), weights=list(COUNTRIES.values()))[0]),
+            ("device", rng.choices(list(DEVICES), weights=list(DEVICES.values()))[0]),
+        ]
+        assignments.append((user_id, key, [("revenue", past_spend)], attributes))
         behaviour = BEHAVIOUR[key]
         if rng.random() >= min(0.9, behaviour.buy * loyalty):
             continue

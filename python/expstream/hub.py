@@ -14,12 +14,16 @@ import logging
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from expstream import _core
 from expstream.auth import Principal
 from expstream.metrics import Metrics
 from expstream.protocol import CloseCode
 from expstream.service import Delivery, DeliveryKind
+
+if TYPE_CHECKING:
+    from expstream.breakdown_feed import BreakdownFeed
 
 log = logging.getLogger("expstream.hub")
 
@@ -45,6 +49,7 @@ class Outbox:
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
         self._snapshots: dict[str, tuple[int, str]] = {}
+        self._breakdowns: dict[str, str] = {}  # newest unsent breakdown per experiment
         self._sent: dict[str, int] = {}
         self._floor: dict[str, int] = {}
         self._control: deque[str] = deque(maxlen=CONTROL_QUEUE_LIMIT)
@@ -58,6 +63,7 @@ class Outbox:
 
     def forget(self, experiment_id: str) -> None:
         self._snapshots.pop(experiment_id, None)
+        self._breakdowns.pop(experiment_id, None)
         self._sent.pop(experiment_id, None)
         self._floor.pop(experiment_id, None)
 
@@ -71,6 +77,11 @@ class Outbox:
                 return
             self._metrics.snapshots_dropped.inc()  # replaced before it was sent
         self._snapshots[experiment_id] = (seq, payload)
+        self._ready.set()
+
+    def put_breakdown(self, experiment_id: str, payload: str) -> None:
+        """A dimension breakdown of the experiment; a newer one replaces it unsent."""
+        self._breakdowns[experiment_id] = payload
         self._ready.set()
 
     def put_control(self, payload: str) -> None:
@@ -104,6 +115,10 @@ class Outbox:
             messages.append(Message(payload, experiment_id, seq))
             self._sent[experiment_id] = seq
         self._snapshots.clear()
+        messages.extend(
+            Message(payload, experiment_id) for experiment_id, payload in self._breakdowns.items()
+        )
+        self._breakdowns.clear()
         return messages, self._close
 
 
@@ -116,6 +131,7 @@ class Subscriber:
     outbox: Outbox
     close_on_not_found: bool
     experiments: set[str] = field(default_factory=set)
+    dimensions: dict[str, str] = field(default_factory=dict)  # experiment -> breakdown it streams too
     opened_at: float = field(default_factory=time.monotonic)
     done: asyncio.Event = field(default_factory=asyncio.Event)  # its transport loop has ended
     expiry: asyncio.TimerHandle | None = None  # ends the stream when its token expires
@@ -143,6 +159,8 @@ class Hub:
         self._ids = itertools.count(1)
         self._per_token: Counter[str] = Counter()
         self._per_address: Counter[str] = Counter()
+        # Streams breakdowns to the subscribers that asked (set once the service exists).
+        self.breakdowns: BreakdownFeed | None = None
 
     @property
     def connection_count(self) -> int:
@@ -186,8 +204,21 @@ class Hub:
         sub.outbox.stop()
         sub.done.set()
 
-    def subscribe(self, sub: Subscriber, experiment_id: str, *, after_seq: int | None = None) -> None:
-        """Starts deliveries of an experiment (authorization is the caller's) and asks for its snapshot."""
+    def subscribe(
+        self,
+        sub: Subscriber,
+        experiment_id: str,
+        *,
+        after_seq: int | None = None,
+        dimension: str | None = None,
+    ) -> None:
+        """Starts deliveries of an experiment (authorization is the caller's) and asks for its
+        snapshot; with a dimension, its breakdown by it follows every snapshot ("": none; None:
+        as before, e.g. on resume)."""
+        if dimension:
+            sub.dimensions[experiment_id] = dimension
+        elif dimension is not None:
+            sub.dimensions.pop(experiment_id, None)
         if after_seq is not None:
             sub.outbox.resume_after(experiment_id, after_seq)
         if experiment_id not in sub.experiments:
@@ -198,6 +229,7 @@ class Hub:
     def unsubscribe(self, sub: Subscriber, experiment_id: str) -> None:
         if experiment_id in sub.experiments:
             sub.experiments.discard(experiment_id)
+            sub.dimensions.pop(experiment_id, None)
             self._core.unsubscribe(experiment_id, sub.id)
             sub.outbox.forget(experiment_id)
 
@@ -217,6 +249,8 @@ class Hub:
                 for sid in self._core.subscribers(delivery.experiment_id)
                 if (s := self._subscribers.get(sid))
             ]
+        if delivery.kind is DeliveryKind.SNAPSHOT and self.breakdowns is not None:
+            self.breakdowns.on_snapshot(delivery.experiment_id, targets)
         for sub in targets:
             if delivery.kind is DeliveryKind.SNAPSHOT:
                 sub.outbox.put_snapshot(delivery.experiment_id, delivery.seq, delivery.payload)
@@ -230,6 +264,10 @@ class Hub:
         for sid in self._core.subscribers(experiment_id):
             if sub := self._subscribers.get(sid):
                 sub.outbox.put_control(payload)
+
+    def watching(self, experiment_id: str) -> list[Subscriber]:
+        """The subscribers of an experiment on this node."""
+        return [s for sid in self._core.subscribers(experiment_id) if (s := self._subscribers.get(sid))]
 
     def subscriber_counts(self) -> list[tuple[str, int]]:
         return [(eid, int(n)) for eid, n in self._core.active_experiments()]

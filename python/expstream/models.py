@@ -130,6 +130,24 @@ class AnalysisIn(BaseModel):
     cuped: bool = Field(default=True, description="regression-adjust metrics whose users carry covariates")
 
 
+MAX_DIMENSIONS = 5
+MAX_ATTRIBUTE_BYTES = 64
+# The buckets a breakdown adds to the values: a user's value may not take their names.
+RESERVED_ATTRIBUTE_VALUES = frozenset({"(other)", "(none)"})
+
+
+def attribute_value(value: object) -> str | None:
+    """A dimension value as stored: a string of at most 64 UTF-8 bytes that is not a bucket's name;
+    None for anything else (ignored, and counted by the caller)."""
+    if not isinstance(value, str) or value in RESERVED_ATTRIBUTE_VALUES:
+        return None
+    try:
+        encoded = _storable(value).encode()
+    except ValueError:
+        return None
+    return value if len(encoded) <= MAX_ATTRIBUTE_BYTES else None
+
+
 class ExperimentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Text = Field(min_length=1, max_length=200)
@@ -143,6 +161,19 @@ class ExperimentIn(BaseModel):
         "'exclude' (the user leaves every metric)",
     )
     analysis: AnalysisIn = Field(default_factory=AnalysisIn)
+    dimensions: list[Key] = Field(
+        default_factory=list,
+        max_length=MAX_DIMENSIONS,
+        description="attributes results can be broken down by (assignments carry their values)",
+    )
+
+    @field_validator("dimensions")
+    @classmethod
+    def check_dimensions(cls, dimensions: list[str]) -> list[str]:
+        repeated = sorted({d for d in dimensions if dimensions.count(d) > 1})
+        if repeated:
+            raise ValueError(f"dimensions must be unique; '{repeated[0]}' repeats")
+        return dimensions
 
     @field_validator("metrics")
     @classmethod
@@ -196,6 +227,7 @@ class ExperimentOut(BaseModel):
     metrics: list[MetricOut]
     exposures: Exposures
     analysis: AnalysisIn
+    dimensions: list[str] = Field(default_factory=list)
 
 
 class StatusIn(BaseModel):
@@ -214,6 +246,11 @@ class AssignmentIn(BaseModel):
         default_factory=dict,
         max_length=MAX_METRICS,
         description="CUPED: the user's pre-exposure value per metric key (proportion or mean metrics)",
+    )
+    attributes: dict[Key, object] = Field(
+        default_factory=dict,
+        description="the user's value per dimension: strings of at most 64 bytes (others are ignored "
+        "and counted in ignored_attributes); the first assignment fixes them",
     )
 
 
@@ -238,6 +275,12 @@ class EventBatch(BaseModel):
 class IngestOut(BaseModel):
     accepted: int
     duplicates: int
+
+
+class AssignmentsOut(IngestOut):
+    ignored_attributes: int = Field(
+        default=0, description="attribute values dropped: not strings, over 64 bytes, or a bucket's name"
+    )
 
 
 class SubscribersOut(BaseModel):

@@ -23,7 +23,8 @@ MetricRow = tuple[str, str, str, str, str, str, float | None, str, str]
 # (user id, type, value, event id or None)
 EventRow = tuple[str, str, float, str | None]
 # (user id, variant key, [(metric key, pre-exposure covariate)])
-AssignmentRow = tuple[str, str, list[tuple[str, float]]]
+# (user id, variant key, covariates, attributes of the experiment's dimensions)
+AssignmentRow = tuple[str, str, list[tuple[str, float]], list[tuple[str, str]]]
 
 
 class StoreError(Exception):
@@ -154,6 +155,12 @@ class CoreService:
         result: str = await self._call(self.core.submit_history, experiment_id, max_points)
         return result
 
+    async def breakdown(self, experiment_id: str, dimension: str) -> str:
+        """The experiment broken down by one of its dimensions, as JSON text (InvalidInputError for
+        a dimension it did not declare)."""
+        result: str = await self._call(self.core.submit_breakdown, experiment_id, dimension)
+        return result
+
     async def snapshot(self, experiment_id: str) -> str:
         """The current snapshot's JSON text, exactly as subscribers receive it."""
         result: str = await self._call(self.core.submit_snapshot, experiment_id)
@@ -167,10 +174,18 @@ class CoreService:
         metrics: list[MetricRow] | None = None,
         exposures: str = "first",
         cuped: bool = True,
+        dimensions: list[str] | None = None,
     ) -> dict[str, Any]:
         """metrics None or empty: today's single metric, conversion."""
         result: dict[str, Any] = await self._call(
-            self.core.submit_create_experiment, name, variants, tenant, metrics or [], exposures, cuped
+            self.core.submit_create_experiment,
+            name,
+            variants,
+            tenant,
+            metrics or [],
+            exposures,
+            cuped,
+            dimensions or [],
         )
         self.tenants.put(result["id"], tenant)
         return result

@@ -197,11 +197,13 @@ class WebSocketSession:
         if _size(text) > self.settings.ws_max_message_bytes:
             await self._close(CloseCode.TOO_BIG, self._too_big_reason)
             raise _Closed
-        action, _reason, _experiment, token, _seq = self._parse(text)
+        action, _reason, _experiment, token, _seq, _dimension = self._parse(text)
         return token if action == A.AUTH and token else None
 
     # -- subscriptions -----------------------------------------------------------------------
-    async def _subscribe(self, experiment_id: str, after_seq: int | None, *, fatal: bool) -> bool:
+    async def _subscribe(
+        self, experiment_id: str, after_seq: int | None, *, fatal: bool, dimension: str | None = None
+    ) -> bool:
         assert self.sub is not None
         try:
             experiment_id = str(uuid.UUID(experiment_id))
@@ -233,7 +235,7 @@ class WebSocketSession:
             self.sub.outbox.put_control(
                 json.dumps({"event": "subscription_confirmed", "experiment_id": experiment_id})
             )
-        self.hub.subscribe(self.sub, experiment_id, after_seq=after_seq)
+        self.hub.subscribe(self.sub, experiment_id, after_seq=after_seq, dimension=dimension)
         return True
 
     def _refuse(self, close_code: int, code: str, experiment_id: str, message: str, fatal: bool) -> bool:
@@ -264,7 +266,7 @@ class WebSocketSession:
     def _too_big_reason(self) -> str:
         return f"messages are limited to {self.settings.ws_max_message_bytes} bytes"
 
-    def _parse(self, text: str) -> tuple[_core.ClientAction, str, str, str, int | None]:
+    def _parse(self, text: str) -> tuple[_core.ClientAction, str, str, str, int | None, str]:
         return _core.parse_client_message(text, self.settings.ws_max_message_bytes)
 
     def _count_message(self) -> None:
@@ -278,14 +280,14 @@ class WebSocketSession:
 
     async def _handle(self, text: str) -> None:
         assert self.sub is not None
-        action, reason, experiment_id, _token, seq = self._parse(text)
+        action, reason, experiment_id, _token, seq, dimension = self._parse(text)
         target = experiment_id or self.fixed_experiment or ""
         if action == A.PING:
             self.sub.outbox.put_control(PONG)
         elif action == A.REFRESH and target in self.sub.experiments:
             self.hub.refresh(self.sub, target)
         elif action == A.SUBSCRIBE and self.fixed_experiment is None:
-            await self._subscribe(experiment_id, None, fatal=False)
+            await self._subscribe(experiment_id, None, fatal=False, dimension=dimension)
         elif action == A.UNSUBSCRIBE and self.fixed_experiment is None:
             self.hub.unsubscribe(self.sub, experiment_id)
         elif action == A.RESUME and (self.fixed_experiment is None or target == self.fixed_experiment):

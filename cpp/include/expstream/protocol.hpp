@@ -13,7 +13,7 @@ enum class ClientAction {
     Ping,         // {"action":"ping"}
     Refresh,      // {"action":"refresh"[,"experiment_id"]}
     Auth,         // {"action":"auth","token"}
-    Subscribe,    // {"action":"subscribe","experiment_id"}
+    Subscribe,    // {"action":"subscribe","experiment_id"[,"dimension"]}
     Unsubscribe,  // {"action":"unsubscribe","experiment_id"}
     Resume,       // {"action":"resume","experiment_id","seq"}
     Ignored,      // unknown action, missing field, non-object, malformed JSON, oversized
@@ -25,6 +25,7 @@ struct ClientMessage {
     std::string experiment_id;
     std::string token;
     std::optional<std::int64_t> seq;
+    std::string dimension;  // subscribe: also stream the breakdown by this dimension (empty: none)
 };
 
 // Messages longer than max_bytes are ignored ("too_large") without being parsed. The limit is the

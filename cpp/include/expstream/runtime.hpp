@@ -65,6 +65,10 @@ public:
     void request_snapshot(const std::string& experiment_id, ConnectionId target);
     // Reads, analyses and serializes one snapshot on the calling thread; never throws.
     Delivery compute_snapshot(const std::string& experiment_id, ConnectionId target = 0);
+    // The experiment broken down by one of its dimensions (breakdown_json), analysed under this
+    // runtime's options, on the calling thread. Empty when the experiment does not exist; throws the
+    // store's errors (InvalidInput for an undeclared dimension).
+    std::optional<std::string> compute_breakdown(const std::string& experiment_id, const std::string& dimension);
     // Run any job on the pool (the binding's async store calls).
     void post(std::function<void()> job);
 

@@ -50,6 +50,9 @@ std::string guardrail_anomaly_json(const Snapshot& snapshot, std::size_t metric,
 
 // The snapshot's "metrics" and "alerts" members, and the history point's "metrics" (snapshot_metrics.cpp).
 void append_metrics_json(std::string& out, const Snapshot& snapshot);
+// The "metrics" member's array alone ("[]" without metrics), and the "variants" member's array.
+void append_metric_list(std::string& out, const Snapshot& snapshot);
+void append_variants_json(std::string& out, const Snapshot& snapshot);
 void append_history_metrics_json(std::string& out, const Snapshot& snapshot);
 
 // Builds a snapshot from counts: the analysis under `options`, SRM against `weights` (equal when

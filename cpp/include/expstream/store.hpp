@@ -75,6 +75,7 @@ struct Experiment {
     // user leaves every total).
     std::string exposures = "first";
     bool cuped = true;  // analysis.cuped: regression-adjust metrics whose users carry covariates
+    std::vector<std::string> dimensions;  // declared at creation: breakdowns by these attributes
 };
 
 struct StatusChange {
@@ -88,6 +89,9 @@ struct Assignment {
     std::string variant_key;
     // Pre-exposure values per metric key (CUPED), finite; the user's first assignment fixes them.
     std::vector<std::pair<std::string, double>> covariates{};
+    // The user's value per dimension (the first assignment fixes them); those of dimensions the
+    // experiment did not declare are dropped.
+    std::vector<std::pair<std::string, std::string>> attributes{};
 };
 
 // Today's event: a conversion (an Event of type "conversion" with value 1).
@@ -140,6 +144,21 @@ struct SnapshotData {
     std::int64_t multiple_exposures = 0;         // users assigned to more than one variant
     std::int64_t assigned_users = 0;             // every assigned user, excluded ones included
     bool cuped = true;                           // the experiment allows CUPED (it applies where covariates are)
+};
+
+// One bucket of a dimension breakdown: a value with a slot of its own, "(other)" or "(none)".
+struct BucketData {
+    std::string value;
+    std::int64_t users = 0;                             // participants across variants
+    std::vector<std::int64_t> participants;             // per variant, aligned with the snapshot's
+    std::vector<std::vector<MetricRunningSums>> sums;   // [metric][variant], aligned likewise
+};
+
+// An experiment broken down by one of its dimensions, read in one snapshot of the database.
+struct BreakdownData {
+    SnapshotData whole;
+    std::string dimension;
+    std::vector<BucketData> buckets;  // the slotted values by users (most first), then (other), (none)
 };
 
 // A variant whose running totals disagree with a recount of the raw tables.
@@ -218,7 +237,7 @@ public:
     Experiment create_experiment(const std::string& name, const std::vector<VariantSpec>& variants,
                                  const std::optional<std::string>& tenant = std::nullopt,
                                  const std::vector<MetricSpec>& metrics = {}, const std::string& exposures = "first",
-                                 bool cuped = true);
+                                 bool cuped = true, const std::vector<std::string>& dimensions = {});
     // Replaces the metric definitions of a draft (Conflict otherwise); returns the experiment.
     Experiment set_metrics(const std::string& id, const std::vector<MetricSpec>& metrics);
     std::vector<Experiment> list_experiments();
@@ -243,6 +262,10 @@ public:
     // Records a look; says which alarms it raised first. Safe from several processes at once:
     // minima only go down, a seq is recorded once, an alarm is raised by one look only.
     LookOutcome record_look(const std::string& experiment_id, const Look& look);
+
+    // The experiment broken down by `dimension`: empty when the experiment does not exist,
+    // InvalidInput when it declared no such dimension. Reads at most 22 rows per (variant, metric).
+    std::optional<BreakdownData> read_breakdown_data(const std::string& experiment_id, const std::string& dimension);
 
     // {"experiment_id","points":[...]} with at most max_points points, evenly thinned, newest kept.
     std::string history_json(const std::string& experiment_id, std::size_t max_points);

@@ -13,14 +13,16 @@ from expstream.auth import ForbiddenError, Principal
 from expstream.deps import HubDep, ReaderDep, ServiceDep, SettingsDep, WriterDep
 from expstream.models import (
     AssignmentBatch,
+    AssignmentsOut,
     EventBatch,
     ExperimentIn,
     ExperimentOut,
     IngestOut,
     MetricsIn,
     StatusIn,
+    attribute_value,
 )
-from expstream.service import CoreService
+from expstream.service import AssignmentRow, CoreService
 from expstream.settings import Settings
 
 router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
@@ -40,7 +42,13 @@ async def create_experiment(
     variants = [(v.key, v.name, v.is_control, v.weight) for v in body.variants]
     metrics = [m.as_row() for m in body.metrics or []]
     return await service.create_experiment(
-        body.name, variants, principal.tenant, metrics, body.exposures, body.analysis.cuped
+        body.name,
+        variants,
+        principal.tenant,
+        metrics,
+        body.exposures,
+        body.analysis.cuped,
+        body.dimensions,
     )
 
 
@@ -111,7 +119,7 @@ async def _ingest(
     return result
 
 
-@router.post("/{experiment_id}/assignments", response_model=IngestOut)
+@router.post("/{experiment_id}/assignments", response_model=AssignmentsOut)
 async def add_assignments(
     experiment_id: uuid.UUID,
     body: AssignmentBatch,
@@ -119,10 +127,17 @@ async def add_assignments(
     service: ServiceDep,
     settings: SettingsDep,
 ) -> dict[str, object]:
-    rows = [(a.user_id, a.variant_key, list(a.covariates.items())) for a in body.assignments]
-    return await _ingest(
+    rows: list[AssignmentRow] = []
+    ignored = 0
+    for a in body.assignments:
+        attributes = [(key, attribute_value(value)) for key, value in a.attributes.items()]
+        kept = [(key, value) for key, value in attributes if value is not None]
+        ignored += len(attributes) - len(kept)
+        rows.append((a.user_id, a.variant_key, list(a.covariates.items()), kept))
+    result = await _ingest(
         experiment_id, len(rows), principal, service, settings, lambda eid: service.add_assignments(eid, rows)
     )
+    return {**result, "ignored_attributes": ignored}
 
 
 @router.post("/{experiment_id}/events", response_model=IngestOut)

@@ -34,8 +34,12 @@ async def get_results(
         int | None, Query(description="long-poll: wait for a snapshot newer than this")
     ] = None,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, description="long-poll: seconds to wait")] = 25.0,
+    dimension: Annotated[
+        str | None, Query(description="the results broken down by one of the experiment's dimensions")
+    ] = None,
 ) -> Response:
-    """The current snapshot (same JSON as the WebSocket); with after_seq, waits for a newer one."""
+    """The current snapshot (same JSON as the WebSocket); with after_seq, waits for a newer one;
+    with dimension, the breakdown by it instead (event "breakdown")."""
     eid = str(experiment_id)
     await authorize(service, principal, eid)
     if after_seq is not None and wait > 0:
@@ -47,11 +51,15 @@ async def get_results(
             with contextlib.suppress(asyncio.TimeoutError, OutboxStopped):
                 while True:
                     messages, _close = await asyncio.wait_for(sub.outbox.take(), wait)
-                    for message in messages:
-                        if message.seq is not None:
-                            return Response(message.text, media_type="application/json")
+                    if any(message.seq is not None for message in messages):
+                        if dimension is None:
+                            text = next(m.text for m in messages if m.seq is not None)
+                            return Response(text, media_type="application/json")
+                        break
         finally:
             hub.remove(sub)
+    if dimension is not None:
+        return Response(await service.breakdown(eid, dimension), media_type="application/json")
     return Response(await service.snapshot(eid), media_type="application/json")
 
 

@@ -11,6 +11,7 @@
 
 // Wire types
 export type { Experiment, ExperimentVariant } from "./types/experiment";
+export type { Breakdown, BreakdownValue } from "./types/breakdown";
 export type { HistoryMetric, HistoryMetricVariant, HistoryPoint, HistoryVariant, ResultsHistory } from "./types/history";
 export type {
   AnomalyEvent,
@@ -65,6 +66,7 @@ export {
   withSnapshotEvent,
 } from "./parse/parseServerMessage";
 export { parseAlerts, parseMetrics } from "./parse/parseMetrics";
+export { parseBreakdown } from "./parse/parseBreakdown";
 export {
   MAX_HISTORY_POINTS,
   appendSnapshotPoint,
@@ -79,6 +81,7 @@ export {
   ApiError,
   apiRefusalMessage,
   authHeaders,
+  fetchBreakdown,
   fetchExperiment,
   fetchExperiments,
   fetchResults,

@@ -33,7 +33,7 @@ describe("ResultsDashboard", () => {
     stubFetch({ "/api/v1/experiments/exp-1": { body: makeExperiment() } });
     render(<ResultsDashboard experimentId="exp-1" />);
     const tabs = screen.getAllByRole("tab");
-    expect(tabs.map((tab) => tab.textContent)).toEqual(["⚡ Live", "Details"]);
+    expect(tabs.map((tab) => tab.textContent)).toEqual(["⚡ Live", "Breakdown", "Details"]);
     expect(tabs[0]).toHaveAttribute("aria-selected", "true");
     expect(screen.getByTestId("live-results-panel")).toHaveTextContent("live panel for exp-1");
     expect(screen.getByTestId("live-results-panel")).toBeVisible();
@@ -86,8 +86,10 @@ describe("ResultsDashboard", () => {
     stubFetch({ "/api/v1/experiments/exp-1": { body: makeExperiment() } });
     render(<ResultsDashboard experimentId="exp-1" />);
     fireEvent.keyDown(screen.getByTestId("tab-live"), { key: "ArrowRight" });
+    expect(screen.getByTestId("tab-breakdown")).toHaveAttribute("aria-selected", "true");
+    expect(screen.getByTestId("tab-breakdown")).toHaveFocus();
+    fireEvent.keyDown(screen.getByTestId("tab-breakdown"), { key: "ArrowRight" });
     expect(screen.getByTestId("tab-details")).toHaveAttribute("aria-selected", "true");
-    expect(screen.getByTestId("tab-details")).toHaveFocus();
     fireEvent.keyDown(screen.getByTestId("tab-details"), { key: "ArrowRight" });
     expect(screen.getByTestId("tab-live")).toHaveAttribute("aria-selected", "true");
   });

@@ -7,10 +7,12 @@ import { ExperimentStatusBadge, LiveResultsPanel, type UseExperimentStreamOption
 import { useExperiment } from "@/hooks/useExperiments";
 import { dashboardClientOptions } from "@/lib/clientOptions";
 import styles from "./Dashboard.module.css";
+import { BreakdownPanel } from "./BreakdownPanel";
 import { ExperimentDetails } from "./ExperimentDetails";
 
 const TABS = [
   { id: "live", label: "⚡ Live" },
+  { id: "breakdown", label: "Breakdown" },
   { id: "details", label: "Details" },
 ] as const;
 
@@ -85,6 +87,11 @@ export function ResultsDashboard({ experimentId, streamOptions }: ResultsDashboa
       {/* The live panel stays mounted while hidden so the stream keeps running. */}
       <div role="tabpanel" id={panelId("live")} aria-labelledby={tabId("live")} hidden={selected !== "live"}>
         <LiveResultsPanel experimentId={experimentId} options={{ ...dashboardClientOptions(), ...streamOptions }} />
+      </div>
+      <div role="tabpanel" id={panelId("breakdown")} aria-labelledby={tabId("breakdown")} hidden={selected !== "breakdown"}>
+        {selected === "breakdown" && experiment.data && (
+          <BreakdownPanel experimentId={experimentId} dimensions={experiment.data.dimensions ?? []} />
+        )}
       </div>
       <div role="tabpanel" id={panelId("details")} aria-labelledby={tabId("details")} hidden={selected !== "details"}>
         {selected === "details" && <ExperimentDetails resource={experiment} />}

@@ -71,6 +71,24 @@ export function fetchResults(experimentId: string, { afterSeq, waitSeconds, ...o
 }
 
 /**
+ * GET /api/v1/experiments/{id}/results?dimension=…[&after_seq=…&wait=…]: the breakdown JSON
+ * (unvalidated; see parseBreakdown). With afterSeq, answers once a newer snapshot exists.
+ */
+export function fetchBreakdown(
+  experimentId: string,
+  dimension: string,
+  { afterSeq, waitSeconds, ...options }: ResultsRequest = {},
+): Promise<unknown> {
+  const hasSeq = afterSeq !== null && afterSeq !== undefined;
+  const url = appendQuery(resultsUrl(experimentId, options.baseUrl), {
+    dimension,
+    after_seq: hasSeq ? afterSeq : undefined,
+    wait: hasSeq ? waitSeconds : undefined,
+  });
+  return getJson<unknown>(url, options);
+}
+
+/**
  * GET /api/v1/experiments/{id}/results/history: {"experiment_id", "points": [...]}
  * (unvalidated; see parseResultsHistory).
  */

@@ -18,4 +18,6 @@ export interface Experiment {
   activated_at: string | null;
   seq: number;
   variants: ExperimentVariant[];
+  /** Attributes results can be broken down by (GET …/results?dimension=…); absent on older servers. */
+  dimensions?: string[];
 }
