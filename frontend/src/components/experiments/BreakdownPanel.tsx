@@ -9,13 +9,16 @@ import styles from "./Dashboard.module.css";
 /** The first values start open; the rest one click away. */
 const OPEN_VALUES = 3;
 
-/** "revenue: one_click +4.2 % (p 0.031)": the primary metric's first treatment, for a value's summary line. */
+/** "Revenue per user: one_click +4.2% (p adj. 0.031)": the primary metric's first treatment, for a value's summary line. */
 function headline(value: BreakdownValue): string {
   const metric = value.metrics.find((m) => m.role === "primary") ?? value.metrics[0];
   const controlKey = value.variants.find((v) => v.is_control)?.key;
   const treatment = metric?.variants.find((v) => v.key !== controlKey);
   if (!metric || !treatment) return "";
-  return `${metric.name}: ${treatment.key} ${formatLift(treatment.relative_lift)} (p ${formatPValue(treatment.p_value)})`;
+  // The p-value the metric's card shows: adjusted for the family of tests when there is one.
+  const adjusted = treatment.p_value_adjusted !== null && treatment.p_value_adjusted !== undefined;
+  const p = adjusted ? treatment.p_value_adjusted : treatment.p_value;
+  return `${metric.name}: ${treatment.key} ${formatLift(treatment.relative_lift)} (p${adjusted ? " adj." : ""} ${formatPValue(p)})`;
 }
 
 /** "Breakdown" tab: the results per value of one of the experiment's dimensions, live. */
