@@ -278,6 +278,7 @@ void register_service(py::module_& m) {
         .def_property_readonly("snapshots_computed", [](Service& s) { return s.runtime().snapshots_computed(); })
         .def_property_readonly("snapshot_compute_seconds",
                                [](Service& s) { return s.runtime().snapshot_compute_nanoseconds() / 1e9; })
+        .def_property_readonly("outbox_queued", [](Service& s) { return s.runtime().outbox_queued(); })
         .def_property_readonly("changes_coalesced", [](Service& s) { return s.runtime().changes_coalesced(); })
         .def_property_readonly("notices_received", [](Service& s) { return s.runtime().notices_received(); })
         .def_property_readonly("listener_connected", [](Service& s) { return s.runtime().listener_connected(); })

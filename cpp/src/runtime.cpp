@@ -177,6 +177,7 @@ struct Runtime::Impl {
         try {
             const LookOutcome outcome = store->record_look(snap.experiment_id, look);
             remember_recorded(snap.experiment_id, snap.seq);
+            owner.outbox_queued_.fetch_add(static_cast<std::uint64_t>(outcome.deliveries_queued));
             for (auto& payload : announcements(snap, outcome)) {
                 Delivery anomaly;
                 anomaly.kind = Delivery::Kind::Control;

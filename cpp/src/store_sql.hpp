@@ -80,6 +80,11 @@ IngestResult ingest_transaction(pqxx::connection& c, const std::string& node_id,
     return result;
 }
 
+// Records the transitions (alert rows) and queues one webhook delivery per matching subscription,
+// in the caller's transaction; returns the deliveries queued (store_webhooks.cpp).
+std::int64_t record_transitions(pqxx::transaction_base& tx, const std::string& experiment_id,
+                                const std::vector<Transition>& transitions);
+
 // Metric definitions and sums (store_metrics.cpp).
 void insert_metrics(pqxx::transaction_base& tx, const std::string& experiment_id,
                     const std::vector<MetricSpec>& metrics);

@@ -72,6 +72,8 @@ public:
     std::vector<Delivery> take_deliveries() { return deliveries_.take(); }
     std::vector<LogRecord> take_logs() { return log_->take(); }
     std::uint64_t snapshots_computed() const { return snapshots_computed_.load(); }
+    // Webhook deliveries this process's looks queued (a sender in this process wakes when it moves).
+    std::uint64_t outbox_queued() const { return outbox_queued_.load(); }
     // Total time spent reading + computing + serializing snapshots, for /metrics.
     std::uint64_t snapshot_compute_nanoseconds() const { return compute_ns_.load(); }
     // Change signals absorbed into a push already scheduled or running.
@@ -90,6 +92,7 @@ private:
     std::shared_ptr<LogSink> log_;  // before deliveries_: owns the notifier they signal
     ReadyQueue<Delivery> deliveries_;
     std::atomic<std::uint64_t> snapshots_computed_{0};
+    std::atomic<std::uint64_t> outbox_queued_{0};
     std::atomic<std::uint64_t> compute_ns_{0};
     std::atomic<std::uint64_t> coalesced_{0};
     std::atomic<std::uint64_t> notices_{0};
