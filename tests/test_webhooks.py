@@ -19,7 +19,7 @@ from expstream.settings import Settings
 from expstream.webhook_guard import refusal
 from expstream.webhook_messages import slack_text
 from expstream.webhook_sender import backoff_seconds, classify_status
-from helpers import RunningServer, assign, bearer, new_experiment, psql, run_server
+from helpers import RunningServer, assign, bearer, expstream_cli, new_experiment, psql, run_server
 from webhook_receiver import Receiver
 
 # Short backoff and a quick poll, so that retries happen within a test.
@@ -318,3 +318,17 @@ def test_every_webhook_setting_is_read_from_its_variable(monkeypatch: pytest.Mon
     monkeypatch.setenv("EXPSTREAM_WEBHOOK_LEASE_SECONDS", "5")  # not above the 10 s request timeout
     with pytest.raises(ValueError, match="greater than or equal to 11"):
         Settings()
+
+
+def test_the_cli_sends_a_test_delivery_and_prints_the_outcome(
+    api: httpx.Client, receiver: Receiver, server_env: dict[str, str]
+) -> None:
+    hook = subscribe(api, receiver.url, ["srm"])
+    done = expstream_cli("webhook", "test", hook["id"], env=server_env | FAST)
+    assert done.returncode == 0, done.stderr
+    assert "delivered after 1 attempt(s), HTTP 200" in done.stdout
+    (request,) = receiver.wait_for(lambda rs: len(rs) >= 1)
+    assert request.headers["x-expstream-event"] == "test" and request.json["webhook_id"] == hook["id"]
+    assert verify(hook["secret"], request.headers["x-expstream-signature"], request.body)
+    missing = expstream_cli("webhook", "test", "00000000-0000-0000-0000-000000000000", env=server_env)
+    assert missing.returncode == 2 and "not found" in missing.stderr
