@@ -11,6 +11,7 @@
 
 // Wire types
 export type { Experiment, ExperimentVariant } from "./types/experiment";
+export type { AlertTransition, AlertTransitionType } from "./types/alertTransition";
 export type { HistoryMetric, HistoryMetricVariant, HistoryPoint, HistoryVariant, ResultsHistory } from "./types/history";
 export type {
   AnomalyEvent,
@@ -79,6 +80,7 @@ export {
   ApiError,
   apiRefusalMessage,
   authHeaders,
+  fetchAlerts,
   fetchExperiment,
   fetchExperiments,
   fetchResults,
@@ -90,6 +92,7 @@ export {
 } from "./http/api";
 export {
   API_PREFIX,
+  alertsUrl,
   buildApiUrl,
   experimentUrl,
   experimentsListUrl,
