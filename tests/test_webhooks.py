@@ -332,3 +332,28 @@ def test_the_cli_sends_a_test_delivery_and_prints_the_outcome(
     assert verify(hook["secret"], request.headers["x-expstream-signature"], request.body)
     missing = expstream_cli("webhook", "test", "00000000-0000-0000-0000-000000000000", env=server_env)
     assert missing.returncode == 2 and "not found" in missing.stderr
+
+
+def test_significance_and_multiple_exposures_transitions_are_delivered_in_order(
+    api: httpx.Client, receiver: Receiver
+) -> None:
+    eid = new_experiment(api, "lift")["id"]
+    hook = subscribe(api, receiver.url, ["significance", "multiple_exposures"], experiments=[eid])
+    assign(api, eid, [(f"c{i}", "control") for i in range(600)] + [(f"t{i}", "v1") for i in range(600)])
+    converted = [f"c{i}" for i in range(30)] + [f"t{i}" for i in range(240)]  # 5 % vs 40 %
+    response = api.post(
+        f"/api/v1/experiments/{eid}/events",
+        json={"events": [{"user_id": u, "type": "conversion"} for u in converted]},
+    )
+    assert response.status_code == 200, response.text
+    assert api.get(f"/api/v1/experiments/{eid}/results").json()["variants"][1]["is_significant"] is True
+    assign(api, eid, [(f"c{i}", "v1") for i in range(13)])  # 13 of 1,200 users in both: above 1 %
+    assert api.get(f"/api/v1/experiments/{eid}/results").json()["multiple_exposures"] == 13
+    requests = receiver.wait_for(lambda rs: len(rs) >= 2)
+    assert [(r.json["event"], r.json["state"], r.json["metric"], r.json["variant"]) for r in requests] == [
+        ("significance", "significant", "conversion", "v1"),
+        ("multiple_exposures", "raised", None, None),
+    ]
+    assert requests[0].json["detail"]["relative_lift"] == pytest.approx(7.0)  # 40 % / 5 % - 1
+    assert requests[1].json["detail"] == {"users": 13, "share": pytest.approx(13 / 1200)}
+    assert len(wait_delivered(api, hook["id"], 2)) == 2
