@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from conftest import ADMIN_URL, TEST_DB
+from expstream import _core
 from expstream.settings import Settings
 from expstream.webhook_guard import refusal
 from expstream.webhook_messages import slack_text
@@ -40,18 +41,20 @@ def open_server(server_env: dict[str, str]) -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="module")
-def strict_server(database_url: str) -> Iterator[RunningServer]:
-    """A server with the default guard, on a database of its own: on the shared one its sender would
+def strict_database(database_url: str) -> Iterator[str]:
+    """A database of its own for a server with the default guard: on the shared one its sender would
     claim the open server's deliveries and, rightly, refuse to send them to 127.0.0.1."""
     strict = f"{TEST_DB}_strict"
     psql(ADMIN_URL, f'DROP DATABASE IF EXISTS "{strict}" WITH (FORCE)')
     psql(ADMIN_URL, f'CREATE DATABASE "{strict}"')
-    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{strict}"))
-    try:
-        with run_server({"DATABASE_URL": url}) as running:
-            yield running
-    finally:
-        psql(ADMIN_URL, f'DROP DATABASE IF EXISTS "{strict}" WITH (FORCE)')
+    yield urlunsplit(urlsplit(database_url)._replace(path=f"/{strict}"))
+    psql(ADMIN_URL, f'DROP DATABASE IF EXISTS "{strict}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def strict_server(strict_database: str) -> Iterator[RunningServer]:
+    with run_server({"DATABASE_URL": strict_database}) as running:
+        yield running
 
 
 @pytest.fixture()
@@ -357,3 +360,21 @@ def test_significance_and_multiple_exposures_transitions_are_delivered_in_order(
     assert requests[0].json["detail"]["relative_lift"] == pytest.approx(7.0)  # 40 % / 5 % - 1
     assert requests[1].json["detail"] == {"users": 13, "share": pytest.approx(13 / 1200)}
     assert len(wait_delivered(api, hook["id"], 2)) == 2
+
+
+def test_a_send_to_an_address_refused_at_send_time_is_a_final_failure(
+    strict_server: RunningServer, strict_database: str, receiver: Receiver
+) -> None:
+    # As if DNS now pointed a once-public name at 127.0.0.1: the row exists, the guard runs again.
+    hook = _core.WebhookStore(strict_database).create("", receiver.url, ["srm"], ["*"], "json", "s")
+    done = expstream_cli("webhook", "test", hook["id"], env={"DATABASE_URL": strict_database})
+    assert done.returncode == 1
+    assert "failed after 1 attempt(s), no response" in done.stdout
+    assert "refused: the host 127.0.0.1 resolves to 127.0.0.1 (loopback)" in done.stdout
+    assert receiver.requests == []
+    listed = httpx.get(
+        f"{strict_server.http}/api/v1/webhooks/{hook['id']}/deliveries", headers=bearer("admin")
+    )
+    assert [(d["state"], d["status_code"], d["error"][:8]) for d in listed.json()] == [
+        ("failed", None, "refused:")
+    ]
