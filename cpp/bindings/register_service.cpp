@@ -15,6 +15,7 @@
 #include "expstream/registry.hpp"
 #include "expstream/runtime.hpp"
 #include "expstream/store.hpp"
+#include "expstream/webhooks.hpp"
 #include "register.hpp"
 
 namespace py = pybind11;
@@ -203,6 +204,7 @@ public:
     }
 
     std::shared_ptr<Store> store() { return store_; }
+    const std::shared_ptr<LogSink>& log() const { return log_; }
     Registry& registry() { return *registry_; }
     Runtime& runtime() { return runtime_; }
 
@@ -278,6 +280,12 @@ void register_service(py::module_& m) {
         .def_property_readonly("snapshots_computed", [](Service& s) { return s.runtime().snapshots_computed(); })
         .def_property_readonly("snapshot_compute_seconds",
                                [](Service& s) { return s.runtime().snapshot_compute_nanoseconds() / 1e9; })
+        .def("webhook_store",
+             [](Service& s, std::size_t pool_size) {
+                 return std::make_shared<WebhookStore>(s.store()->url(), pool_size, s.log());
+             },
+             py::arg("pool_size") = 2,
+             "A WebhookStore on this service's database whose retries log where the core's records go.")
         .def_property_readonly("outbox_queued", [](Service& s) { return s.runtime().outbox_queued(); })
         .def_property_readonly("changes_coalesced", [](Service& s) { return s.runtime().changes_coalesced(); })
         .def_property_readonly("notices_received", [](Service& s) { return s.runtime().notices_received(); })

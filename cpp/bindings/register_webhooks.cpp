@@ -55,9 +55,9 @@ AttemptResult attempt_result(const std::string& s) {
 }  // namespace
 
 void register_webhooks(py::module_& m) {
-    py::class_<WebhookStore>(m, "WebhookStore")
+    py::class_<WebhookStore, std::shared_ptr<WebhookStore>>(m, "WebhookStore")
         .def(py::init([](const std::string& url, std::size_t pool_size) {
-                 return std::make_unique<WebhookStore>(url, pool_size);
+                 return std::make_shared<WebhookStore>(url, pool_size);
              }),
              py::arg("database_url"), py::arg("pool_size") = 2)
         .def("create",

@@ -102,7 +102,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = Hub(core, metrics)
         # Webhooks: their own connections, so a slow receiver or a busy sender never waits on (or
         # holds up) the snapshots' pool.
-        webhook_store = _core.WebhookStore(database_url, pool_size=2)
+        webhook_store = core.webhook_store(pool_size=2)
         sender = WebhookSender(webhook_store, settings, settings.process_node_id)
         service = CoreService(core, hub.deliver, on_outbox=sender.wake)
         app.state.hub, app.state.service = hub, service
