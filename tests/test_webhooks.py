@@ -378,3 +378,17 @@ def test_a_send_to_an_address_refused_at_send_time_is_a_final_failure(
     assert [(d["state"], d["status_code"], d["error"][:8]) for d in listed.json()] == [
         ("failed", None, "refused:")
     ]
+
+
+def test_an_experiment_nobody_watches_still_alerts_its_webhooks(
+    api: httpx.Client, receiver: Receiver
+) -> None:
+    eid = regressing_experiment(api)
+    subscribe(api, receiver.url, ["guardrail"], experiments=[eid])
+    regress(api, eid)  # ingest only: no stream open, no results read
+    (request,) = receiver.wait_for(lambda rs: len(rs) >= 1)
+    assert (request.json["event"], request.json["state"], request.json["variant"]) == (
+        "guardrail",
+        "regressed",
+        "b",
+    )

@@ -89,6 +89,7 @@ py::object to_python(const IngestResult& r) {
     d["accepted"] = r.accepted;
     d["duplicates"] = r.duplicates;
     d["changed"] = r.changed;
+    d["alerting"] = r.alerting;
     return d;
 }
 py::object to_python(bool b) { return py::bool_(b); }
@@ -294,6 +295,7 @@ void register_service(py::module_& m) {
         .def_property_readonly("node_id", [](Service& s) { return s.store()->node_id(); })
         // Streaming
         .def("mark_changed", [](Service& s, const std::string& id) { s.runtime().mark_changed(id); })
+        .def("request_look", [](Service& s, const std::string& id) { s.runtime().request_look(id); })
         .def("request_snapshot",
              [](Service& s, const std::string& id, ConnectionId target) { s.runtime().request_snapshot(id, target); })
         .def("subscribe", [](Service& s, const std::string& id, ConnectionId c) { return s.registry().connect(id, c); })

@@ -44,6 +44,7 @@ struct Runtime::Impl {
         bool computing = false;
         bool dirty = false;        // changed again while computing
         bool unavailable = false;  // subscribers were told the database is down
+        bool look_wanted = false;  // unwatched, but a look is due for webhooks (request_look)
         Clock::time_point last_push{};
         std::chrono::milliseconds retry_delay{0};
     };
@@ -222,11 +223,20 @@ struct Runtime::Impl {
     // On the strand. The database call blocks one pool thread, which is what the pool is for.
     void compute_broadcast(const StatePtr& s, const std::string& id) {
         if (registry->subscriber_count(id) == 0) {
+            if (s->look_wanted) {
+                // compute() records the look (its transitions, their deliveries); nobody to push to.
+                s->look_wanted = false;
+                s->computing = true;
+                compute(id, 0);
+                s->computing = false;
+                s->last_push = Clock::now();
+            }
             s->dirty = false;
             forget_if_idle(id, s);
             return;
         }
         s->computing = true;
+        s->look_wanted = false;  // this snapshot is the look
         Delivery d = compute(id, 0);
         s->computing = false;
         s->last_push = Clock::now();
@@ -323,6 +333,15 @@ void Runtime::mark_changed(const std::string& experiment_id) {
     if (impl_->registry->subscriber_count(experiment_id) == 0) return;  // nobody watching: no work
     auto s = impl_->state_for(experiment_id);
     net::post(s->strand, [impl = impl_.get(), s, experiment_id] { impl->schedule(s, experiment_id, false); });
+}
+
+void Runtime::request_look(const std::string& experiment_id) {
+    if (impl_->registry->subscriber_count(experiment_id) > 0) return;  // mark_changed's pushes look
+    auto s = impl_->state_for(experiment_id);
+    net::post(s->strand, [impl = impl_.get(), s, experiment_id] {
+        s->look_wanted = true;
+        impl->schedule(s, experiment_id, false);
+    });
 }
 
 void Runtime::request_snapshot(const std::string& experiment_id, ConnectionId target) {

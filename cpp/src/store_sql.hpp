@@ -74,6 +74,12 @@ IngestResult ingest_transaction(pqxx::connection& c, const std::string& node_id,
     result.duplicates = total - result.accepted;
     if (result.changed) {
         tx.exec_params("UPDATE experiments SET seq = seq + 1 WHERE id = $1::uuid", experiment_id);
+        result.alerting = tx.exec_params1(
+                                "SELECT EXISTS (SELECT 1 FROM webhooks w JOIN experiments e ON e.id = $1::uuid "
+                                "WHERE coalesce(w.tenant, '') = coalesce(e.tenant, '') AND w.events <> '{status_changed}' "
+                                "AND ('*' = ANY(w.experiments) OR e.id::text = ANY(w.experiments)))",
+                                experiment_id)[0]
+                              .as<bool>();
         notify_change(tx, ChangeNotice{node_id, experiment_id, std::nullopt});
     }
     tx.commit();

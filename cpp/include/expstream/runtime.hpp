@@ -61,6 +61,9 @@ public:
     void start();
     // The experiment's numbers or status changed: push a new snapshot to its subscribers soon.
     void mark_changed(const std::string& experiment_id);
+    // Nobody here watches the experiment but webhooks want its transitions: look at it soon (as
+    // throttled as a push) and record the look, delivering nothing. Watched: mark_changed does it.
+    void request_look(const std::string& experiment_id);
     // Compute a snapshot now and deliver it to one connection (initial snapshot, refresh).
     void request_snapshot(const std::string& experiment_id, ConnectionId target);
     // Reads, analyses and serializes one snapshot on the calling thread; never throws.

@@ -107,6 +107,7 @@ struct IngestResult {
     std::int64_t accepted = 0;
     std::int64_t duplicates = 0;
     bool changed = false;  // the experiment's numbers moved (seq was bumped)
+    bool alerting = false;  // changed, and a webhook subscribes to the experiment's transitions
 };
 
 // Running sums of one metric in one variant over its assigned users: x is each user's value

@@ -109,6 +109,8 @@ async def _ingest(
     result = await store(eid)
     if result["changed"]:
         service.core.mark_changed(eid)
+        if result["alerting"]:
+            service.core.request_look(eid)  # webhooks hear of transitions even with nobody watching
     return result
 
 
