@@ -112,6 +112,7 @@ def test_a_webhook_is_created_listed_read_and_deleted_and_its_secret_shown_once(
         ({"events": []}, "at least 1"),
         ({"url": "ftp://example.com/hook"}, "scheme must be http or https"),
         ({"url": "http://user:pw@example.com/hook"}, "credentials"),
+        ({"url": "http://no-such-host.invalid/hook"}, "does not resolve"),
         ({"experiments": ["not-an-id"]}, "experiments must be"),
         ({"format": "xml"}, "'json' or 'slack'"),
     ],

@@ -20,6 +20,10 @@ class UnsafeUrlError(ValueError):
     """The URL may not be called: its scheme, its host or what the host resolves to."""
 
 
+class UnresolvableHostError(UnsafeUrlError):
+    """The host does not resolve (now): refused at creation, retried at send time."""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """A checked URL: where to connect (ip) and what to call it (host, for Host and TLS SNI)."""
@@ -83,10 +87,10 @@ async def check(url: str, allow_private: bool) -> Target:
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as e:
-        raise UnsafeUrlError(f"the host {host} does not resolve: {e.strerror}") from None
+        raise UnresolvableHostError(f"the host {host} does not resolve: {e.strerror}") from None
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
-        raise UnsafeUrlError(f"the host {host} does not resolve")
+        raise UnresolvableHostError(f"the host {host} does not resolve")
     if not allow_private:
         for ip in addresses:
             why = refusal(ip)

@@ -22,7 +22,7 @@ import httpx
 
 from expstream import _core, webhook_messages
 from expstream.settings import Settings
-from expstream.webhook_guard import UnsafeUrlError, check
+from expstream.webhook_guard import UnresolvableHostError, UnsafeUrlError, check
 
 log = logging.getLogger("expstream.webhooks")
 
@@ -69,6 +69,12 @@ def backoff_seconds(
     return rng() * min(ceiling, base * 2.0 ** min(attempts - 1, 60))
 
 
+def _client() -> httpx.AsyncClient:
+    # No redirects (a 3xx is final); no proxies from the environment: the request goes to the
+    # address the SSRF guard just checked, nowhere else.
+    return httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS, follow_redirects=False, trust_env=False)
+
+
 class WebhookSender:
     def __init__(self, store: _core.WebhookStore, settings: Settings, node_id: str) -> None:
         self._store = store
@@ -83,7 +89,7 @@ class WebhookSender:
 
     async def run(self, _service: object = None) -> None:
         """Runs until cancelled; database outages are logged and waited out."""
-        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS, follow_redirects=False) as client:
+        async with _client() as client:
             try:
                 while True:
                     await self._claim_and_send(client)
@@ -97,7 +103,7 @@ class WebhookSender:
     async def run_until_settled(self, delivery_id: str, timeout: float) -> dict[str, Any] | None:
         """`expstream webhook test`: sends what is due (this delivery among it) until it is settled."""
         deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS, follow_redirects=False) as client:
+        async with _client() as client:
             while time.monotonic() < deadline:
                 await self._claim_and_send(client)
                 await asyncio.gather(*self._in_flight, return_exceptions=True)
@@ -170,6 +176,8 @@ class WebhookSender:
     async def _attempt(self, client: httpx.AsyncClient, d: Claimed) -> Outcome:
         try:
             target = await check(d.url, self._settings.webhook_allow_private)
+        except UnresolvableHostError as e:  # DNS trouble may pass, like a refused connection
+            return Outcome("retry", 0, f"connection error: {e}")
         except UnsafeUrlError as e:
             return Outcome("failed", 0, f"refused: {e}")
         body = webhook_messages.body(d.format, d.payload, self._settings.public_url)
@@ -178,13 +186,17 @@ class WebhookSender:
         # Connect to the address just checked; TLS still verifies the name in the URL.
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
         try:
-            response = await client.post(
-                target.address_url, content=body, headers=headers, extensions=extensions
-            )
-        except httpx.TimeoutException as e:
+            # 10 s for the whole exchange, not per read: a trickling receiver must not outlive the lease.
+            async with asyncio.timeout(REQUEST_TIMEOUT_SECONDS):
+                # Streamed and never read: a receiver's answer body costs nothing, however large.
+                request = client.stream(
+                    "POST", target.address_url, content=body, headers=headers, extensions=extensions
+                )
+                async with request as response:
+                    status = response.status_code
+        except (TimeoutError, httpx.TimeoutException) as e:
             return Outcome("retry", 0, f"timeout: {type(e).__name__}")
         except httpx.TransportError as e:
             return Outcome("retry", 0, f"connection error: {type(e).__name__}: {e}")
-        result = classify_status(response.status_code)
-        error = "" if result == "delivered" else f"HTTP {response.status_code}"
-        return Outcome(result, response.status_code, error)
+        result = classify_status(status)
+        return Outcome(result, status, "" if result == "delivered" else f"HTTP {status}")
