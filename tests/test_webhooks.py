@@ -3,6 +3,7 @@ list, final and retried statuses; against real servers, a real PostgreSQL and a 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -19,7 +20,7 @@ from expstream import _core
 from expstream.settings import Settings
 from expstream.webhook_guard import refusal
 from expstream.webhook_messages import slack_text
-from expstream.webhook_sender import backoff_seconds, classify_status
+from expstream.webhook_sender import WebhookSender, backoff_seconds, classify_status
 from helpers import RunningServer, assign, bearer, expstream_cli, new_experiment, psql, run_server
 from webhook_receiver import Receiver
 
@@ -393,3 +394,25 @@ def test_an_experiment_nobody_watches_still_alerts_its_webhooks(
         "regressed",
         "b",
     )
+
+
+class _DownStore:
+    """A WebhookStore whose database is away."""
+
+    def claim(self, *_args: object) -> list[object]:
+        raise _core.DatabaseUnavailable("connection refused")
+
+
+def test_the_sender_polls_less_often_while_the_database_is_away() -> None:
+    settings = Settings(EXPSTREAM_WEBHOOK_POLL_SECONDS=2)  # type: ignore[call-arg]
+    sender = WebhookSender(_DownStore(), settings, "node")  # type: ignore[arg-type]
+
+    async def fail(times: int) -> list[float]:
+        async with httpx.AsyncClient() as client:
+            waits = []
+            for _ in range(times):
+                await sender._claim_and_send(client)
+                waits.append(sender._poll_seconds())
+            return waits
+
+    assert asyncio.run(fail(6)) == [4, 8, 16, 30, 30, 30]

@@ -31,6 +31,7 @@ RETRY_WINDOW_SECONDS = 24 * 3600.0  # then a delivery is recorded as failed for 
 MAX_IN_FLIGHT = 16  # deliveries (so endpoints) sent at once by one process
 RETRIED_STATUSES = frozenset({408, 429})
 MAX_ERROR_CHARS = 500
+MAX_OUTAGE_POLL_SECONDS = 30.0  # while the database is away, polls back off up to this
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,7 @@ class WebhookSender:
         self._lease_token = f"{node_id}-{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._claim_failures = 0  # in a row: the database is away, poll less often
 
     def wake(self) -> None:
         """Something was queued in this process: look now, not at the next poll."""
@@ -94,7 +96,7 @@ class WebhookSender:
                 while True:
                     await self._claim_and_send(client)
                     with contextlib.suppress(TimeoutError):  # the poll: other processes' deliveries
-                        await asyncio.wait_for(self._wake.wait(), self._settings.webhook_poll_seconds)
+                        await asyncio.wait_for(self._wake.wait(), self._poll_seconds())
             finally:
                 for task in self._in_flight:
                     task.cancel()
@@ -116,6 +118,10 @@ class WebhookSender:
         row = await asyncio.to_thread(self._store.delivery, delivery_id)
         return row
 
+    def _poll_seconds(self) -> float:
+        poll = self._settings.webhook_poll_seconds
+        return min(poll * 2.0 ** min(self._claim_failures, 10), max(poll, MAX_OUTAGE_POLL_SECONDS))
+
     async def _claim_and_send(self, client: httpx.AsyncClient) -> None:
         self._wake.clear()
         room = MAX_IN_FLIGHT - len(self._in_flight)
@@ -125,12 +131,15 @@ class WebhookSender:
             rows = await asyncio.to_thread(
                 self._store.claim, self._lease_token, self._settings.webhook_lease_seconds, room
             )
-        except _core.DatabaseUnavailable as e:  # the next poll tries again
-            log.warning("claiming webhook deliveries failed: %s", e)
+        except _core.DatabaseUnavailable as e:  # a later poll tries again
+            self._claim_failures += 1
+            log.warning("claiming webhook deliveries failed (%d in a row): %s", self._claim_failures, e)
             return
         except Exception as e:  # a bug: said loudly, and the sender keeps going
+            self._claim_failures += 1
             log.error("claiming webhook deliveries failed: %s: %s", type(e).__name__, e, exc_info=True)
             return
+        self._claim_failures = 0
         for row in rows:
             task = asyncio.create_task(self._deliver(client, Claimed(*row)), name=f"webhook-{row[0]}")
             self._in_flight.add(task)
