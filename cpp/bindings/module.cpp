@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "expstream C++ core: statistics, snapshot JSON, client protocol, store and runtime";
     expstream::bindings::register_stats(m);
     expstream::bindings::register_service(m);
+    expstream::bindings::register_webhooks(m);
 }

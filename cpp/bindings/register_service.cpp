@@ -10,11 +10,13 @@
 #include <memory>
 #include <tuple>
 
+#include "expstream/breakdown.hpp"
 #include "expstream/log.hpp"
 #include "expstream/notice.hpp"
 #include "expstream/registry.hpp"
 #include "expstream/runtime.hpp"
 #include "expstream/store.hpp"
+#include "expstream/webhooks.hpp"
 #include "register.hpp"
 
 namespace py = pybind11;
@@ -89,6 +91,7 @@ py::object to_python(const IngestResult& r) {
     d["accepted"] = r.accepted;
     d["duplicates"] = r.duplicates;
     d["changed"] = r.changed;
+    d["alerting"] = r.alerting;
     return d;
 }
 py::object to_python(bool b) { return py::bool_(b); }
@@ -204,6 +207,7 @@ public:
     }
 
     std::shared_ptr<Store> store() { return store_; }
+    const std::shared_ptr<LogSink>& log() const { return log_; }
     Registry& registry() { return *registry_; }
     Runtime& runtime() { return runtime_; }
 
@@ -279,6 +283,13 @@ void register_service(py::module_& m) {
         .def_property_readonly("snapshots_computed", [](Service& s) { return s.runtime().snapshots_computed(); })
         .def_property_readonly("snapshot_compute_seconds",
                                [](Service& s) { return s.runtime().snapshot_compute_nanoseconds() / 1e9; })
+        .def("webhook_store",
+             [](Service& s, std::size_t pool_size) {
+                 return std::make_shared<WebhookStore>(s.store()->url(), pool_size, s.log());
+             },
+             py::arg("pool_size") = 2,
+             "A WebhookStore on this service's database whose retries log where the core's records go.")
+        .def_property_readonly("outbox_queued", [](Service& s) { return s.runtime().outbox_queued(); })
         .def_property_readonly("changes_coalesced", [](Service& s) { return s.runtime().changes_coalesced(); })
         .def_property_readonly("notices_received", [](Service& s) { return s.runtime().notices_received(); })
         .def_property_readonly("listener_connected", [](Service& s) { return s.runtime().listener_connected(); })
@@ -286,6 +297,7 @@ void register_service(py::module_& m) {
         .def_property_readonly("node_id", [](Service& s) { return s.store()->node_id(); })
         // Streaming
         .def("mark_changed", [](Service& s, const std::string& id) { s.runtime().mark_changed(id); })
+        .def("request_look", [](Service& s, const std::string& id) { s.runtime().request_look(id); })
         .def("request_snapshot",
              [](Service& s, const std::string& id, ConnectionId target) { s.runtime().request_snapshot(id, target); })
         .def("subscribe", [](Service& s, const std::string& id, ConnectionId c) { return s.registry().connect(id, c); })
@@ -309,8 +321,8 @@ void register_service(py::module_& m) {
         })
         .def("submit_breakdown",
              [](Service& s, std::uint64_t token, const std::string& id, const std::string& dimension) {
-                 s.submit(token, [&runtime = s.runtime(), id, dimension] {
-                     std::optional<std::string> json = runtime.compute_breakdown(id, dimension);
+                 s.submit(token, [store = s.store(), options = s.runtime().analysis_options(), id, dimension] {
+                     std::optional<std::string> json = compute_breakdown(*store, id, dimension, options);
                      if (!json) throw NotFound("experiment " + id + " not found");
                      return *json;
                  });

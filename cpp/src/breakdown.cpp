@@ -51,4 +51,11 @@ std::string breakdown_json(const BreakdownData& data, const AnalysisOptions& opt
     return out;
 }
 
+std::optional<std::string> compute_breakdown(Store& store, const std::string& experiment_id,
+                                             const std::string& dimension, const AnalysisOptions& options) {
+    const std::optional<BreakdownData> data = store.read_breakdown_data(experiment_id, dimension);
+    if (!data) return std::nullopt;
+    return breakdown_json(*data, options);
+}
+
 }  // namespace expstream

@@ -228,6 +228,57 @@ const char* const kMigrations[] = {
         PRIMARY KEY (variant_id, dimension, bucket, metric)
     );
     )SQL",
+    // 10: webhooks (issue 16). Subscriptions per tenant; the transitions looks and status changes
+    // record (the Alerts tab); a transactional outbox of deliveries, written in the same transaction
+    // as the transition, claimed with a lease (one sender at a time) and kept as the attempts' log.
+    // New state flags: a metric/variant's significance, the SRM alarm, the newest look's seq (an
+    // older look arriving late changes no state, so it cannot flip an alarm back).
+    R"SQL(
+    ALTER TABLE metric_sums ADD COLUMN significant boolean NOT NULL DEFAULT false;
+    ALTER TABLE experiments ADD COLUMN srm_alarm boolean NOT NULL DEFAULT false,
+                            ADD COLUMN look_seq bigint NOT NULL DEFAULT 0;
+    CREATE TABLE webhooks (
+        id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        tenant      text,
+        url         text NOT NULL,
+        events      text[] NOT NULL,
+        experiments text[] NOT NULL,
+        format      text NOT NULL CHECK (format IN ('json', 'slack')),
+        secret      text NOT NULL,
+        created_at  timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE alert_transitions (
+        id            bigserial PRIMARY KEY,
+        experiment_id uuid NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+        type          text NOT NULL,
+        state         text NOT NULL,
+        metric        text,
+        variant       text,
+        detail        jsonb NOT NULL DEFAULT '{}',
+        created_at    timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX alert_transitions_experiment ON alert_transitions (experiment_id, id);
+    CREATE TABLE webhook_deliveries (
+        seq             bigserial PRIMARY KEY,
+        id              uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(),
+        webhook_id      uuid NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+        event           text NOT NULL,
+        payload         jsonb NOT NULL,
+        created_at      timestamptz NOT NULL DEFAULT now(),
+        attempts        integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        leased_until    timestamptz,
+        lease_token     text,
+        delivered_at    timestamptz,
+        failed_at       timestamptz,
+        last_attempt_at timestamptz,
+        last_status     integer,
+        last_latency_ms double precision,
+        last_error      text
+    );
+    CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, seq)
+        WHERE delivered_at IS NULL AND failed_at IS NULL;
+    )SQL",
 };
 
 const std::size_t kMigrationCount = sizeof kMigrations / sizeof kMigrations[0];

@@ -1,7 +1,5 @@
 #include "expstream/runtime.hpp"
 
-#include "expstream/breakdown.hpp"
-
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -46,6 +44,7 @@ struct Runtime::Impl {
         bool computing = false;
         bool dirty = false;        // changed again while computing
         bool unavailable = false;  // subscribers were told the database is down
+        bool look_wanted = false;  // unwatched, but a look is due for webhooks (request_look)
         Clock::time_point last_push{};
         std::chrono::milliseconds retry_delay{0};
     };
@@ -179,6 +178,7 @@ struct Runtime::Impl {
         try {
             const LookOutcome outcome = store->record_look(snap.experiment_id, look);
             remember_recorded(snap.experiment_id, snap.seq);
+            owner.outbox_queued_.fetch_add(static_cast<std::uint64_t>(outcome.deliveries_queued));
             for (auto& payload : announcements(snap, outcome)) {
                 Delivery anomaly;
                 anomaly.kind = Delivery::Kind::Control;
@@ -223,11 +223,20 @@ struct Runtime::Impl {
     // On the strand. The database call blocks one pool thread, which is what the pool is for.
     void compute_broadcast(const StatePtr& s, const std::string& id) {
         if (registry->subscriber_count(id) == 0) {
+            if (s->look_wanted) {
+                // compute() records the look (its transitions, their deliveries); nobody to push to.
+                s->look_wanted = false;
+                s->computing = true;
+                compute(id, 0);
+                s->computing = false;
+                s->last_push = Clock::now();
+            }
             s->dirty = false;
             forget_if_idle(id, s);
             return;
         }
         s->computing = true;
+        s->look_wanted = false;  // this snapshot is the look
         Delivery d = compute(id, 0);
         s->computing = false;
         s->last_push = Clock::now();
@@ -326,6 +335,15 @@ void Runtime::mark_changed(const std::string& experiment_id) {
     net::post(s->strand, [impl = impl_.get(), s, experiment_id] { impl->schedule(s, experiment_id, false); });
 }
 
+void Runtime::request_look(const std::string& experiment_id) {
+    if (impl_->registry->subscriber_count(experiment_id) > 0) return;  // mark_changed's pushes look
+    auto s = impl_->state_for(experiment_id);
+    net::post(s->strand, [impl = impl_.get(), s, experiment_id] {
+        s->look_wanted = true;
+        impl->schedule(s, experiment_id, false);
+    });
+}
+
 void Runtime::request_snapshot(const std::string& experiment_id, ConnectionId target) {
     net::post(impl_->pool, [impl = impl_.get(), experiment_id, target] {
         Delivery d = impl->compute(experiment_id, target);
@@ -348,11 +366,7 @@ Delivery Runtime::compute_snapshot(const std::string& experiment_id, ConnectionI
     return impl_->compute(experiment_id, target);
 }
 
-std::optional<std::string> Runtime::compute_breakdown(const std::string& experiment_id, const std::string& dimension) {
-    const std::optional<BreakdownData> data = impl_->store->read_breakdown_data(experiment_id, dimension);
-    if (!data) return std::nullopt;
-    return breakdown_json(*data, impl_->options.analysis);
-}
+const AnalysisOptions& Runtime::analysis_options() const { return impl_->options.analysis; }
 
 void Runtime::post(std::function<void()> job) { net::post(impl_->pool, std::move(job)); }
 

@@ -10,6 +10,7 @@
 #include "migrations.hpp"
 #include "json_write.hpp"
 #include "store_sql.hpp"
+#include "transitions.hpp"
 #include "expstream/log.hpp"
 #include "expstream/notice.hpp"
 #include "expstream/snapshot.hpp"
@@ -205,98 +206,13 @@ StatusChange Store::set_status(const std::string& id, const std::string& status,
                                id, status)[0]
                              .as<std::string>();
             notify_change(tx, ChangeNotice{node_id_, id, StatusNotice{status, current, changed_at, trace_id}});
+            record_transitions(tx, id, {status_transition(current, status)});
         }
         std::vector<Experiment> one{
             experiment_from(tx.exec_params1("SELECT " + kExperimentColumns + " FROM experiments e WHERE e.id = $1::uuid", id))};
         load_variants(tx, one);
         tx.commit();
         return StatusChange{std::move(one[0]), current, std::move(changed_at)};
-    });
-}
-
-LookOutcome Store::record_look(const std::string& experiment_id, const Look& look) {
-    std::string minima = "[";
-    for (std::size_t i = 0; i < look.min_p.size(); ++i) {
-        if (i) minima += ',';
-        minima += "{\"k\":";
-        append_json_string(minima, look.min_p[i].first);
-        minima += ",\"p\":";
-        append_json_number(minima, look.min_p[i].second);
-        minima += '}';
-    }
-    minima += ']';
-    const std::string metrics = batch_json(look.metrics, 64, [](std::string& out, const Look::MetricLook& m) {
-        out += "\"m\":";
-        append_json_string(out, m.metric);
-        out += ",\"k\":";
-        append_json_string(out, m.variant);
-        out += ",\"p\":";
-        append_optional_number(out, m.min_p);
-        out += m.alarm ? ",\"a\":true" : ",\"a\":false";
-        out += m.cuped ? ",\"c\":true" : ",\"c\":false";
-    });
-    return with_connection([&](pqxx::connection& c) {
-        pqxx::work tx(c);
-        lock_experiment(tx, experiment_id);
-        // Other analysis options than last time: the old minima belong to another test; start over.
-        const pqxx::result changed = tx.exec_params(
-            "UPDATE experiments SET analysis_signature = $2 WHERE id = $1::uuid "
-            "AND analysis_signature IS DISTINCT FROM $2 RETURNING 1",
-            experiment_id, look.analysis_signature);
-        if (!changed.empty()) {
-            tx.exec_params("UPDATE variants SET min_p = NULL WHERE experiment_id = $1::uuid", experiment_id);
-            tx.exec_params("UPDATE metric_sums s SET min_p = NULL FROM variants v "
-                           "WHERE s.variant_id = v.id AND v.experiment_id = $1::uuid", experiment_id);
-        }
-        tx.exec_params(
-            "UPDATE variants v SET min_p = least(coalesce(v.min_p, x.p), x.p) "
-            "FROM json_to_recordset($2::json) AS x(k text, p double precision) "
-            "WHERE v.experiment_id = $1::uuid AND v.key = x.k",
-            experiment_id, minima);
-        // Per metric: minima only go down; an alarm flag flips once per transition, so the look that
-        // flips it (one, whatever the number of nodes) is the one that announces it.
-        const pqxx::result raised = tx.exec_params(
-            "WITH x AS (SELECT v.id AS variant_id, x.m, x.k, x.p, x.a, x.c "
-            "           FROM json_to_recordset($2::json) AS x(m text, k text, p double precision, a boolean, c boolean) "
-            "           JOIN variants v ON v.experiment_id = $1::uuid AND v.key = x.k), "
-            "old AS (SELECT s.variant_id, s.metric, s.alerted FROM metric_sums s JOIN x "
-            "        ON s.variant_id = x.variant_id AND s.metric = x.m), "
-            "up AS (INSERT INTO metric_sums AS s (variant_id, metric, min_p, min_p_cuped, alerted) "
-            "       SELECT variant_id, m, p, c, a FROM x "
-            "       ON CONFLICT (variant_id, metric) DO UPDATE SET "
-            // A minimum of the other test (CUPED on or off) belongs to another test: start over.
-            "         min_p = CASE WHEN s.min_p_cuped = EXCLUDED.min_p_cuped "
-            "           THEN least(coalesce(s.min_p, EXCLUDED.min_p), EXCLUDED.min_p) ELSE EXCLUDED.min_p END, "
-            "         min_p_cuped = EXCLUDED.min_p_cuped, alerted = EXCLUDED.alerted "
-            "       RETURNING variant_id, metric, alerted) "
-            "SELECT up.metric, x.k FROM up JOIN x ON x.variant_id = up.variant_id AND x.m = up.metric "
-            "LEFT JOIN old ON old.variant_id = up.variant_id AND old.metric = up.metric "
-            "WHERE up.alerted AND NOT coalesce(old.alerted, false) ORDER BY up.metric, x.k",
-            experiment_id, metrics);
-        tx.exec_params(
-            "INSERT INTO results_history (experiment_id, seq, point) VALUES ($1::uuid, $2, $3::jsonb) "
-            "ON CONFLICT (experiment_id, seq) DO NOTHING",
-            experiment_id, look.seq, look.history_point);
-        LookOutcome outcome;
-        // The exposure alarm flips once per transition, like a guardrail's.
-        outcome.exposures_raised =
-            !tx.exec_params("UPDATE experiments SET exposures_alerted = $2 WHERE id = $1::uuid "
-                            "AND exposures_alerted IS DISTINCT FROM $2 AND $2 RETURNING 1",
-                            experiment_id, look.exposure_alarm)
-                 .empty();
-        if (!look.exposure_alarm)
-            tx.exec_params("UPDATE experiments SET exposures_alerted = false WHERE id = $1::uuid AND exposures_alerted",
-                           experiment_id);
-        for (const auto& r : raised) outcome.guardrails_raised.emplace_back(r[0].as<std::string>(), r[1].as<std::string>());
-        if (look.srm_mismatch) {
-            outcome.first_srm_alarm = !tx.exec_params(
-                                           "UPDATE experiments SET srm_alerted_at = now() WHERE id = $1::uuid "
-                                           "AND srm_alerted_at IS NULL RETURNING 1",
-                                           experiment_id)
-                                         .empty();
-        }
-        tx.commit();
-        return outcome;
     });
 }
 

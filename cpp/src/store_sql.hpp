@@ -79,6 +79,12 @@ inline IngestResult commit_ingest(pqxx::work& tx, const std::string& node_id, co
     result.duplicates = total - result.accepted;
     if (result.changed) {
         tx.exec_params("UPDATE experiments SET seq = seq + 1 WHERE id = $1::uuid", experiment_id);
+        result.alerting = tx.exec_params1(
+                                "SELECT EXISTS (SELECT 1 FROM webhooks w JOIN experiments e ON e.id = $1::uuid "
+                                "WHERE coalesce(w.tenant, '') = coalesce(e.tenant, '') AND w.events <> '{status_changed}' "
+                                "AND ('*' = ANY(w.experiments) OR e.id::text = ANY(w.experiments)))",
+                                experiment_id)[0]
+                              .as<bool>();
         notify_change(tx, ChangeNotice{node_id, experiment_id, std::nullopt});
     }
     tx.commit();
@@ -93,6 +99,11 @@ IngestResult ingest_transaction(pqxx::connection& c, const std::string& node_id,
     ensure_accepts_data(lock_experiment(tx, experiment_id));
     return commit_ingest(tx, node_id, experiment_id, total, insert(tx));
 }
+
+// Records the transitions (alert rows) and queues one webhook delivery per matching subscription,
+// in the caller's transaction; returns the deliveries queued (store_webhooks.cpp).
+std::int64_t record_transitions(pqxx::transaction_base& tx, const std::string& experiment_id,
+                                const std::vector<Transition>& transitions);
 
 // Metric definitions and sums (store_metrics.cpp).
 void insert_metrics(pqxx::transaction_base& tx, const std::string& experiment_id,

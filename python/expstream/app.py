@@ -15,12 +15,13 @@ from fastapi.responses import JSONResponse
 
 from expstream import _core, background
 from expstream.auth import AuthError, ForbiddenError
+from expstream.background import BackgroundTask
 from expstream.breakdown_feed import BreakdownFeed
 from expstream.embedded_db import EmbeddedPostgres
 from expstream.hub import Hub
 from expstream.metrics import Metrics
 from expstream.protocol import CloseCode
-from expstream.routes import experiments, health, results, stream
+from expstream.routes import experiments, health, results, stream, webhooks
 from expstream.service import (
     ConflictError,
     CoreService,
@@ -31,6 +32,7 @@ from expstream.service import (
 )
 from expstream.settings import Settings
 from expstream.web import find_dashboard, mount_dashboard
+from expstream.webhook_sender import WebhookSender
 
 log = logging.getLogger("expstream")
 
@@ -99,10 +101,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics: Metrics = app.state.metrics
         metrics.core = core
         hub = Hub(core, metrics)
-        service = CoreService(core, hub.deliver)
+        # Webhooks: their own connections, so a slow receiver or a busy sender never waits on (or
+        # holds up) the snapshots' pool.
+        webhook_store = core.webhook_store(pool_size=2)
+        sender = WebhookSender(webhook_store, settings, settings.process_node_id)
+        service = CoreService(core, hub.deliver, on_outbox=sender.wake)
         feed = hub.breakdowns = BreakdownFeed(service.breakdown, hub)
         app.state.hub, app.state.service = hub, service
-        running = background.start(app.state.background_tasks, service, app.state.request_exit)
+        app.state.webhook_store, app.state.webhook_sender = webhook_store, sender
+        tasks = [*app.state.background_tasks, BackgroundTask("webhook-sender", sender.run)]
+        running = background.start(tasks, service, app.state.request_exit)
         try:
             yield
         finally:
@@ -136,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(experiments.router)
     app.include_router(results.router)
     app.include_router(stream.router)
+    app.include_router(webhooks.router)
     app.include_router(health.router)
     mount_dashboard(app, find_dashboard(app.state.settings.web_dir))
     return app

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from uvicorn.config import STARTUP_FAILURE
 
-from expstream import logs
+from expstream import logs, webhook_cli
 from expstream.auth import SCOPE_RANK, issue_token
 from expstream.background import EXIT_BACKGROUND_FAILED, BackgroundTask
 from expstream.http_protocol import HeaderDeadlineProtocol
@@ -270,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
         "experiment_id", nargs="?", default=None, type=_experiment_id, help="one experiment (default: all)"
     )
     verify.set_defaults(func=_verify)
+    webhook_cli.add_parser(sub)
     return parser
 
 

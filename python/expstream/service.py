@@ -114,9 +114,17 @@ class TenantCache:
 
 
 class CoreService:
-    def __init__(self, core: _core.Service, on_delivery: Callable[[Delivery], None]) -> None:
+    def __init__(
+        self,
+        core: _core.Service,
+        on_delivery: Callable[[Delivery], None],
+        on_outbox: Callable[[], None] | None = None,
+    ) -> None:
         self.core = core
         self._on_delivery = on_delivery
+        # Called when this process's looks queued webhook deliveries (the sender wakes at once).
+        self._on_outbox = on_outbox
+        self._outbox_seen = 0
         self._loop = asyncio.get_running_loop()
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._tokens = itertools.count(1)
@@ -125,6 +133,11 @@ class CoreService:
 
     def _on_ready(self) -> None:
         deliveries, completions, logs = self.core.drain()
+        # A look queues deliveries before its snapshot is handed over: checked on the same wake-up.
+        queued = self.core.outbox_queued
+        if queued != self._outbox_seen and self._on_outbox is not None:
+            self._outbox_seen = queued
+            self._on_outbox()
         for token, error_kind, value in completions:
             future = self._pending.pop(token, None)
             if future is None or future.done():

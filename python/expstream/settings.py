@@ -197,6 +197,45 @@ class Settings(BaseSettings):
         validation_alias="EXPSTREAM_WEB_DIR",
         description="Built dashboard to serve; defaults to the one bundled in the package.",
     )
+    public_url: str | None = Field(
+        default=None,
+        validation_alias="EXPSTREAM_PUBLIC_URL",
+        description="Where people reach this server's dashboard (e.g. https://ab.example.com): links in "
+        "Slack-formatted webhook messages. Unset: no link.",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        validation_alias="EXPSTREAM_WEBHOOK_ALLOW_PRIVATE",
+        description="Allow webhook URLs that resolve to loopback, private, link-local (cloud metadata) or "
+        "other non-public addresses (development and tests only: it opens the server to SSRF).",
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        validation_alias="EXPSTREAM_WEBHOOK_RETRY_BASE_SECONDS",
+        description="A failed delivery is retried after a random delay up to base x 2^(attempts-1) "
+        "(exponential backoff, full jitter).",
+    )
+    webhook_retry_max_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias="EXPSTREAM_WEBHOOK_RETRY_MAX_SECONDS",
+        description="The ceiling of that delay. Deliveries are retried for 24 h, then recorded as failed.",
+    )
+    webhook_lease_seconds: float = Field(
+        default=30.0,
+        ge=11,
+        validation_alias="EXPSTREAM_WEBHOOK_LEASE_SECONDS",
+        description="A sender holds a delivery this long (more than the 10 s request timeout); a sender "
+        "that dies leaves it to another after this.",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        validation_alias="EXPSTREAM_WEBHOOK_POLL_SECONDS",
+        description="How often the sender looks for deliveries queued by other processes (its own "
+        "process wakes it at once).",
+    )
 
     @property
     def process_node_id(self) -> str:

@@ -2,6 +2,7 @@
 // experiment, on its users only, and the JSON the API and the stream carry.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "expstream/stats.hpp"
@@ -19,5 +20,10 @@ inline constexpr const char* kBreakdownNote =
 // "users","variants":[...],"metrics":[...]}]}: "variants" and "metrics" exactly as in the snapshot.
 // Running minima are not carried between looks here: each breakdown is analysed afresh.
 std::string breakdown_json(const BreakdownData& data, const AnalysisOptions& options);
+
+// Reads and analyses the breakdown on the calling thread. Empty when the experiment does not exist;
+// the store's errors pass (InvalidInput for a dimension the experiment did not declare).
+std::optional<std::string> compute_breakdown(Store& store, const std::string& experiment_id,
+                                             const std::string& dimension, const AnalysisOptions& options);
 
 }  // namespace expstream

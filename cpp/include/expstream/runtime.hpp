@@ -61,14 +61,15 @@ public:
     void start();
     // The experiment's numbers or status changed: push a new snapshot to its subscribers soon.
     void mark_changed(const std::string& experiment_id);
+    // Nobody here watches the experiment but webhooks want its transitions: look at it soon (as
+    // throttled as a push) and record the look, delivering nothing. Watched: mark_changed does it.
+    void request_look(const std::string& experiment_id);
     // Compute a snapshot now and deliver it to one connection (initial snapshot, refresh).
     void request_snapshot(const std::string& experiment_id, ConnectionId target);
     // Reads, analyses and serializes one snapshot on the calling thread; never throws.
     Delivery compute_snapshot(const std::string& experiment_id, ConnectionId target = 0);
-    // The experiment broken down by one of its dimensions (breakdown_json), analysed under this
-    // runtime's options, on the calling thread. Empty when the experiment does not exist; throws the
-    // store's errors (InvalidInput for an undeclared dimension).
-    std::optional<std::string> compute_breakdown(const std::string& experiment_id, const std::string& dimension);
+    // The analysis options every snapshot (and breakdown) of this runtime is computed under.
+    const AnalysisOptions& analysis_options() const;
     // Run any job on the pool (the binding's async store calls).
     void post(std::function<void()> job);
 
@@ -76,6 +77,8 @@ public:
     std::vector<Delivery> take_deliveries() { return deliveries_.take(); }
     std::vector<LogRecord> take_logs() { return log_->take(); }
     std::uint64_t snapshots_computed() const { return snapshots_computed_.load(); }
+    // Webhook deliveries this process's looks queued (a sender in this process wakes when it moves).
+    std::uint64_t outbox_queued() const { return outbox_queued_.load(); }
     // Total time spent reading + computing + serializing snapshots, for /metrics.
     std::uint64_t snapshot_compute_nanoseconds() const { return compute_ns_.load(); }
     // Change signals absorbed into a push already scheduled or running.
@@ -94,6 +97,7 @@ private:
     std::shared_ptr<LogSink> log_;  // before deliveries_: owns the notifier they signal
     ReadyQueue<Delivery> deliveries_;
     std::atomic<std::uint64_t> snapshots_computed_{0};
+    std::atomic<std::uint64_t> outbox_queued_{0};
     std::atomic<std::uint64_t> compute_ns_{0};
     std::atomic<std::uint64_t> coalesced_{0};
     std::atomic<std::uint64_t> notices_{0};

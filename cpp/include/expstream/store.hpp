@@ -111,6 +111,7 @@ struct IngestResult {
     std::int64_t accepted = 0;
     std::int64_t duplicates = 0;
     bool changed = false;  // the experiment's numbers moved (seq was bumped)
+    bool alerting = false;  // changed, and a webhook subscribes to the experiment's transitions
 };
 
 // Running sums of one metric in one variant over its assigned users: x is each user's value
@@ -193,29 +194,49 @@ struct NodeCount {
 // Ingest and status changes NOTIFY this channel (payload: notice.hpp); every server process LISTENs.
 inline constexpr const char* kChangesChannel = "expstream_changes";
 
-// What one computed snapshot leaves behind: running minima, a history point, the SRM alarm.
+// What one computed snapshot leaves behind: running minima, a history point, the alarm states.
 struct Look {
     std::int64_t seq = 0;
     std::string analysis_signature;
     std::vector<std::pair<std::string, double>> min_p;  // variant key -> running minimum p
     std::string history_point;                           // JSON (history_point_json)
     bool srm_mismatch = false;
+    std::optional<double> srm_p_value;
     struct MetricLook {
         std::string metric;
         std::string variant;
         std::optional<double> min_p;
         bool alarm = false;  // a guardrail regressed (interval excludes 0 on the bad side)
         bool cuped = false;  // min_p is of the CUPED-adjusted test
+        bool significant = false;  // is_significant as the snapshot reports it (primary/secondary only)
+        std::optional<double> relative_lift{};
+        std::optional<double> p_value{};  // adjusted across the family
     };
     std::vector<MetricLook> metrics;
     bool exposure_alarm = false;  // multiple exposures above the threshold
+    std::int64_t multiple_exposures = 0;
+    std::int64_t assigned_users = 0;
 };
 
-// What record_look found new: the first SRM alarm, guardrail alarms raised since the last look.
+// A state change one look (or status change) recorded, once whatever the number of nodes.
+// type: significance | guardrail | srm | multiple_exposures | status_changed (| test, never recorded).
+// state: significant / not_significant, regressed / recovered, raised / cleared, or the new status.
+struct Transition {
+    std::string type;
+    std::string state;
+    std::string metric;   // empty: none
+    std::string variant;  // empty: none
+    std::string detail;   // a JSON object: relative_lift, p_value, users, share, from, ...
+};
+
+// What record_look found new: the first SRM alarm, guardrail alarms raised since the last look,
+// and every transition recorded (with the webhook deliveries it queued, in the same transaction).
 struct LookOutcome {
     bool first_srm_alarm = false;
     std::vector<std::pair<std::string, std::string>> guardrails_raised;  // (metric, variant)
     bool exposures_raised = false;
+    std::vector<Transition> transitions;
+    std::int64_t deliveries_queued = 0;
 };
 
 class Store {

@@ -83,6 +83,7 @@ async def change_status(
     trace_id = request.headers.get("x-request-id") or uuid.uuid4().hex
     experiment, previous, changed_at = await service.set_status(eid, body.status, trace_id)
     if changed_at:
+        request.app.state.webhook_sender.wake()  # the change may have queued webhook deliveries
         # Our own subscribers now; the other nodes build the same envelope from the notice.
         service.core.mark_changed(eid)
         hub.publish(eid, _core.status_changed_json(eid, body.status, previous, changed_at, trace_id))
@@ -116,6 +117,8 @@ async def _ingest(
     result = await store(eid)
     if result["changed"]:
         service.core.mark_changed(eid)
+        if result["alerting"]:
+            service.core.request_look(eid)  # webhooks hear of transitions even with nobody watching
     return result
 
 

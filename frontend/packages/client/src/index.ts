@@ -11,6 +11,7 @@
 
 // Wire types
 export type { Experiment, ExperimentVariant } from "./types/experiment";
+export type { AlertTransition, AlertTransitionType } from "./types/alertTransition";
 export type { Breakdown, BreakdownValue } from "./types/breakdown";
 export type { HistoryMetric, HistoryMetricVariant, HistoryPoint, HistoryVariant, ResultsHistory } from "./types/history";
 export type {
@@ -81,6 +82,7 @@ export {
   ApiError,
   apiRefusalMessage,
   authHeaders,
+  fetchAlerts,
   fetchBreakdown,
   fetchExperiment,
   fetchExperiments,
@@ -93,6 +95,7 @@ export {
 } from "./http/api";
 export {
   API_PREFIX,
+  alertsUrl,
   buildApiUrl,
   experimentUrl,
   experimentsListUrl,

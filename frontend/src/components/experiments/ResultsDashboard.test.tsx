@@ -33,7 +33,7 @@ describe("ResultsDashboard", () => {
     stubFetch({ "/api/v1/experiments/exp-1": { body: makeExperiment() } });
     render(<ResultsDashboard experimentId="exp-1" />);
     const tabs = screen.getAllByRole("tab");
-    expect(tabs.map((tab) => tab.textContent)).toEqual(["⚡ Live", "Breakdown", "Details"]);
+    expect(tabs.map((tab) => tab.textContent)).toEqual(["⚡ Live", "Breakdown", "Details", "Alerts"]);
     expect(tabs[0]).toHaveAttribute("aria-selected", "true");
     expect(screen.getByTestId("live-results-panel")).toHaveTextContent("live panel for exp-1");
     expect(screen.getByTestId("live-results-panel")).toBeVisible();
@@ -91,7 +91,40 @@ describe("ResultsDashboard", () => {
     fireEvent.keyDown(screen.getByTestId("tab-breakdown"), { key: "ArrowRight" });
     expect(screen.getByTestId("tab-details")).toHaveAttribute("aria-selected", "true");
     fireEvent.keyDown(screen.getByTestId("tab-details"), { key: "ArrowRight" });
+    expect(screen.getByTestId("tab-alerts")).toHaveAttribute("aria-selected", "true");
+    fireEvent.keyDown(screen.getByTestId("tab-alerts"), { key: "ArrowRight" });
     expect(screen.getByTestId("tab-live")).toHaveAttribute("aria-selected", "true");
+  });
+
+  it("lists the experiment's transitions on the Alerts tab, fetched when it is opened", async () => {
+    const fetchMock = stubFetch({
+      "/api/v1/experiments/exp-1": { body: makeExperiment() },
+      "/api/v1/experiments/exp-1/alerts": {
+        body: [
+          { id: 2, created_at: "2024-04-22T10:00:00+00:00", type: "guardrail", state: "regressed", metric: "refunds", variant: "green", detail: { relative_lift: 0.4 } },
+          { id: 1, created_at: "2024-04-21T08:00:00+00:00", type: "status_changed", state: "active", metric: null, variant: null, detail: { from: "draft", to: "active" } },
+        ],
+      },
+    });
+    render(<ResultsDashboard experimentId="exp-1" />);
+    expect(fetchMock.mock.calls.map((call) => call[0])).not.toContain("/api/v1/experiments/exp-1/alerts");
+    fireEvent.click(screen.getByTestId("tab-alerts"));
+    const rows = await screen.findAllByTestId("alert-row");
+    expect(rows.map((row) => Array.from(row.querySelectorAll("td")).slice(1).map((cell) => cell.textContent))).toEqual([
+      ["Guardrail", "regressed", "refunds", "green"],
+      ["Status", "active", "—", "—"],
+    ]);
+    expect(screen.getByTestId("live-results-panel")).toBeInTheDocument();
+  });
+
+  it("says so on the Alerts tab when there are none yet", async () => {
+    stubFetch({
+      "/api/v1/experiments/exp-1": { body: makeExperiment() },
+      "/api/v1/experiments/exp-1/alerts": { body: [] },
+    });
+    render(<ResultsDashboard experimentId="exp-1" />);
+    fireEvent.click(screen.getByTestId("tab-alerts"));
+    expect(await screen.findByText(/No alerts yet/)).toBeInTheDocument();
   });
 
   it.each([

@@ -4,16 +4,19 @@ import Link from "next/link";
 import { useId, useState, type KeyboardEvent } from "react";
 import { ApiError, apiRefusalMessage } from "@expstream/client";
 import { ExperimentStatusBadge, LiveResultsPanel, type UseExperimentStreamOptions } from "@expstream/react";
+import { useAlerts } from "@/hooks/useAlerts";
 import { useExperiment } from "@/hooks/useExperiments";
 import { dashboardClientOptions } from "@/lib/clientOptions";
 import styles from "./Dashboard.module.css";
 import { BreakdownPanel } from "./BreakdownPanel";
+import { ExperimentAlerts } from "./ExperimentAlerts";
 import { ExperimentDetails } from "./ExperimentDetails";
 
 const TABS = [
   { id: "live", label: "⚡ Live" },
   { id: "breakdown", label: "Breakdown" },
   { id: "details", label: "Details" },
+  { id: "alerts", label: "Alerts" },
 ] as const;
 
 type TabId = (typeof TABS)[number]["id"];
@@ -24,10 +27,12 @@ export interface ResultsDashboardProps {
   streamOptions?: UseExperimentStreamOptions;
 }
 
-/** Results page body: header with the experiment's name, and tabs (Live first, then Details). */
+/** Results page body: header with the experiment's name, and tabs (Live first, then Details, Alerts). */
 export function ResultsDashboard({ experimentId, streamOptions }: ResultsDashboardProps) {
   const [selected, setSelected] = useState<TabId>("live");
   const experiment = useExperiment(experimentId);
+  // Fetched when the tab is first opened (and again on its Refresh), not with every page load.
+  const alerts = useAlerts(selected === "alerts" ? experimentId : null);
   const baseId = useId();
   const tabId = (tab: TabId) => `${baseId}-tab-${tab}`;
   const panelId = (tab: TabId) => `${baseId}-panel-${tab}`;
@@ -95,6 +100,9 @@ export function ResultsDashboard({ experimentId, streamOptions }: ResultsDashboa
       </div>
       <div role="tabpanel" id={panelId("details")} aria-labelledby={tabId("details")} hidden={selected !== "details"}>
         {selected === "details" && <ExperimentDetails resource={experiment} />}
+      </div>
+      <div role="tabpanel" id={panelId("alerts")} aria-labelledby={tabId("alerts")} hidden={selected !== "alerts"}>
+        {selected === "alerts" && <ExperimentAlerts resource={alerts} />}
       </div>
     </div>
   );

@@ -1,10 +1,11 @@
 /** Small HTTP helpers for the expstream API (fetch; browsers and Node >= 20). */
 import { parseResultsHistory } from "../parse/history";
 import { parseServerPayload, withSnapshotEvent } from "../parse/parseServerMessage";
+import type { AlertTransition } from "../types/alertTransition";
 import type { Experiment } from "../types/experiment";
 import type { HistoryPoint } from "../types/history";
 import type { ExperimentSnapshot } from "../types/snapshot";
-import { experimentUrl, experimentsListUrl, resultsHistoryUrl, resultsUrl } from "./apiUrl";
+import { alertsUrl, experimentUrl, experimentsListUrl, resultsHistoryUrl, resultsUrl } from "./apiUrl";
 import { refusalMessage } from "./authMessages";
 import { resolveToken, type ClientOptions } from "./clientOptions";
 import { appendQuery } from "./urlQuery";
@@ -48,6 +49,11 @@ export function fetchExperiments(options: RequestOptions = {}): Promise<Experime
 /** GET /api/v1/experiments/{id}; rejects with ApiError(404) when unknown. */
 export function fetchExperiment(experimentId: string, options: RequestOptions = {}): Promise<Experiment> {
   return getJson<Experiment>(experimentUrl(experimentId, options.baseUrl), options);
+}
+
+/** GET /api/v1/experiments/{id}/alerts: the experiment's transitions, newest first. */
+export function fetchAlerts(experimentId: string, options: RequestOptions = {}): Promise<AlertTransition[]> {
+  return getJson<AlertTransition[]>(alertsUrl(experimentId, options.baseUrl), options);
 }
 
 export interface ResultsRequest extends RequestOptions {

@@ -20,6 +20,11 @@ export function experimentUrl(experimentId: string, base?: string): string {
   return buildApiUrl(`/experiments/${encodeURIComponent(experimentId)}`, base);
 }
 
+/** GET /api/v1/experiments/{id}/alerts: the experiment's recorded transitions. */
+export function alertsUrl(experimentId: string, base?: string): string {
+  return buildApiUrl(`/experiments/${encodeURIComponent(experimentId)}/alerts`, base);
+}
+
 /** GET /api/v1/experiments/{id}/results: the current snapshot, or a long poll with after_seq & wait. */
 export function resultsUrl(experimentId: string, base?: string): string {
   return buildApiUrl(`/experiments/${encodeURIComponent(experimentId)}/results`, base);
