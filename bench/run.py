@@ -47,7 +47,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from workloads import metrics as metrics_workload  # bench/workloads/ (this script's directory is on sys.path)
+from workloads import (
+    breakdowns as breakdowns_workload,
+)  # bench/workloads/ (this script's directory is on sys.path)
+from workloads import metrics as metrics_workload
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -1787,6 +1790,7 @@ def goals(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
                 "" if ratio <= 2 else f"missed by {ratio / 2:.1f}x",
             )
     out += metrics_workload.goals(results, plan.quick)
+    out += breakdowns_workload.goals(results, plan.quick)
     return out
 
 
@@ -1954,7 +1958,7 @@ def render_markdown(results: dict[str, Any], plan: Plan) -> str:
             )
     lines += ["", "### Goals", "", "| goal | measured | met |", "|---|---|---|"]
     for g in results.get("goals", []):
-        if g.get("workload") == "metrics":  # listed in its own section (metrics_workload.render)
+        if g.get("workload") in ("metrics", "breakdowns"):  # listed in their own sections (render)
             continue
         met = "—" if g["met"] is None else ("yes" if g["met"] else f"**no** — {g['detail']}")
         lines.append(f"| {g['goal']} | {g['value']} | {met} |")
@@ -2061,7 +2065,7 @@ def main() -> int:
         "--only",
         default="",
         help="comma list: micro,history,fanout,latency (with ingest),"
-        "cross-node,levers,metrics,none (with --profile: profiles only)",
+        "cross-node,levers,metrics,breakdowns,none (with --profile: profiles only)",
     )
     parser.add_argument(
         "--metrics-max-events",
@@ -2142,6 +2146,8 @@ def main() -> int:
         if want("metrics"):
             max_events = int(args.metrics_max_events) if args.metrics_max_events else None
             metrics_workload.run(sys.modules[__name__], plan.quick, max_events, results)
+        if want("breakdowns"):
+            breakdowns_workload.run(sys.modules[__name__], plan.quick, results)
         if args.profile:
             run_profiles(plan, db, results)
     except KeyboardInterrupt:
@@ -2165,6 +2171,9 @@ def main() -> int:
     if not plan.quick and not args.no_md and results.get("metrics"):
         update_benchmarks_md(metrics_workload.render(results, plan.quick), "metrics")
         log("BENCHMARKS.md metrics section updated")
+    if not plan.quick and not args.no_md and results.get("breakdowns"):
+        update_benchmarks_md(breakdowns_workload.render(results, plan.quick), "breakdowns")
+        log("BENCHMARKS.md breakdowns section updated")
     log(
         f"results: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
         f"({results['meta']['duration_seconds']:.0f} s)"

@@ -188,14 +188,14 @@ def assign(client: Client, eid: str, start: int, stop: int, variants: list[Any])
 
 
 def send_bodies(
-    bench: Any, server: Any, eid: str, bodies: list[str], batch: int, label: str
+    bench: Any, server: Any, eid: str, bodies: list[str], batch: int, label: str, kind: str = "events"
 ) -> dict[str, Any]:
     """The bodies through the C++ load generator (2 calls in flight), timed, with the server's and
-    PostgreSQL's CPU over the run. Every body holds `batch` events."""
+    PostgreSQL's CPU over the run. Every body holds `batch` records of `kind` (events, assignments)."""
     path = bench.WORK / f"bodies-{label}.jsonl"
     path.write_text("\n".join(bodies) + "\n")
     args = [
-        "--port", server.port, "--mode", "ingest", "--ingest-path", f"/api/v1/experiments/{eid}/events",
+        "--port", server.port, "--mode", "ingest", "--ingest-path", f"/api/v1/experiments/{eid}/{kind}",
         "--bodies", path, "--batch", batch, "--http-conc", 2, "--header", bench.auth_header(), "--control",
     ]  # fmt: skip
     lg = bench.Loadgen(args, label)
