@@ -151,19 +151,7 @@ def test_running_sums_equal_a_recount_of_everything_sent(client: httpx.Client, d
                 events.setdefault(event_id, event)
             _send(client, f"/api/v1/experiments/{eid}/events", "events", rows)
     expected = _brute_force(assigned, list(events.values()))
-    stored = psql(
-        database_url,
-        "SELECT v.key, s.metric, s.sum, s.sum_squares, s.cross_products FROM metric_sums s "
-        f"JOIN variants v ON v.id = s.variant_id WHERE v.experiment_id = '{eid}'",
-    )
-    got = {
-        (k, m): tuple(Decimal(x) for x in rest)
-        for k, m, *rest in stored
-        if any(Decimal(x) != 0 for x in rest)
-    }
-    assert got == {key: sums for key, sums in expected.items() if any(sums)}
-    verified = expstream_cli("verify", eid, env={"DATABASE_URL": database_url})
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+    _assert_sums_equal(database_url, eid, expected)
 
 
 def test_batches_sent_side_by_side_keep_the_sums_exact(client: httpx.Client, database_url: str) -> None:
@@ -203,6 +191,19 @@ def test_batches_sent_side_by_side_keep_the_sums_exact(client: httpx.Client, dat
             done.result()
     sent = {n for seed in range(4) for n in _ids_sent(seed)}
     expected = _brute_force(variant_of, [event(n) for n in sent])
+    _assert_sums_equal(database_url, eid, expected)
+
+
+def _ids_sent(seed: int) -> list[int]:
+    """The event numbers sender `seed` sends (its random stream, replayed)."""
+    rng = random.Random(seed)
+    return [rng.randrange(600) for _ in range(25) for _ in range(60)]
+
+
+def _assert_sums_equal(
+    database_url: str, eid: str, expected: dict[tuple[str, str], tuple[Decimal, Decimal, Decimal]]
+) -> None:
+    """The stored (variant, metric) sums equal the expected ones to the digit, and verify agrees."""
     stored = psql(
         database_url,
         "SELECT v.key, s.metric, s.sum, s.sum_squares, s.cross_products FROM metric_sums s "
@@ -216,12 +217,6 @@ def test_batches_sent_side_by_side_keep_the_sums_exact(client: httpx.Client, dat
     assert got == {key: sums for key, sums in expected.items() if any(sums)}
     verified = expstream_cli("verify", eid, env={"DATABASE_URL": database_url})
     assert verified.returncode == 0, verified.stdout + verified.stderr
-
-
-def _ids_sent(seed: int) -> list[int]:
-    """The event numbers sender `seed` sends (its random stream, replayed)."""
-    rng = random.Random(seed)
-    return [rng.randrange(600) for _ in range(25) for _ in range(60)]
 
 
 def _brute_force(

@@ -62,6 +62,17 @@ def attributes(rng: random.Random) -> dict[str, str]:
     }
 
 
+def shop_experiment(bench: Any, client: shop.Client, name: str) -> str:
+    """A draft with the bench's variants, the 5 shop metrics and the 3 dimensions."""
+    body = {
+        "name": name,
+        "variants": [{"key": k, "name": n, "is_control": c} for k, n, c in bench.VARIANTS],
+        "metrics": shop.SHOP_METRICS,
+        "dimensions": DIMENSIONS,
+    }
+    return str(client.json("POST", "/api/v1/experiments", body)["id"])
+
+
 # ---------------------------------------------------------------------------------------------
 # 1. CUPED
 
@@ -124,13 +135,7 @@ def measure_ingest(
     bench: Any, server: Any, client: shop.Client, db: Any, plan: BreakdownPlan
 ) -> dict[str, Any]:
     rng = random.Random(16)
-    body = {
-        "name": "bench-breakdowns-ingest",
-        "variants": [{"key": k, "name": n, "is_control": c} for k, n, c in bench.VARIANTS],
-        "metrics": shop.SHOP_METRICS,
-        "dimensions": DIMENSIONS,
-    }
-    eid = str(client.json("POST", "/api/v1/experiments", body)["id"])
+    eid = shop_experiment(bench, client, "bench-breakdowns-ingest")
     client.json("PATCH", f"/api/v1/experiments/{eid}", {"status": "active"})
     bodies = []
     for lo in range(0, plan.ingest_users, shop.API_BATCH):
@@ -209,39 +214,14 @@ def grow(db: Any, eid: str, stored: int, size: int, assigned: int, now_assigned:
 
 def time_breakdown(bench: Any, server: Any, client: shop.Client, eid: str, reps: int) -> dict[str, Any]:
     path = f"/api/v1/experiments/{eid}/results?dimension=country"
-    for _ in range(5):
-        client.call("GET", path)
-    times = []
-    cpu0 = server.cpu()
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        status, data = client.call("GET", path)
-        times.append(time.perf_counter() - t0)
-        if status != 200:
-            raise bench.WorkloadBroken(f"GET {path}: HTTP {status}: {data[:200]!r}")
-    cpu1 = server.cpu()
-    times.sort()
-    doc = json.loads(data)
-    return {
-        "values": len(doc["values"]),
-        "bytes": len(data),
-        "median_ms": statistics.median(times) * 1000,
-        "p99_ms": times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)] * 1000,
-        "server_cpu_per_call_us": bench.best_cpu(cpu0, cpu1) / reps * 1e6,
-        "db_cpu_per_call_us": (cpu1["db"] - cpu0["db"]) / reps * 1e6,
-    }
+    data, timings = shop.timed_get(bench, server, client, path, 5, reps)
+    return {"values": len(json.loads(data)["values"]), **timings}
 
 
 def measure_growth(
     bench: Any, server: Any, client: shop.Client, db: Any, plan: BreakdownPlan
 ) -> list[dict[str, Any]]:
-    body = {
-        "name": "bench-breakdowns-growth",
-        "variants": [{"key": k, "name": n, "is_control": c} for k, n, c in bench.VARIANTS],
-        "metrics": shop.SHOP_METRICS,
-        "dimensions": DIMENSIONS,
-    }
-    eid = str(client.json("POST", "/api/v1/experiments", body)["id"])
+    eid = shop_experiment(bench, client, "bench-breakdowns-growth")  # a draft: PUT /metrics recounts it
     rows, stored, assigned = [], 0, 0
     for size in shop.sizes_up_to(plan.max_events):
         now_assigned = shop.users_at(size)
@@ -277,22 +257,7 @@ def run(bench: Any, quick: bool, results: dict[str, Any]) -> None:
     db = bench_db(bench, quick)
     try:
         db.ensure(fresh=True)
-        spec = bench.ServerSpec(
-            "expstream-breakdowns",
-            "expstream",
-            lambda port: [
-                bench.PY,
-                "-m",
-                "expstream.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env={**bench.EXPSTREAM_ENV},
-        )
-        with bench.Server(spec, db) as server:
+        with bench.Server(shop.server_spec(bench, "expstream-breakdowns", {}), db) as server:
             client = shop.Client(server.port, bench.token("write"))
             bench.log(f"breakdowns: CUPED on {plan.cuped_users:,} users (corr {RHO})")
             out["cuped"] = measure_cuped(bench, client, plan)

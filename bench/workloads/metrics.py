@@ -363,13 +363,16 @@ def converters_sql(db: Any, eid: str) -> int:
     return int(rows[0][0])
 
 
-def time_results(bench: Any, server: Any, client: Client, eid: str, plan: MetricsPlan) -> dict[str, Any]:
-    path = f"/api/v1/experiments/{eid}/results"
-    for _ in range(plan.warm):
+def timed_get(
+    bench: Any, server: Any, client: Client, path: str, warm: int, reps: int
+) -> tuple[bytes, dict[str, Any]]:
+    """`reps` GETs of path on one keep-alive connection after `warm` untimed ones: the last body,
+    and the timings with the server's and PostgreSQL's CPU per call."""
+    for _ in range(warm):
         client.call("GET", path)
     times = []
     cpu0 = server.cpu()
-    for _ in range(plan.reps):
+    for _ in range(reps):
         t0 = time.perf_counter()
         status, data = client.call("GET", path)
         times.append(time.perf_counter() - t0)
@@ -377,16 +380,22 @@ def time_results(bench: Any, server: Any, client: Client, eid: str, plan: Metric
             raise bench.WorkloadBroken(f"GET {path}: HTTP {status}: {data[:200]!r}")
     cpu1 = server.cpu()
     times.sort()
-    return {
-        "snapshot": json.loads(data),
+    return data, {
         "bytes": len(data),
         "median_ms": statistics.median(times) * 1000,
         "p99_ms": times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)] * 1000,
         "min_ms": times[0] * 1000,
         "max_ms": times[-1] * 1000,
-        "server_cpu_per_call_us": bench.best_cpu(cpu0, cpu1) / plan.reps * 1e6,
-        "db_cpu_per_call_us": (cpu1["db"] - cpu0["db"]) / plan.reps * 1e6,
+        "server_cpu_per_call_us": bench.best_cpu(cpu0, cpu1) / reps * 1e6,
+        "db_cpu_per_call_us": (cpu1["db"] - cpu0["db"]) / reps * 1e6,
     }
+
+
+def time_results(bench: Any, server: Any, client: Client, eid: str, plan: MetricsPlan) -> dict[str, Any]:
+    data, timings = timed_get(
+        bench, server, client, f"/api/v1/experiments/{eid}/results", plan.warm, plan.reps
+    )
+    return {"snapshot": json.loads(data), **timings}
 
 
 def measure_history(
@@ -468,6 +477,16 @@ def snapshot_package(bench: Any) -> dict[str, Any]:
     return {"package_built": time.strftime("%Y-%m-%d %H:%M UTC", built) if built else "?"}
 
 
+def server_spec(bench: Any, name: str, env: dict[str, str]) -> Any:
+    """`expstream serve` with the bench's settings, the package copy (snapshot_package) and env."""
+    return bench.ServerSpec(
+        name,
+        "expstream",
+        lambda port: [bench.PY, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**bench.EXPSTREAM_ENV, **PACKAGE_ENV, **env},
+    )
+
+
 def database(bench: Any, quick: bool) -> Any:
     """A database of its own, dropped and recreated every run: fresh, and its 10^7 events do not
     grow the other workloads' database."""
@@ -496,27 +515,10 @@ def run(bench: Any, quick: bool, max_events: int | None, results: dict[str, Any]
         return
     out["database"] = db.name
 
-    def spec(name: str, env: dict[str, str]) -> Any:
-        return bench.ServerSpec(
-            name,
-            "expstream",
-            lambda port: [
-                bench.PY,
-                "-m",
-                "expstream.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env={**bench.EXPSTREAM_ENV, **PACKAGE_ENV, **env},
-        )
-
     try:
         with (
-            bench.Server(spec("expstream-metrics", {}), db) as server,
-            bench.Server(spec("expstream-metrics-lever", LEVER_ENV), db) as lever_server,
+            bench.Server(server_spec(bench, "expstream-metrics", {}), db) as server,
+            bench.Server(server_spec(bench, "expstream-metrics-lever", LEVER_ENV), db) as lever_server,
         ):
             client = Client(server.port, bench.token("write"))
             lever_client = Client(lever_server.port, bench.token("write"))
