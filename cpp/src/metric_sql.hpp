@@ -70,6 +70,16 @@ inline const char* const kApplyDeltas =
     "          covariate_products = s.covariate_products + EXCLUDED.covariate_products "
     "        RETURNING 1) ";
 
+// verify's rows (name, stored, recounted) for the six running sums of a stored row `s` and its
+// recount `x` (either may be missing: 0), inside a `CROSS JOIN LATERAL (VALUES …)`.
+inline const char* const kSumsStoredAndRecounted =
+    "  ('sum', coalesce(s.sum, 0), coalesce(x.sum, 0)), "
+    "  ('sum_squares', coalesce(s.sum_squares, 0), coalesce(x.sum_squares, 0)), "
+    "  ('cross_products', coalesce(s.cross_products, 0), coalesce(x.cross_products, 0)), "
+    "  ('covariate_sum', coalesce(s.covariate_sum, 0), coalesce(x.covariate_sum, 0)), "
+    "  ('covariate_sum_squares', coalesce(s.covariate_sum_squares, 0), coalesce(x.covariate_sum_squares, 0)), "
+    "  ('covariate_products', coalesce(s.covariate_products, 0), coalesce(x.covariate_products, 0))";
+
 // From the raw tables of experiment $1: every user's raw total per metric (user_totals as they
 // should be) and every (variant, metric)'s sums (metric_sums as they should be). Two CTEs,
 // `expected_totals` (metric, user_id, total) and `expected_sums` (variant_id, metric, sum,

@@ -63,13 +63,8 @@ void dimension_drift(pqxx::transaction_base& tx, const std::string& experiment_i
                 "FULL JOIN expected_dim x ON x.variant_id = s.variant_id AND x.bucket = s.bucket AND x.metric = s.metric "
                 "JOIN variants v ON v.id = coalesce(s.variant_id, x.variant_id) "
                 "CROSS JOIN LATERAL (VALUES "
-                "  ('users', coalesce(s.users, 0)::numeric, coalesce(x.users, 0)::numeric), "
-                "  ('sum', coalesce(s.sum, 0), coalesce(x.sum, 0)), "
-                "  ('sum_squares', coalesce(s.sum_squares, 0), coalesce(x.sum_squares, 0)), "
-                "  ('cross_products', coalesce(s.cross_products, 0), coalesce(x.cross_products, 0)), "
-                "  ('covariate_sum', coalesce(s.covariate_sum, 0), coalesce(x.covariate_sum, 0)), "
-                "  ('covariate_sum_squares', coalesce(s.covariate_sum_squares, 0), coalesce(x.covariate_sum_squares, 0)), "
-                "  ('covariate_products', coalesce(s.covariate_products, 0), coalesce(x.covariate_products, 0))"
+                "  ('users', coalesce(s.users, 0)::numeric, coalesce(x.users, 0)::numeric), " +
+                std::string(metric_sql::kSumsStoredAndRecounted) +
                 ") AS t(name, stored, recounted) WHERE t.stored <> t.recounted ORDER BY 1, 2",
             experiment_id, dimension);
         for (const auto& r : sums)

@@ -251,13 +251,8 @@ std::vector<TotalsDrift> Store::verify_totals(const std::optional<std::string>& 
                     "FROM variants v JOIN metrics q ON q.experiment_id = v.experiment_id "
                     "LEFT JOIN metric_sums s ON s.variant_id = v.id AND s.metric = q.key "
                     "LEFT JOIN expected_sums x ON x.variant_id = v.id AND x.metric = q.key "
-                    "CROSS JOIN LATERAL (VALUES "
-                    "  ('sum', coalesce(s.sum, 0), coalesce(x.sum, 0)), "
-                    "  ('sum_squares', coalesce(s.sum_squares, 0), coalesce(x.sum_squares, 0)), "
-                    "  ('cross_products', coalesce(s.cross_products, 0), coalesce(x.cross_products, 0)), "
-                    "  ('covariate_sum', coalesce(s.covariate_sum, 0), coalesce(x.covariate_sum, 0)), "
-                    "  ('covariate_sum_squares', coalesce(s.covariate_sum_squares, 0), coalesce(x.covariate_sum_squares, 0)), "
-                    "  ('covariate_products', coalesce(s.covariate_products, 0), coalesce(x.covariate_products, 0))"
+                    "CROSS JOIN LATERAL (VALUES " +
+                    std::string(metric_sql::kSumsStoredAndRecounted) +
                     ") AS t(name, stored, recounted) "
                     "WHERE v.experiment_id = $1::uuid AND t.stored <> t.recounted ORDER BY v.position, q.position",
                 id);
