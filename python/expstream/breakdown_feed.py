@@ -56,7 +56,7 @@ class BreakdownFeed:
                     if sub.dimensions.get(experiment_id) != dimension:
                         continue
                     if refused:  # no such dimension: say so once, and stop trying
-                        del sub.dimensions[experiment_id]
+                        self._hub.set_dimension(sub, experiment_id, None)
                         sub.outbox.put_control(payload)
                     else:
                         sub.outbox.put_breakdown(experiment_id, payload)

@@ -159,6 +159,9 @@ class Hub:
         self._ids = itertools.count(1)
         self._per_token: Counter[str] = Counter()
         self._per_address: Counter[str] = Counter()
+        # Per experiment, the subscriptions here that asked for a breakdown: a push to an experiment
+        # nobody breaks down skips the breakdown feed without looking at its subscribers.
+        self._breakdown_watchers: Counter[str] = Counter()
         # Streams breakdowns to the subscribers that asked (set once the service exists).
         self.breakdowns: BreakdownFeed | None = None
 
@@ -195,6 +198,7 @@ class Hub:
             return
         for experiment_id in list(sub.experiments):
             self._core.unsubscribe(experiment_id, sub.id)
+            self.set_dimension(sub, experiment_id, None)
         sub.experiments.clear()
         if sub.expiry is not None:
             sub.expiry.cancel()
@@ -215,10 +219,8 @@ class Hub:
         """Starts deliveries of an experiment (authorization is the caller's) and asks for its
         snapshot; with a dimension, its breakdown by it follows every snapshot ("": none; None:
         as before, e.g. on resume)."""
-        if dimension:
-            sub.dimensions[experiment_id] = dimension
-        elif dimension is not None:
-            sub.dimensions.pop(experiment_id, None)
+        if dimension is not None:
+            self.set_dimension(sub, experiment_id, dimension or None)
         if after_seq is not None:
             sub.outbox.resume_after(experiment_id, after_seq)
         if experiment_id not in sub.experiments:
@@ -229,9 +231,22 @@ class Hub:
     def unsubscribe(self, sub: Subscriber, experiment_id: str) -> None:
         if experiment_id in sub.experiments:
             sub.experiments.discard(experiment_id)
-            sub.dimensions.pop(experiment_id, None)
+            self.set_dimension(sub, experiment_id, None)
             self._core.unsubscribe(experiment_id, sub.id)
             sub.outbox.forget(experiment_id)
+
+    def set_dimension(self, sub: Subscriber, experiment_id: str, dimension: str | None) -> None:
+        """The breakdown a subscription streams beside its snapshots (None: none): the one place
+        sub.dimensions changes, so the per-experiment count stays right."""
+        had = experiment_id in sub.dimensions
+        if dimension is None:
+            sub.dimensions.pop(experiment_id, None)
+            if had:
+                _release(self._breakdown_watchers, experiment_id)
+            return
+        sub.dimensions[experiment_id] = dimension
+        if not had:
+            self._breakdown_watchers[experiment_id] += 1
 
     def refresh(self, sub: Subscriber, experiment_id: str) -> None:
         self._core.request_snapshot(experiment_id, sub.id)
@@ -249,7 +264,11 @@ class Hub:
                 for sid in self._core.subscribers(delivery.experiment_id)
                 if (s := self._subscribers.get(sid))
             ]
-        if delivery.kind is DeliveryKind.SNAPSHOT and self.breakdowns is not None:
+        if (
+            delivery.kind is DeliveryKind.SNAPSHOT
+            and self.breakdowns is not None
+            and self._breakdown_watchers[delivery.experiment_id]
+        ):
             self.breakdowns.on_snapshot(delivery.experiment_id, targets)
         for sub in targets:
             if delivery.kind is DeliveryKind.SNAPSHOT:
