@@ -74,6 +74,9 @@ struct Opts {
     std::string mode = "fanout";
     int conns = 0;
     int connect_concurrency = 200;
+    // >0: subscribers connect from 127.0.0.2 .. 127.0.0.(1+K) in turn; one address has ~28k
+    // ephemeral ports, so 50,000 subscribers need at least two.
+    int source_ips = 0;
     bool offer_deflate = false;
     bool expect_initial = true;
     bool control = false;
@@ -117,6 +120,7 @@ Opts parse_args(int argc, char** argv) {
         else if (k == "--mode") o.mode = val();
         else if (k == "--conns") o.conns = std::stoi(val());
         else if (k == "--connect-concurrency") o.connect_concurrency = std::stoi(val());
+        else if (k == "--source-ips") o.source_ips = std::stoi(val());
         else if (k == "--offer-deflate") o.offer_deflate = true;
         else if (k == "--no-initial") o.expect_initial = false;
         else if (k == "--control") o.control = true;
@@ -491,6 +495,18 @@ struct WsConn : Handler {
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (g->o.source_ips > 0) {
+            static unsigned next_source = 0;
+            sockaddr_in src{};
+            src.sin_family = AF_INET;
+            src.sin_addr.s_addr = htonl(0x7f000002u + next_source++ % static_cast<unsigned>(g->o.source_ips));
+            // The port is chosen at connect(), per destination: bind() alone would take one per address.
+            setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+            if (bind(fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) != 0) {
+                closed(std::string("bind: ") + std::strerror(errno));
+                return;
+            }
+        }
         int r = connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
         if (r != 0 && errno != EINPROGRESS) {
             closed(std::string("connect: ") + std::strerror(errno));

@@ -16,6 +16,7 @@
 #include "expstream/registry.hpp"
 #include "expstream/runtime.hpp"
 #include "expstream/store.hpp"
+#include "expstream/stream_server.hpp"
 #include "expstream/webhooks.hpp"
 #include "register.hpp"
 
@@ -123,6 +124,10 @@ struct Completion {
     std::string message;
 };
 
+std::chrono::milliseconds milliseconds(double seconds) {
+    return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+}
+
 class Service {
 public:
     Service(const std::string& database_url, std::size_t threads, double tick_seconds, double min_push_seconds,
@@ -133,10 +138,26 @@ public:
           runtime_(store_, registry_,
                    options(threads, tick_seconds, min_push_seconds, analysis, presence_seconds, listen), log_) {}
 
-    // Workers may still push completions: stop them before completions_ goes away.
+    // Workers may still push completions: stop them before completions_ goes away. The streams
+    // first: they ask the runtime for snapshots.
     ~Service() {
         const py::gil_scoped_release release;
+        if (streams_) streams_->stop();
         runtime_.stop();
+    }
+
+    // From now on this service serves WebSocket streams handed over to it (adopt_stream).
+    void serve_streams(const StreamOptions& options) {
+        if (streams_) throw std::logic_error("serve_streams: already serving");
+        streams_ = std::make_shared<StreamServer>(
+            options, registry_, log_,
+            [&runtime = runtime_](const std::string& id, ConnectionId c) { runtime.request_snapshot(id, c); });
+        runtime_.attach_streams(streams_);
+    }
+    bool serving_streams() const { return streams_ != nullptr; }
+    StreamServer& streams() {
+        if (!streams_) throw std::logic_error("this service serves no streams (serve_streams)");
+        return *streams_;
     }
 
     // Creates or updates the schema, then starts what writes to it (listener, heartbeat).
@@ -151,6 +172,7 @@ public:
     }
     void stop() {
         const py::gil_scoped_release release;  // joins worker threads
+        if (streams_) streams_->stop();
         runtime_.stop();
     }
 
@@ -175,7 +197,12 @@ public:
         for (auto& r : runtime_.take_logs()) {
             logs.append(py::make_tuple(to_string(r.level), r.logger, lossy_str(r.message), lossy_str(r.experiment_id)));
         }
-        return py::make_tuple(deliveries, completions, logs);
+        py::list ended;  // (connection id, close code, messages sent, [(reason, ignored)]) of core streams
+        if (streams_) {
+            for (auto& e : streams_->take_ended())
+                ended.append(py::make_tuple(e.id, e.close_code, e.messages_sent, e.ignored));
+        }
+        return py::make_tuple(deliveries, completions, logs, ended);
     }
 
     template <class F>
@@ -216,10 +243,10 @@ private:
                                   const AnalysisOptions& analysis, double presence_seconds, bool listen) {
         RuntimeOptions o;
         o.listen = listen;
-        o.presence_interval = std::chrono::milliseconds(static_cast<long long>(presence_seconds * 1000));
+        o.presence_interval = milliseconds(presence_seconds);
         o.threads = threads;
-        o.tick_interval = std::chrono::milliseconds(static_cast<long long>(tick_seconds * 1000));
-        o.min_push_interval = std::chrono::milliseconds(static_cast<long long>(min_push_seconds * 1000));
+        o.tick_interval = milliseconds(tick_seconds);
+        o.min_push_interval = milliseconds(min_push_seconds);
         o.analysis = analysis;
         return o;
     }
@@ -228,6 +255,7 @@ private:
     std::shared_ptr<Store> store_;
     std::shared_ptr<Registry> registry_;
     Runtime runtime_;
+    std::shared_ptr<StreamServer> streams_;  // set by serve_streams()
     ReadyQueue<Completion> completions_{runtime_.notifier()};
 };
 
@@ -236,13 +264,6 @@ private:
 void register_service(py::module_& m) {
     py::register_exception<DatabaseUnavailable>(m, "DatabaseUnavailable", PyExc_ConnectionError);
     py::register_exception<NotFound>(m, "NotFound", PyExc_LookupError);
-    m.def("status_changed_json",
-          [](const std::string& id, const std::string& status, const std::string& previous,
-             const std::string& changed_at, const std::string& trace_id) {
-              return status_changed_json(id, StatusNotice{status, previous, changed_at, trace_id});
-          },
-          py::arg("experiment_id"), py::arg("status"), py::arg("previous_status"), py::arg("changed_at"),
-          py::arg("trace_id"), "The STATUS_CHANGED envelope, exactly as other nodes build it from a notice.");
     m.def("verify_totals",
           [](const std::string& url, const std::optional<std::string>& experiment_id) {
               std::vector<TotalsDrift> drift;
@@ -296,8 +317,41 @@ void register_service(py::module_& m) {
         .def_property_readonly("listener_reconnects", [](Service& s) { return s.runtime().listener_reconnects(); })
         .def_property_readonly("node_id", [](Service& s) { return s.store()->node_id(); })
         // Streaming
-        .def("mark_changed", [](Service& s, const std::string& id) { s.runtime().mark_changed(id); })
-        .def("request_look", [](Service& s, const std::string& id) { s.runtime().request_look(id); })
+        .def("serve_streams",
+             [](Service& s, std::size_t max_message_bytes, std::size_t rate_limit_messages,
+                double rate_limit_window_seconds, double send_timeout_seconds, int send_buffer_bytes,
+                double idle_timeout_seconds, double handshake_timeout_seconds) {
+                 StreamOptions o;
+                 o.max_message_bytes = max_message_bytes;
+                 o.rate_limit_messages = rate_limit_messages;
+                 o.rate_limit_window = milliseconds(rate_limit_window_seconds);
+                 o.send_timeout = milliseconds(send_timeout_seconds);
+                 o.send_buffer_bytes = send_buffer_bytes;
+                 o.idle_timeout = milliseconds(idle_timeout_seconds);
+                 o.handshake_timeout = milliseconds(handshake_timeout_seconds);
+                 s.serve_streams(o);
+             },
+             py::arg("max_message_bytes"), py::arg("rate_limit_messages"), py::arg("rate_limit_window_seconds"),
+             py::arg("send_timeout_seconds"), py::arg("send_buffer_bytes"), py::arg("idle_timeout_seconds"),
+             py::arg("handshake_timeout_seconds"))
+        .def("adopt_stream",
+             [](Service& s, int fd, ConnectionId id, const std::string& experiment_id, const std::string& target,
+                std::vector<std::pair<std::string, std::string>> headers, std::int64_t after_seq) {
+                 s.streams().adopt(Handover{fd, id, experiment_id, target, std::move(headers), after_seq});
+             },
+             py::arg("fd"), py::arg("connection"), py::arg("experiment_id"), py::arg("target"), py::arg("headers"),
+             py::arg("after_seq"))
+        .def("close_stream",
+             [](Service& s, ConnectionId id, int code, const std::string& reason, const std::string& message) {
+                 s.streams().close(id, code, reason, message);
+             },
+             py::arg("connection"), py::arg("code"), py::arg("reason"), py::arg("message") = "")
+        .def("close_all_streams",
+             [](Service& s, int code, const std::string& reason) { s.streams().close_all(code, reason); })
+        .def_property_readonly("stream_messages_sent",
+                               [](Service& s) -> std::uint64_t {
+                                   return s.serving_streams() ? s.streams().messages_sent() : 0;
+                               })
         .def("request_snapshot",
              [](Service& s, const std::string& id, ConnectionId target) { s.runtime().request_snapshot(id, target); })
         .def("subscribe", [](Service& s, const std::string& id, ConnectionId c) { return s.registry().connect(id, c); })
@@ -365,7 +419,7 @@ void register_service(py::module_& m) {
              })
         .def("submit_other_nodes_subscribers",
              [](Service& s, std::uint64_t token, double alive_within_seconds) {
-                 const auto within = std::chrono::milliseconds(static_cast<long long>(alive_within_seconds * 1000));
+                 const auto within = milliseconds(alive_within_seconds);
                  s.submit(token, [store = s.store(), within] { return store->other_nodes_subscribers(within); });
              })
         .def("submit_add_assignments",

@@ -16,6 +16,7 @@
 #include "expstream/snapshot.hpp"
 #include "expstream/stats.hpp"
 #include "expstream/store.hpp"
+#include "expstream/stream_server.hpp"
 
 namespace expstream {
 
@@ -184,7 +185,7 @@ struct Runtime::Impl {
                 anomaly.kind = Delivery::Kind::Control;
                 anomaly.experiment_id = snap.experiment_id;
                 anomaly.payload = std::move(payload);
-                owner.deliveries_.push(std::move(anomaly));
+                owner.dispatch(std::move(anomaly));
             }
         } catch (const std::exception& e) {
             // The next look records again; minima and history points are idempotent.
@@ -241,7 +242,7 @@ struct Runtime::Impl {
         s->computing = false;
         s->last_push = Clock::now();
         if (d.kind == Delivery::Kind::Unavailable) {
-            if (!s->unavailable) owner.deliveries_.push(std::move(d));
+            if (!s->unavailable) owner.dispatch(std::move(d));
             s->unavailable = true;
             s->dirty = false;
             s->retry_delay = s->retry_delay.count() == 0 ? options.retry_initial
@@ -251,7 +252,7 @@ struct Runtime::Impl {
         }
         s->unavailable = false;
         s->retry_delay = std::chrono::milliseconds{0};
-        owner.deliveries_.push(std::move(d));
+        owner.dispatch(std::move(d));
         if (s->dirty) {
             s->dirty = false;
             schedule(s, id, false);
@@ -268,17 +269,27 @@ struct Runtime::Impl {
                              "ignored a change notice of " + std::to_string(payload.size()) + " bytes: " + why);
             return;
         }
-        if (notice->node_id == store->node_id()) return;
+        if (notice->node_id == store->node_id()) return;  // the store told us at commit
         owner.notices_.fetch_add(1);
-        if (registry->subscriber_count(notice->experiment_id) == 0) return;
-        if (notice->status) {
+        on_change(*notice, false);
+    }
+
+    // The one entry of every change: committed by this node's store (alerting: webhooks want its
+    // transitions) or announced by another node. The status envelope is built here, once.
+    void on_change(const ChangeNotice& notice, bool alerting) {
+        const std::string& id = notice.experiment_id;
+        if (registry->subscriber_count(id) == 0) {
+            if (alerting) owner.request_look(id);  // nobody watching, but webhooks hear of transitions
+            return;
+        }
+        if (notice.status) {
             Delivery d;
             d.kind = Delivery::Kind::Control;
-            d.experiment_id = notice->experiment_id;
-            d.payload = status_changed_json(notice->experiment_id, *notice->status);
-            owner.deliveries_.push(std::move(d));
+            d.experiment_id = id;
+            d.payload = status_changed_json(id, *notice.status);
+            owner.dispatch(std::move(d));
         }
-        owner.mark_changed(notice->experiment_id);
+        owner.mark_changed(id);
     }
 
     // The listener connected (notices sent while it was away are lost) or lost its connection (the
@@ -325,9 +336,30 @@ Runtime::Runtime(std::shared_ptr<Store> store, std::shared_ptr<Registry> registr
                  std::shared_ptr<LogSink> log)
     : log_(log ? std::move(log) : std::make_shared<LogSink>()),
       deliveries_(log_->notifier()),
-      impl_(std::make_unique<Impl>(*this, std::move(store), std::move(registry), options)) {}
+      impl_(std::make_unique<Impl>(*this, std::move(store), std::move(registry), options)) {
+    impl_->store->on_committed(
+        [impl = impl_.get()](const ChangeNotice& notice, bool alerting) { impl->on_change(notice, alerting); });
+}
 
-Runtime::~Runtime() { stop(); }
+void Runtime::attach_streams(std::shared_ptr<StreamServer> streams) { streams_ = std::move(streams); }
+
+void Runtime::dispatch(Delivery d) {
+    if (streams_) {
+        const bool core = d.target != 0 ? core_served(d.target)
+                                        : impl_->registry->subscriber_count(d.experiment_id) >
+                                              impl_->registry->python_served_count(d.experiment_id);
+        const bool python = d.target != 0 ? !core_served(d.target)
+                                          : impl_->registry->python_served_count(d.experiment_id) > 0;
+        if (core) streams_->deliver(d);
+        if (!python) return;
+    }
+    deliveries_.push(std::move(d));
+}
+
+Runtime::~Runtime() {
+    stop();
+    impl_->store->on_committed({});  // the store may outlive us
+}
 
 void Runtime::mark_changed(const std::string& experiment_id) {
     if (impl_->registry->subscriber_count(experiment_id) == 0) return;  // nobody watching: no work
@@ -348,7 +380,7 @@ void Runtime::request_snapshot(const std::string& experiment_id, ConnectionId ta
     net::post(impl_->pool, [impl = impl_.get(), experiment_id, target] {
         Delivery d = impl->compute(experiment_id, target);
         const bool unavailable = d.kind == Delivery::Kind::Unavailable;
-        impl->owner.deliveries_.push(std::move(d));
+        impl->owner.dispatch(std::move(d));
         if (unavailable) {
             // Let the experiment's retry loop bring everyone a snapshot once the database is back.
             auto s = impl->state_for(experiment_id);

@@ -151,7 +151,7 @@ Experiment Store::create_experiment(const std::string& name, const std::vector<V
 }
 
 Experiment Store::set_metrics(const std::string& id, const std::vector<MetricSpec>& metrics) {
-    return with_connection([&](pqxx::connection& c) {
+    Experiment e = with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
         if (lock_experiment(tx, id) != "draft")
             throw Conflict("metrics can only be changed while the experiment is a draft");
@@ -166,6 +166,8 @@ Experiment Store::set_metrics(const std::string& id, const std::vector<MetricSpe
         tx.commit();
         return std::move(one[0]);
     });
+    announce(ChangeNotice{node_id_, id, std::nullopt}, false);
+    return e;
 }
 
 std::vector<Experiment> Store::list_experiments() {
@@ -191,7 +193,7 @@ std::optional<Experiment> Store::get_experiment(const std::string& id) {
 }
 
 StatusChange Store::set_status(const std::string& id, const std::string& status, const std::string& trace_id) {
-    return with_connection([&](pqxx::connection& c) {
+    StatusChange change = with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
         const std::string current = lock_experiment(tx, id);
         if (!status_change_allowed(current, status))
@@ -214,6 +216,10 @@ StatusChange Store::set_status(const std::string& id, const std::string& status,
         tx.commit();
         return StatusChange{std::move(one[0]), current, std::move(changed_at)};
     });
+    if (!change.changed_at.empty())
+        announce(ChangeNotice{node_id_, id, StatusNotice{status, change.previous_status, change.changed_at, trace_id}},
+                 false);
+    return change;
 }
 
 std::string Store::history_json(const std::string& experiment_id, std::size_t max_points) {

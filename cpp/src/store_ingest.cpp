@@ -205,7 +205,7 @@ std::string assignments_json(const std::vector<Assignment>& batch, const std::un
 }  // namespace
 
 IngestResult Store::add_assignments(const std::string& experiment_id, const std::vector<Assignment>& batch) {
-    return with_connection([&](pqxx::connection& c) {
+    return announced(experiment_id, with_connection([&](pqxx::connection& c) {
         return ingest_transaction(c, node_id_, experiment_id, static_cast<std::int64_t>(batch.size()), [&](pqxx::work& tx) {
             std::unordered_set<std::string> dimensions;
             for (const auto& row : tx.exec_params("SELECT unnest(dimensions) FROM experiments WHERE id = $1::uuid",
@@ -236,7 +236,7 @@ IngestResult Store::add_assignments(const std::string& experiment_id, const std:
             result.changed = r[1].as<bool>();
             return result;
         });
-    });
+    }));
 }
 
 IngestResult Store::add_events(const std::string& experiment_id, const std::vector<Event>& batch) {
@@ -250,7 +250,7 @@ IngestResult Store::add_events(const std::string& experiment_id, const std::vect
         out += ",\"e\":";
         append_optional_string(out, e.event_id);
     });
-    return with_connection([&](pqxx::connection& c) {
+    return announced(experiment_id, with_connection([&](pqxx::connection& c) {
         pqxx::work tx(c);
         keyed_lookups_only(tx);
         const pqxx::result stored = tx.exec_params(kStoreEventsSql, experiment_id, json);
@@ -260,7 +260,7 @@ IngestResult Store::add_events(const std::string& experiment_id, const std::vect
         result.accepted = static_cast<std::int64_t>(stored.size());
         result.changed = !stored.empty() && tx.exec_params1(kEventsSql, experiment_id, moving)[0].as<bool>();
         return commit_ingest(tx, node_id_, experiment_id, static_cast<std::int64_t>(batch.size()), result);
-    });
+    }));
 }
 
 IngestResult Store::add_conversions(const std::string& experiment_id, const std::vector<Conversion>& batch) {

@@ -66,14 +66,14 @@ TEST_F(RuntimeTest, AnUnknownExperimentIsNotFound) {
     EXPECT_NE(got[0].payload.find("experiment_not_found"), std::string::npos);
 }
 
-TEST_F(RuntimeTest, ChangesReachSubscribersAndNobodyElse) {
+// Nobody tells the runtime: the store's commit does.
+TEST_F(RuntimeTest, CommittedChangesReachSubscribersAndNobodyElse) {
     const std::string watched = store->create_experiment("w", {{"control", "C", true, 1}, {"b", "B", false, 1}}).id;
     const std::string unwatched = store->create_experiment("u", {{"control", "C", true, 1}, {"b", "B", false, 1}}).id;
     registry->connect(watched, 1);
     auto rt = start();
-    rt->mark_changed(unwatched);  // no subscribers: no work at all
+    store->add_assignments(unwatched, {{"u1", "b"}});  // no subscribers: no work at all
     store->add_assignments(watched, {{"u1", "b"}});
-    rt->mark_changed(watched);
     auto got = collect(*rt, [](const auto& all) { return !all.empty(); });
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].experiment_id, watched);
@@ -87,7 +87,6 @@ TEST_F(RuntimeTest, ABurstOfChangesIsCoalescedAndTheLastPushHasTheLastNumbers) {
     auto rt = start(100ms);
     for (int i = 0; i < 500; ++i) {
         store->add_assignments(id, {{"u" + std::to_string(i), "b"}});
-        rt->mark_changed(id);
     }
     auto got = collect(*rt, [](const auto& all) {
         return !all.empty() && all.back().payload.find("\"total_participants\":500") != std::string::npos;
@@ -105,6 +104,28 @@ TEST_F(RuntimeTest, ABurstOfChangesIsCoalescedAndTheLastPushHasTheLastNumbers) {
     for (std::size_t i = 1; i < snapshots.size(); ++i) EXPECT_GE(snapshots[i].seq, snapshots[i - 1].seq);
     // Every user went to one arm of an equal split: the sample-ratio alarm, exactly once.
     EXPECT_EQ(anomalies, 1u);
+}
+
+// The envelope is built once, in the core, and reaches the subscribers before the new snapshot.
+TEST_F(RuntimeTest, AStatusChangeIsAnnouncedThenPushed) {
+    const std::string id = store->create_experiment("s", {{"control", "C", true, 1}, {"b", "B", false, 1}}).id;
+    registry->connect(id, 1);
+    auto rt = start();
+    store->set_status(id, "active", "trace-1");
+    auto got = collect(*rt, [](const auto& all) {
+        return !all.empty() && all.back().kind == Delivery::Kind::Snapshot;
+    });
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].kind, Delivery::Kind::Control);
+    EXPECT_NE(got[0].payload.find("\"STATUS_CHANGED\""), std::string::npos);
+    EXPECT_NE(got[0].payload.find("\"previous_status\":\"draft\""), std::string::npos);
+    EXPECT_NE(got[0].payload.find("\"trace_id\":\"trace-1\""), std::string::npos);
+    EXPECT_NE(got[1].payload.find("\"status\":\"active\""), std::string::npos);
+    store->set_status(id, "active", "trace-2");  // no change: nothing announced, nothing pushed
+    store->add_assignments(id, {{"u1", "b"}});
+    got = collect(*rt, [](const auto& all) { return !all.empty(); });
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].kind, Delivery::Kind::Snapshot);
 }
 
 TEST_F(RuntimeTest, StopIsIdempotentAndJoinsTheWorkers) {

@@ -40,9 +40,6 @@ def parse_client_message(text: str, max_bytes: int) -> tuple[ClientAction, str, 
     dimension or "")."""
 
 # -- the service (register_service.cpp) -------------------------------------------------------
-def status_changed_json(
-    experiment_id: str, status: str, previous_status: str, changed_at: str, trace_id: str
-) -> str: ...
 def verify_totals(
     database_url: str, experiment_id: str | None = None
 ) -> tuple[int, list[tuple[str, str, str, str, str]]]:
@@ -54,6 +51,8 @@ _DeliveryRow = tuple[int, str, int, int, str]
 _CompletionRow = tuple[int, str | None, Any]
 # (level, logger, message, experiment id or "")
 _LogRow = tuple[str, str, str, str]
+# (connection id, close code, messages sent, [(reason, client messages ignored)]) of a core stream
+_StreamEndedRow = tuple[int, int, int, list[tuple[str, int]]]
 # (key, name, kind, event_type or "", role, direction, cap or None, numerator or "", denominator or "")
 _MetricRow = tuple[str, str, str, str, str, str, float | None, str, str]
 # (user id, type, value, event id or None)
@@ -81,7 +80,9 @@ class Service:
     def stop(self) -> None: ...
     @property
     def ready_fd(self) -> int: ...
-    def drain(self) -> tuple[list[_DeliveryRow], list[_CompletionRow], list[_LogRow]]: ...
+    def drain(
+        self,
+    ) -> tuple[list[_DeliveryRow], list[_CompletionRow], list[_LogRow], list[_StreamEndedRow]]: ...
     @property
     def snapshots_computed(self) -> int: ...
     @property
@@ -100,8 +101,31 @@ class Service:
     @property
     def node_id(self) -> str: ...
     # streaming
-    def mark_changed(self, experiment_id: str) -> None: ...
-    def request_look(self, experiment_id: str) -> None: ...
+    def serve_streams(
+        self,
+        max_message_bytes: int,
+        rate_limit_messages: int,
+        rate_limit_window_seconds: float,
+        send_timeout_seconds: float,
+        send_buffer_bytes: int,
+        idle_timeout_seconds: float,
+        handshake_timeout_seconds: float,
+    ) -> None:
+        """Serve WebSocket streams handed over with adopt_stream (call before migrate)."""
+    def adopt_stream(
+        self,
+        fd: int,
+        connection: int,
+        experiment_id: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        after_seq: int,
+    ) -> None:
+        """Takes the socket (closed when the stream ends) and answers its upgrade request."""
+    def close_stream(self, connection: int, code: int, reason: str, message: str = "") -> None: ...
+    def close_all_streams(self, code: int, reason: str) -> None: ...
+    @property
+    def stream_messages_sent(self) -> int: ...
     def request_snapshot(self, experiment_id: str, target: int) -> None: ...
     def subscribe(self, experiment_id: str, connection: int) -> bool: ...
     def unsubscribe(self, experiment_id: str, connection: int) -> bool: ...

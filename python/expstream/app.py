@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from expstream import _core, background
+from expstream import _core, background, handover
 from expstream.auth import AuthError, ForbiddenError
 from expstream.background import BackgroundTask
 from expstream.breakdown_feed import BreakdownFeed
@@ -96,6 +97,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         presence_seconds=settings.node_heartbeat_seconds,
         listen=True,
     )
+    # WebSocket streams the routes admit are served by the core from then on (handover.py).
+    core.serve_streams(
+        max_message_bytes=settings.ws_max_message_bytes,
+        rate_limit_messages=settings.ws_rate_limit_messages,
+        rate_limit_window_seconds=settings.ws_rate_limit_window_seconds,
+        send_timeout_seconds=settings.ws_send_timeout_seconds,
+        send_buffer_bytes=settings.ws_send_buffer_bytes,
+        # Beast pings a peer silent for half of this, and drops it when silent for all of it.
+        idle_timeout_seconds=settings.ws_ping_interval_seconds + settings.ws_ping_timeout_seconds,
+        handshake_timeout_seconds=settings.ws_auth_timeout_seconds,
+    )
     try:
         await asyncio.to_thread(core.migrate)
         metrics: Metrics = app.state.metrics
@@ -105,7 +117,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # holds up) the snapshots' pool.
         webhook_store = core.webhook_store(pool_size=2)
         sender = WebhookSender(webhook_store, settings, settings.process_node_id)
-        service = CoreService(core, hub.deliver, on_outbox=sender.wake)
+        service = CoreService(
+            core,
+            hub.deliver,
+            on_outbox=sender.wake,
+            on_stream_ended=functools.partial(handover.stream_ended, hub),
+        )
         feed = hub.breakdowns = BreakdownFeed(service.breakdown, hub)
         app.state.hub, app.state.service = hub, service
         app.state.webhook_store, app.state.webhook_sender = webhook_store, sender

@@ -119,9 +119,9 @@ def simulator(
             size = max(1, round(users_per_second * TICK_SECONDS * rng.uniform(0.5, 1.5)))
             assignments, events = _batch(rng, size, users + 1)
             try:
-                changed = (await service.add_assignments(experiment_id, assignments))["changed"]
+                await service.add_assignments(experiment_id, assignments)
                 if events:
-                    changed |= (await service.add_events(experiment_id, events))["changed"]
+                    await service.add_events(experiment_id, events)
             except StoreError as exc:
                 log.warning(
                     "demo traffic batch failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, retry
@@ -131,8 +131,6 @@ def simulator(
                 continue
             users += size
             retry = RETRY_FIRST_SECONDS
-            if changed:
-                service.core.mark_changed(experiment_id)
             await asyncio.sleep(TICK_SECONDS)
 
     return run

@@ -137,10 +137,27 @@ class Subscriber:
     expiry: asyncio.TimerHandle | None = None  # ends the stream when its token expires
 
 
+# Ids of streams whose socket the C++ core serves carry this bit (registry.hpp: kCoreServed).
+CORE_SERVED = 1 << 62
+
+
+@dataclass(eq=False, slots=True)
+class CoreStream:
+    """A WebSocket stream the core serves: what this layer still needs for caps, expiry and logs."""
+
+    id: int
+    principal: Principal
+    address: str
+    experiment_id: str
+    opened_at: float = field(default_factory=time.monotonic)
+    expiry: asyncio.TimerHandle | None = None
+
+
+_TOKEN_EXPIRED = _core.error_json("token_expired", "", "the access token expired; reconnect with a new one")
+
+
 def _expire(outbox: Outbox) -> None:
-    outbox.put_control(
-        _core.error_json("token_expired", "", "the access token expired; reconnect with a new one")
-    )
+    outbox.put_control(_TOKEN_EXPIRED)
     outbox.close(CloseCode.UNAUTHORIZED, "token expired")
 
 
@@ -164,10 +181,13 @@ class Hub:
         self._breakdown_watchers: Counter[str] = Counter()
         # Streams breakdowns to the subscribers that asked (set once the service exists).
         self.breakdowns: BreakdownFeed | None = None
+        self._core_streams: dict[int, CoreStream] = {}
+        self._core_streams_gone = asyncio.Event()  # set while no core-served stream is open
+        self._core_streams_gone.set()
 
     @property
     def connection_count(self) -> int:
-        return len(self._subscribers)
+        return len(self._subscribers) + len(self._core_streams)
 
     def streams_of_token(self, principal: Principal) -> int:
         return self._per_token[principal.token_id]
@@ -191,6 +211,42 @@ class Hub:
         self._per_address[address] += 1
         self._metrics.open_connections.labels(transport).inc()
         return sub
+
+    def add_core_stream(self, principal: Principal, address: str, experiment_id: str) -> CoreStream:
+        """Counts a stream the core is about to serve (its id carries CORE_SERVED)."""
+        stream = CoreStream(next(self._ids) | CORE_SERVED, principal, address, experiment_id)
+        self._core_streams[stream.id] = stream
+        self._core_streams_gone.clear()
+        if principal.expires_at is not None:
+            stream.expiry = asyncio.get_running_loop().call_later(
+                max(0.0, principal.expires_at - time.time()), self._expire_core_stream, stream.id
+            )
+        self._per_token[principal.token_id] += 1
+        self._per_address[address] += 1
+        self._metrics.open_connections.labels("websocket").inc()
+        return stream
+
+    def _expire_core_stream(self, stream_id: int) -> None:
+        self._core.close_stream(stream_id, CloseCode.UNAUTHORIZED, "token expired", _TOKEN_EXPIRED)
+
+    def core_stream_ended(
+        self, stream_id: int, close_code: int, ignored: list[tuple[str, int]]
+    ) -> CoreStream | None:
+        """The core says a stream it served is over: its counts go (the one place they do)."""
+        stream = self._core_streams.pop(stream_id, None)
+        if stream is None:
+            return None
+        if stream.expiry is not None:
+            stream.expiry.cancel()
+        _release(self._per_token, stream.principal.token_id)
+        _release(self._per_address, stream.address)
+        self._metrics.open_connections.labels("websocket").dec()
+        self._metrics.close_codes.labels(str(close_code)).inc()
+        for reason, count in ignored:
+            self._metrics.client_messages_ignored.labels(reason).inc(count)
+        if not self._core_streams:
+            self._core_streams_gone.set()
+        return stream
 
     def remove(self, sub: Subscriber) -> None:
         """The one place a subscriber is dropped: registry, counts and table together."""
@@ -296,5 +352,11 @@ class Hub:
         subs = list(self._subscribers.values())
         for sub in subs:
             sub.outbox.close(code, reason)
-        if subs:
-            await asyncio.wait([asyncio.create_task(s.done.wait()) for s in subs], timeout=timeout)
+        waits = [asyncio.create_task(s.done.wait()) for s in subs]
+        if self._core_streams:
+            self._core.close_all_streams(code, reason)
+            waits.append(asyncio.create_task(self._core_streams_gone.wait()))
+        if waits:
+            _done, pending = await asyncio.wait(waits, timeout=timeout)
+            for task in pending:
+                task.cancel()

@@ -78,6 +78,17 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_CoreCollector(lambda: self.core))
+        self._core_stream_messages = 0  # the core's count of messages its streams sent, as of the last sync
 
     def render(self) -> bytes:
+        self.sync_core_streams()
         return generate_latest(self.registry)
+
+    def sync_core_streams(self) -> None:
+        """Messages the core's own streams sent since the last look, into the shared counter."""
+        if self.core is None:
+            return
+        sent = self.core.stream_messages_sent
+        if sent > self._core_stream_messages:
+            self.messages_sent.labels("websocket").inc(sent - self._core_stream_messages)
+            self._core_stream_messages = sent

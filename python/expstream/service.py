@@ -119,9 +119,12 @@ class CoreService:
         core: _core.Service,
         on_delivery: Callable[[Delivery], None],
         on_outbox: Callable[[], None] | None = None,
+        on_stream_ended: Callable[[int, int, list[tuple[str, int]]], None] | None = None,
     ) -> None:
         self.core = core
         self._on_delivery = on_delivery
+        # A stream the core served is over: (connection id, close code, [(reason, ignored)]).
+        self._on_stream_ended = on_stream_ended
         # Called when this process's looks queued webhook deliveries (the sender wakes at once).
         self._on_outbox = on_outbox
         self._outbox_seen = 0
@@ -132,7 +135,7 @@ class CoreService:
         self._loop.add_reader(core.ready_fd, self._on_ready)
 
     def _on_ready(self) -> None:
-        deliveries, completions, logs = self.core.drain()
+        deliveries, completions, logs, ended = self.core.drain()
         # A look queues deliveries before its snapshot is handed over: checked on the same wake-up.
         queued = self.core.outbox_queued
         if queued != self._outbox_seen and self._on_outbox is not None:
@@ -152,6 +155,9 @@ class CoreService:
             if kind == DeliveryKind.NOT_FOUND:
                 self.tenants.forget(experiment_id)
             self._on_delivery(Delivery(DeliveryKind(kind), experiment_id, target, seq, payload))
+        if self._on_stream_ended is not None:
+            for connection, close_code, _sent, ignored in ended:
+                self._on_stream_ended(connection, close_code, ignored)
 
     async def _call(self, submit: Callable[..., None], *args: Any) -> Any:
         token = next(self._tokens)

@@ -324,7 +324,7 @@ class WebSocketSession:
             log.debug("writer of connection %d stopped: %r", self.sub.id, exc)
 
 
-def _transport(websocket: WebSocket) -> asyncio.Transport | None:
+def transport_of(websocket: WebSocket) -> asyncio.Transport | None:
     """uvicorn's protocol object owns the receive callable and the transport (Starlette wraps send,
     not receive); ASGI itself exposes neither."""
     for channel in (websocket._receive, websocket._send):
@@ -336,7 +336,7 @@ def _transport(websocket: WebSocket) -> asyncio.Transport | None:
 
 def _abort(websocket: WebSocket) -> bool:
     """Drops the TCP connection at once: a peer that does not read would never take a close frame."""
-    transport = _transport(websocket)
+    transport = transport_of(websocket)
     if transport is None:
         log.warning("cannot abort a stalled connection: the server exposes no transport")
         return False
@@ -348,7 +348,7 @@ def _limit_send_buffer(websocket: WebSocket, size: int) -> None:
     """A fixed kernel send buffer: left to autotuning, a client that stops reading pins up to
     tcp_wmem's maximum (4 MiB) and its sends block only once that is full, long after the
     send timeout should have caught it."""
-    transport = _transport(websocket)
+    transport = transport_of(websocket)
     sock = transport.get_extra_info("socket") if transport is not None else None
     if sock is not None:
         with contextlib.suppress(OSError):

@@ -24,6 +24,7 @@ inline constexpr const char* kLogCore = "expstream.core";  // the sink itself: d
 inline constexpr const char* kLogRuntime = "expstream.core.runtime";
 inline constexpr const char* kLogListener = "expstream.core.listener";
 inline constexpr const char* kLogStore = "expstream.core.store";
+inline constexpr const char* kLogStreams = "expstream.core.streams";
 
 struct LogRecord {
     LogLevel level = LogLevel::Info;

@@ -21,6 +21,7 @@
 namespace expstream {
 
 class Store;
+class StreamServer;
 
 struct Delivery {
     // Control: a message for every subscriber that is not a snapshot (e.g. an SRM anomaly).
@@ -48,6 +49,7 @@ struct RuntimeOptions {
 
 class Runtime {
 public:
+    // Takes the store's commit notices (Store::on_committed) for as long as it lives.
     // log: where the runtime and its listener say why something failed; its notifier is also the
     // one deliveries wake, so one eventfd brings both (give the Store the same sink). Null: a sink
     // of its own.
@@ -57,9 +59,13 @@ public:
     Runtime(const Runtime&) = delete;
     Runtime& operator=(const Runtime&) = delete;
 
+    // Deliveries for core-served connections (kCoreServed) go to these streams from now on; the
+    // others still come out of take_deliveries(). Set once, before start().
+    void attach_streams(std::shared_ptr<StreamServer> streams);
     // Starts what needs the schema: the LISTEN connection and this node's heartbeat. Idempotent.
     void start();
-    // The experiment's numbers or status changed: push a new snapshot to its subscribers soon.
+    // The experiment's numbers or status changed: push a new snapshot to its subscribers soon. The
+    // runtime calls this itself for every change its store commits and every other node's notice.
     void mark_changed(const std::string& experiment_id);
     // Nobody here watches the experiment but webhooks want its transitions: look at it soon (as
     // throttled as a push) and record the look, delivering nothing. Watched: mark_changed does it.
@@ -94,6 +100,8 @@ public:
 
 private:
     struct Impl;
+    // Every delivery leaves through here: to the core's streams, the Python layer's queue, or both.
+    void dispatch(Delivery d);
     std::shared_ptr<LogSink> log_;  // before deliveries_: owns the notifier they signal
     ReadyQueue<Delivery> deliveries_;
     std::atomic<std::uint64_t> snapshots_computed_{0};
@@ -101,6 +109,7 @@ private:
     std::atomic<std::uint64_t> compute_ns_{0};
     std::atomic<std::uint64_t> coalesced_{0};
     std::atomic<std::uint64_t> notices_{0};
+    std::shared_ptr<StreamServer> streams_;
     std::unique_ptr<Impl> impl_;
 };
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "expstream/metric_stats.hpp"
+#include "expstream/notice.hpp"
 #include "expstream/stats.hpp"
 
 namespace expstream {
@@ -307,12 +309,26 @@ public:
     const std::string& node_id() const { return node_id_; }
     const std::string& url() const;
 
+    // Told of every change this store committed, right after the commit: the runtime schedules the
+    // push from here, so no caller has to remember to. Set once, before the store is used.
+    using CommitObserver = std::function<void(const ChangeNotice& notice, bool alerting)>;
+    void on_committed(CommitObserver observer) { committed_ = std::move(observer); }
+
 private:
+    void announce(const ChangeNotice& notice, bool alerting) const {
+        if (committed_) committed_(notice, alerting);
+    }
+    IngestResult announced(const std::string& experiment_id, IngestResult result) const {
+        if (result.changed) announce(ChangeNotice{node_id_, experiment_id, std::nullopt}, result.alerting);
+        return result;
+    }
+
     // Runs f(connection) through the pool's retry policy (connection_pool.hpp) and returns its result.
     template <class F>
     auto with_connection(F&& f);
 
     const std::string node_id_;
+    CommitObserver committed_;
     std::unique_ptr<ConnectionPool> pool_;  // libpqxx stays out of this header
 };
 

@@ -7,10 +7,9 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from expstream import _core
 from expstream.access import authorize
 from expstream.auth import ForbiddenError, Principal
-from expstream.deps import HubDep, ReaderDep, ServiceDep, SettingsDep, WriterDep
+from expstream.deps import ReaderDep, ServiceDep, SettingsDep, WriterDep
 from expstream.models import (
     AssignmentBatch,
     AssignmentsOut,
@@ -75,18 +74,15 @@ async def change_status(
     request: Request,
     principal: WriterDep,
     service: ServiceDep,
-    hub: HubDep,
 ) -> dict[str, object]:
     eid = str(experiment_id)
     await authorize(service, principal, eid, "write")
     # The core cuts it (it travels to the other nodes in a NOTIFY payload) the same way everywhere.
     trace_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-    experiment, previous, changed_at = await service.set_status(eid, body.status, trace_id)
+    experiment, _previous, changed_at = await service.set_status(eid, body.status, trace_id)
     if changed_at:
-        request.app.state.webhook_sender.wake()  # the change may have queued webhook deliveries
-        # Our own subscribers now; the other nodes build the same envelope from the notice.
-        service.core.mark_changed(eid)
-        hub.publish(eid, _core.status_changed_json(eid, body.status, previous, changed_at, trace_id))
+        # The core told every subscriber at commit; the change may have queued webhook deliveries.
+        request.app.state.webhook_sender.wake()
     return experiment
 
 
@@ -97,9 +93,7 @@ async def set_metrics(
     """Replaces a draft's metrics (409 once it has started); data already sent is counted anew."""
     eid = str(experiment_id)
     await authorize(service, principal, eid, "write")
-    result = await service.set_metrics(eid, [m.as_row() for m in body.metrics])
-    service.core.mark_changed(eid)
-    return result
+    return await service.set_metrics(eid, [m.as_row() for m in body.metrics])
 
 
 async def _ingest(
@@ -110,16 +104,11 @@ async def _ingest(
     settings: Settings,
     store: Callable[[str], Awaitable[dict[str, object]]],
 ) -> dict[str, object]:
-    """The path every ingest call takes: size, access, one store transaction, then the push signal."""
+    """The path every ingest call takes: size, access, one store transaction."""
     eid = str(experiment_id)
     _check_batch_size(size, settings.max_batch)
     await authorize(service, principal, eid, "write")
-    result = await store(eid)
-    if result["changed"]:
-        service.core.mark_changed(eid)
-        if result["alerting"]:
-            service.core.request_look(eid)  # webhooks hear of transitions even with nobody watching
-    return result
+    return await store(eid)  # the core schedules the push (and any webhook look) at commit
 
 
 @router.post("/{experiment_id}/assignments", response_model=AssignmentsOut)

@@ -1,0 +1,179 @@
+#include "expstream/stream_server.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+#include "expstream/runtime.hpp"
+#include "ws_stream.hpp"
+
+namespace expstream {
+
+namespace net = boost::asio;
+
+struct StreamServer::Impl {
+    Impl(StreamServer& owner, StreamOptions options, std::shared_ptr<Registry> registry,
+         std::function<void(const std::string&, ConnectionId)> request_snapshot)
+        : owner(owner), registry(std::move(registry)), work(net::make_work_guard(io)) {
+        context.options = options;
+        context.log = owner.log_;
+        context.request_snapshot = std::move(request_snapshot);
+        context.on_end = [this](WsStream& stream) { forget(stream); };
+        context.messages_sent = &owner.messages_sent_;
+        thread = std::thread([this] { run(); });
+    }
+
+    void run() {
+        for (;;) {
+            try {
+                io.run();
+                return;
+            } catch (const std::exception& e) {
+                // A handler threw: that stream is lost, the others carry on.
+                emit(owner.log_, LogLevel::Error, kLogStreams, std::string("stream handler failed: ") + e.what());
+            }
+        }
+    }
+
+    // On the thread: the stream is over. Its registry entry and our maps go; Python hears of it.
+    void forget(WsStream& stream) {
+        auto it = by_id.find(stream.id());
+        if (it == by_id.end()) return;
+        std::shared_ptr<WsStream> keep = it->second;  // alive until its pending handlers return
+        by_id.erase(it);
+        auto& peers = by_experiment[stream.experiment_id()];
+        peers.erase(stream.id());
+        if (peers.empty()) by_experiment.erase(stream.experiment_id());
+        registry->disconnect(stream.experiment_id(), stream.id());
+        owner.open_.fetch_sub(1);
+        owner.ended_.push(stream.report());
+    }
+
+    StreamServer& owner;
+    std::shared_ptr<Registry> registry;
+    StreamContext context;
+    net::io_context io{1};
+    net::executor_work_guard<net::io_context::executor_type> work;
+    // Touched on the thread only.
+    std::unordered_map<ConnectionId, std::shared_ptr<WsStream>> by_id;
+    std::unordered_map<std::string, std::unordered_map<ConnectionId, WsStream*>> by_experiment;
+    std::once_flag stopped;
+    std::thread thread;  // last: started once everything above exists
+};
+
+StreamServer::StreamServer(StreamOptions options, std::shared_ptr<Registry> registry, std::shared_ptr<LogSink> log,
+                           std::function<void(const std::string&, ConnectionId)> request_snapshot)
+    : log_(log ? std::move(log) : std::make_shared<LogSink>()),
+      ended_(log_->notifier()),
+      impl_(std::make_unique<Impl>(*this, options, std::move(registry), std::move(request_snapshot))) {}
+
+StreamServer::~StreamServer() { stop(); }
+
+void StreamServer::adopt(Handover handover) {
+    if (handover.fd < 0 || !core_served(handover.id)) throw std::invalid_argument("adopt: a socket and a core-served id");
+    if (impl_->context.options.send_buffer_bytes > 0) {
+        // A fixed kernel send buffer: left to autotuning, a client that stops reading pins up to
+        // tcp_wmem's maximum (4 MiB) long after the send timeout should have caught it.
+        const int size = impl_->context.options.send_buffer_bytes;
+        (void)::setsockopt(handover.fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    }
+    open_.fetch_add(1);
+    // Registered before the first snapshot is asked for, so the runtime counts it as a subscriber.
+    impl_->registry->connect(handover.experiment_id, handover.id);
+    net::post(impl_->io, [impl = impl_.get(), h = std::move(handover)]() mutable {
+        boost::system::error_code ec;
+        net::ip::tcp::socket socket(impl->io);
+        socket.assign(net::ip::tcp::v6(), h.fd, ec);  // the protocol family only picks option levels
+        if (ec) {
+            ::close(h.fd);
+            emit(impl->owner.log_, LogLevel::Error, kLogStreams, "cannot adopt a socket: " + ec.message(), h.experiment_id);
+            impl->registry->disconnect(h.experiment_id, h.id);
+            impl->owner.open_.fetch_sub(1);
+            impl->owner.ended_.push(StreamEnded{h.id, 1006, 0, {}});
+            return;
+        }
+        const ConnectionId id = h.id;
+        const std::string experiment_id = h.experiment_id;
+        auto stream = std::make_shared<WsStream>(impl->context, std::move(socket), std::move(h));
+        impl->by_id.emplace(id, stream);
+        impl->by_experiment[experiment_id].emplace(id, stream.get());
+        stream->start();
+        impl->context.request_snapshot(experiment_id, id);
+    });
+}
+
+void StreamServer::deliver(const Delivery& d) {
+    // One copy of the bytes for every stream of this node; each write references it.
+    auto payload = std::make_shared<const std::string>(d.payload);
+    net::post(impl_->io, [impl = impl_.get(), kind = d.kind, experiment_id = d.experiment_id, target = d.target,
+                          seq = d.seq, payload = std::move(payload)] {
+        auto offer = [&](WsStream& s) {
+            switch (kind) {
+                case Delivery::Kind::Snapshot:
+                    s.offer_snapshot(seq, payload);
+                    break;
+                case Delivery::Kind::NotFound:
+                    s.offer_control(payload);
+                    s.request_close(4404, "experiment not found");
+                    break;
+                case Delivery::Kind::Unavailable:
+                case Delivery::Kind::Control:
+                    s.offer_control(payload);
+                    break;
+            }
+        };
+        if (target != 0) {
+            auto it = impl->by_id.find(target);
+            if (it != impl->by_id.end() && it->second->experiment_id() == experiment_id) offer(*it->second);
+            return;
+        }
+        auto it = impl->by_experiment.find(experiment_id);
+        if (it == impl->by_experiment.end()) return;
+        // offer() may end a stream (and erase it from this map): walk a copy of the pointers.
+        std::vector<std::shared_ptr<WsStream>> streams;
+        streams.reserve(it->second.size());
+        for (auto& [id, s] : it->second) streams.push_back(s->shared_from_this());
+        for (auto& s : streams) offer(*s);
+    });
+}
+
+void StreamServer::close(ConnectionId id, int code, std::string reason, std::string message) {
+    net::post(impl_->io, [impl = impl_.get(), id, code, reason = std::move(reason), message = std::move(message)]() mutable {
+        auto it = impl->by_id.find(id);
+        if (it == impl->by_id.end()) return;
+        std::shared_ptr<WsStream> s = it->second;
+        if (!message.empty()) s->offer_control(std::make_shared<const std::string>(std::move(message)));
+        s->request_close(code, std::move(reason));
+    });
+}
+
+void StreamServer::close_all(int code, std::string reason) {
+    net::post(impl_->io, [impl = impl_.get(), code, reason = std::move(reason)] {
+        std::vector<std::shared_ptr<WsStream>> streams;
+        for (auto& [id, s] : impl->by_id) streams.push_back(s);
+        for (auto& s : streams) s->request_close(code, reason);
+    });
+}
+
+void StreamServer::stop() {
+    std::call_once(impl_->stopped, [this] {
+        net::post(impl_->io, [impl = impl_.get()] {
+            std::vector<std::shared_ptr<WsStream>> streams;
+            for (auto& [id, s] : impl->by_id) streams.push_back(s);
+            for (auto& s : streams) s->abort(1006);
+            impl->io.stop();  // Beast's idle timers would otherwise keep run() going
+        });
+        impl_->work.reset();
+        if (impl_->thread.joinable()) impl_->thread.join();
+    });
+}
+
+}  // namespace expstream

@@ -1,0 +1,140 @@
+"""Hands an admitted WebSocket upgrade to the C++ core, which serves the stream from then on.
+
+The route keeps the decisions: origin, token, caps, access. Once they all say yes, the TCP socket
+leaves uvicorn: a duplicate of its descriptor goes to the core, uvicorn's transport is aborted (it
+sends nothing), and the core answers the upgrade itself (101), so no client byte can be lost in
+between. Every refusal, first-message authentication and TLS (`uvicorn --ssl-*`: the bytes on the
+socket are not ours to write) stay with WebSocketSession, which gives each its close code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+
+from starlette.websockets import WebSocket
+
+from expstream.access import authorize
+from expstream.auth import AuthError, ForbiddenError, token_from_connection
+from expstream.deps import authenticate
+from expstream.hub import Hub
+from expstream.logs import event
+from expstream.protocol import parse_seq
+from expstream.service import CoreService, StoreError
+from expstream.settings import Settings
+from expstream.ws_session import origin_allowed, transport_of
+
+log = logging.getLogger("expstream.ws")
+
+
+class _DeclinedHandshakeFilter(logging.Filter):
+    """uvicorn logs a handed-over upgrade as refused (403), but its answer goes to a transport
+    already gone and the core answers 101: the two lines it writes would only mislead."""
+
+    ACCESS = '%s - "WebSocket %s" 403'  # uvicorn's line, with the client's host:port
+    REJECTED = "connection rejected (%d %s)"  # then the websockets library's, without it
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peers: set[str] = set()
+        self.rejections = 0
+
+    def expect(self, peer: str) -> None:
+        if _uvicorn_log.isEnabledFor(logging.INFO):  # else no record comes to take it back
+            self.peers.add(peer)
+            self.rejections += 1
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if record.msg == self.ACCESS and args and args[0] in self.peers:
+            self.peers.discard(str(args[0]))
+            return False
+        if record.msg == self.REJECTED and self.rejections and args and args[0] == 403:
+            self.rejections -= 1
+            return False
+        return True
+
+
+_uvicorn_log = logging.getLogger("uvicorn.error")
+_declined = _DeclinedHandshakeFilter()
+_uvicorn_log.addFilter(_declined)
+
+
+async def hand_over(
+    websocket: WebSocket, experiment_id: str, *, hub: Hub, service: CoreService, settings: Settings
+) -> bool:
+    """True: the core now serves this stream. False: nothing happened; serve it here."""
+    transport = transport_of(websocket)
+    if transport is None or websocket.scope.get("scheme") != "ws":
+        return False
+    sock = transport.get_extra_info("socket")
+    if sock is None or not origin_allowed(websocket, settings.allowed_origins):
+        return False
+    try:
+        eid = str(uuid.UUID(experiment_id))
+    except ValueError:
+        return False
+    address = websocket.client.host if websocket.client else "unknown"
+    if hub.streams_of_address(address) >= settings.ws_max_connections_per_address:
+        return False
+    token = token_from_connection(websocket, allow_query=True)
+    if token is None and not settings.insecure_no_auth:
+        return False  # first-message authentication: the session reads it
+    try:
+        principal = authenticate(settings, token)
+    except AuthError:
+        return False
+    if hub.streams_of_token(principal) >= settings.ws_max_connections_per_token:
+        return False
+    try:
+        await authorize(service, principal, eid)
+    except (ForbiddenError, StoreError):
+        return False
+    since = parse_seq(websocket.query_params.get("since_seq"))
+    scope = websocket.scope
+    target = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+    if scope.get("query_string"):
+        target += "?" + scope["query_string"].decode("latin-1")
+    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
+    fd = os.dup(sock.fileno())
+    stream = hub.add_core_stream(principal, address, eid)
+    transport.abort()  # closes uvicorn's descriptor only: the duplicate keeps the connection
+    try:
+        service.core.adopt_stream(fd, stream.id, eid, target, headers, -1 if since is None else since)
+    except Exception:
+        os.close(fd)
+        hub.core_stream_ended(stream.id, 1011, [])
+        raise
+    event(
+        log,
+        "ws_connect",
+        connection_id=stream.id,
+        subject=principal.subject,
+        address=address,
+        experiments=[eid],
+        connections=hub.connection_count,
+        served_by="core",
+    )
+    # Declines uvicorn's side of the handshake: its answer goes to a transport that is already gone.
+    _declined.expect(f"{address}:{websocket.client.port if websocket.client else 0}")
+    await websocket.close()
+    return True
+
+
+def stream_ended(hub: Hub, connection_id: int, close_code: int, ignored: list[tuple[str, int]]) -> None:
+    """The core closed or lost a stream it served: counts released, the end logged."""
+    stream = hub.core_stream_ended(connection_id, close_code, ignored)
+    if stream is None:
+        return
+    event(
+        log,
+        "ws_disconnect",
+        connection_id=stream.id,
+        subject=stream.principal.subject,
+        experiments=[stream.experiment_id],
+        connections=hub.connection_count,
+        close_code=close_code,
+        duration_seconds=round(time.monotonic() - stream.opened_at, 3),
+    )
