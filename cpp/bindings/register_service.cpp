@@ -151,7 +151,9 @@ public:
         if (streams_) throw std::logic_error("serve_streams: already serving");
         streams_ = std::make_shared<StreamServer>(
             options, registry_, log_,
-            [&runtime = runtime_](const std::string& id, ConnectionId c) { runtime.request_snapshot(id, c); });
+            [&runtime = runtime_](const std::string& id, ConnectionId c, bool fresh) {
+                runtime.request_snapshot(id, c, fresh);
+            });
         runtime_.attach_streams(streams_);
     }
     bool serving_streams() const { return streams_ != nullptr; }
@@ -353,7 +355,11 @@ void register_service(py::module_& m) {
                                    return s.serving_streams() ? s.streams().messages_sent() : 0;
                                })
         .def("request_snapshot",
-             [](Service& s, const std::string& id, ConnectionId target) { s.runtime().request_snapshot(id, target); })
+             [](Service& s, const std::string& id, ConnectionId target, bool fresh) {
+                 s.runtime().request_snapshot(id, target, fresh);
+             },
+             py::arg("experiment_id"), py::arg("target"), py::arg("fresh") = false)
+        .def_property_readonly("snapshots_reused", [](Service& s) { return s.runtime().snapshots_reused(); })
         .def("subscribe", [](Service& s, const std::string& id, ConnectionId c) { return s.registry().connect(id, c); })
         .def("unsubscribe",
              [](Service& s, const std::string& id, ConnectionId c) { return s.registry().disconnect(id, c); })

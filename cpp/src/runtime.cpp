@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "change_listener.hpp"
@@ -98,6 +99,58 @@ struct Runtime::Impl {
     std::unordered_map<std::string, std::int64_t> recorded;  // experiment -> newest seq recorded here
     std::unique_ptr<ChangeListener> listener;  // after the pool: destroyed before it
 
+    // The newest snapshot of each watched experiment while nothing has changed since it was read:
+    // a new subscriber gets it without a database read. Every change (ours or a notice) bumps the
+    // entry's generation and drops the value; a computation that began under an older generation
+    // does not store its result. Bounded: past kCurrentLimit entries, all go.
+    static constexpr std::size_t kCurrentLimit = 10000;
+    struct Current {
+        std::uint64_t generation = 0;
+        std::optional<std::pair<std::int64_t, std::string>> snapshot;  // (seq, payload)
+    };
+    std::mutex current_mutex;
+    std::unordered_map<std::string, Current> current;
+    std::uint64_t generations = 0;  // under current_mutex: every generation is new, even after a clear
+
+    std::uint64_t current_generation(const std::string& id) {
+        std::lock_guard<std::mutex> lock(current_mutex);
+        if (current.size() >= kCurrentLimit && !current.count(id)) current.clear();
+        auto& entry = current[id];
+        if (entry.generation == 0) entry.generation = ++generations;
+        return entry.generation;
+    }
+    void remember_current(const Delivery& d, std::uint64_t generation) {
+        if (d.kind != Delivery::Kind::Snapshot) return;
+        std::lock_guard<std::mutex> lock(current_mutex);
+        auto it = current.find(d.experiment_id);
+        if (it != current.end() && it->second.generation == generation) it->second.snapshot.emplace(d.seq, d.payload);
+    }
+    std::optional<std::pair<std::int64_t, std::string>> current_snapshot(const std::string& id) {
+        // With notices possibly missed (listener away), nothing here can be trusted.
+        if (options.listen && !(listener && listener->connected())) return std::nullopt;
+        std::lock_guard<std::mutex> lock(current_mutex);
+        auto it = current.find(id);
+        return it == current.end() ? std::nullopt : it->second.snapshot;
+    }
+    void changed(const std::string& id) {
+        std::lock_guard<std::mutex> lock(current_mutex);
+        auto it = current.find(id);
+        if (it == current.end()) return;
+        it->second.generation = ++generations;
+        it->second.snapshot.reset();
+    }
+    void forget_current(const std::string& id) {
+        std::lock_guard<std::mutex> lock(current_mutex);
+        current.erase(id);
+    }
+    // Computes a snapshot and keeps it as the experiment's current one if nothing changed meanwhile.
+    Delivery compute_current(const std::string& id, ConnectionId target) {
+        const std::uint64_t generation = current_generation(id);
+        Delivery d = compute(id, target);
+        remember_current(d, generation);
+        return d;
+    }
+
     StatePtr state_for(const std::string& id) {
         std::lock_guard<std::mutex> lock(states_mutex);
         auto& slot = states[id];
@@ -107,9 +160,12 @@ struct Runtime::Impl {
 
     void forget_if_idle(const std::string& id, const StatePtr& s) {
         if (s->scheduled || s->computing || s->dirty || registry->subscriber_count(id) > 0) return;
-        std::lock_guard<std::mutex> lock(states_mutex);
-        auto it = states.find(id);
-        if (it != states.end() && it->second == s) states.erase(it);
+        {
+            std::lock_guard<std::mutex> lock(states_mutex);
+            auto it = states.find(id);
+            if (it != states.end() && it->second == s) states.erase(it);
+        }
+        forget_current(id);
     }
 
     Delivery compute(const std::string& id, ConnectionId target) {
@@ -238,7 +294,7 @@ struct Runtime::Impl {
         }
         s->computing = true;
         s->look_wanted = false;  // this snapshot is the look
-        Delivery d = compute(id, 0);
+        Delivery d = compute_current(id, 0);
         s->computing = false;
         s->last_push = Clock::now();
         if (d.kind == Delivery::Kind::Unavailable) {
@@ -278,6 +334,7 @@ struct Runtime::Impl {
     // transitions) or announced by another node. The status envelope is built here, once.
     void on_change(const ChangeNotice& notice, bool alerting) {
         const std::string& id = notice.experiment_id;
+        changed(id);
         if (registry->subscriber_count(id) == 0) {
             if (alerting) owner.request_look(id);  // nobody watching, but webhooks hear of transitions
             return;
@@ -296,6 +353,10 @@ struct Runtime::Impl {
     // database may be down: subscribers should hear "unavailable" now, not at the next tick). Either
     // way a fresh snapshot for everything watched tells them where things stand.
     void refresh_watched() {
+        {
+            std::lock_guard<std::mutex> lock(current_mutex);
+            current.clear();  // notices may have been missed: nothing current can be trusted
+        }
         for (const auto& [id, count] : registry->active_experiments()) {
             (void)count;
             owner.mark_changed(id);
@@ -376,9 +437,21 @@ void Runtime::request_look(const std::string& experiment_id) {
     });
 }
 
-void Runtime::request_snapshot(const std::string& experiment_id, ConnectionId target) {
+void Runtime::request_snapshot(const std::string& experiment_id, ConnectionId target, bool fresh) {
+    if (!fresh) {
+        if (auto snapshot = impl_->current_snapshot(experiment_id)) {
+            Delivery d;
+            d.experiment_id = experiment_id;
+            d.target = target;
+            d.seq = snapshot->first;
+            d.payload = std::move(snapshot->second);
+            impl_->owner.snapshots_reused_.fetch_add(1);
+            dispatch(std::move(d));
+            return;
+        }
+    }
     net::post(impl_->pool, [impl = impl_.get(), experiment_id, target] {
-        Delivery d = impl->compute(experiment_id, target);
+        Delivery d = impl->compute_current(experiment_id, target);
         const bool unavailable = d.kind == Delivery::Kind::Unavailable;
         impl->owner.dispatch(std::move(d));
         if (unavailable) {

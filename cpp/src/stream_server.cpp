@@ -6,7 +6,9 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -21,14 +23,30 @@ namespace net = boost::asio;
 
 struct StreamServer::Impl {
     Impl(StreamServer& owner, StreamOptions options, std::shared_ptr<Registry> registry,
-         std::function<void(const std::string&, ConnectionId)> request_snapshot)
+         std::function<void(const std::string&, ConnectionId, bool fresh)> request_snapshot)
         : owner(owner), registry(std::move(registry)), work(net::make_work_guard(io)) {
         context.options = options;
         context.log = owner.log_;
         context.request_snapshot = std::move(request_snapshot);
         context.on_end = [this](WsStream& stream) { forget(stream); };
         context.messages_sent = &owner.messages_sent_;
+        sweep_every = std::max(std::chrono::milliseconds(10), options.send_timeout / 4);
+        arm_sweep();
         thread = std::thread([this] { run(); });
+    }
+
+    // The send timeout of every stream, checked a few times per timeout (so a stalled reader goes
+    // between 1 and 1.25 timeouts after its write began).
+    void arm_sweep() {
+        sweep.expires_after(sweep_every);
+        sweep.async_wait([this](const boost::system::error_code& ec) {
+            if (ec) return;
+            const auto now = std::chrono::steady_clock::now();
+            std::vector<std::shared_ptr<WsStream>> streams;
+            for (auto& [id, s] : by_id) streams.push_back(s);
+            for (auto& s : streams) s->check_deadline(now);
+            arm_sweep();
+        });
     }
 
     void run() {
@@ -62,6 +80,8 @@ struct StreamServer::Impl {
     StreamContext context;
     net::io_context io{1};
     net::executor_work_guard<net::io_context::executor_type> work;
+    net::steady_timer sweep{io};
+    std::chrono::milliseconds sweep_every{1000};
     // Touched on the thread only.
     std::unordered_map<ConnectionId, std::shared_ptr<WsStream>> by_id;
     std::unordered_map<std::string, std::unordered_map<ConnectionId, WsStream*>> by_experiment;
@@ -70,7 +90,7 @@ struct StreamServer::Impl {
 };
 
 StreamServer::StreamServer(StreamOptions options, std::shared_ptr<Registry> registry, std::shared_ptr<LogSink> log,
-                           std::function<void(const std::string&, ConnectionId)> request_snapshot)
+                           std::function<void(const std::string&, ConnectionId, bool fresh)> request_snapshot)
     : log_(log ? std::move(log) : std::make_shared<LogSink>()),
       ended_(log_->notifier()),
       impl_(std::make_unique<Impl>(*this, options, std::move(registry), std::move(request_snapshot))) {}
@@ -106,7 +126,7 @@ void StreamServer::adopt(Handover handover) {
         impl->by_id.emplace(id, stream);
         impl->by_experiment[experiment_id].emplace(id, stream.get());
         stream->start();
-        impl->context.request_snapshot(experiment_id, id);
+        impl->context.request_snapshot(experiment_id, id, false);
     });
 }
 
@@ -169,6 +189,7 @@ void StreamServer::stop() {
             std::vector<std::shared_ptr<WsStream>> streams;
             for (auto& [id, s] : impl->by_id) streams.push_back(s);
             for (auto& s : streams) s->abort(1006);
+            impl->sweep.cancel();
             impl->io.stop();  // Beast's idle timers would otherwise keep run() going
         });
         impl_->work.reset();

@@ -33,7 +33,6 @@ constexpr int kCloseTryLater = 1013;
 WsStream::WsStream(StreamContext& context, net::ip::tcp::socket socket, Handover handover)
     : context_(context),
       ws_(std::move(socket)),
-      deadline_(ws_.get_executor()),
       id_(handover.id),
       experiment_id_(std::move(handover.experiment_id)),
       floor_(handover.after_seq) {
@@ -117,14 +116,14 @@ void WsStream::handle(const std::string& text) {
             return;
         case ClientAction::Refresh:
             if (ours) {
-                context_.request_snapshot(experiment_id_, id_);
+                context_.request_snapshot(experiment_id_, id_, true);
                 return;
             }
             break;
         case ClientAction::Resume:
             if (ours) {
                 if (m.seq) floor_ = *m.seq;
-                context_.request_snapshot(experiment_id_, id_);
+                context_.request_snapshot(experiment_id_, id_, false);
                 return;
             }
             break;
@@ -170,7 +169,7 @@ void WsStream::pump() {
         write(std::move(next));
     } else if (close_) {
         closing_ = true;
-        arm_deadline();  // bounds our close frame and the peer's answer alike
+        mark_busy();  // the send timeout bounds our close frame and the peer's answer alike
         websocket::close_reason reason;
         reason.code = static_cast<std::uint16_t>(close_->first);
         reason.reason = close_->second;
@@ -184,7 +183,7 @@ void WsStream::pump() {
 
 void WsStream::write(Payload payload) {
     writing_ = true;
-    arm_deadline();
+    mark_busy();
     ws_.text(true);
     const net::const_buffer bytes(payload->data(), payload->size());
     ws_.async_write(bytes, [self = shared_from_this(), payload = std::move(payload)](const beast::error_code& ec,
@@ -198,34 +197,29 @@ void WsStream::on_write(const beast::error_code& ec) {
         end(kCloseAbnormal);
         return;
     }
-    deadline_.cancel();
     ++sent_;
     context_.messages_sent->fetch_add(1, std::memory_order_relaxed);
     pump();
 }
 
-void WsStream::arm_deadline() {
-    deadline_.expires_after(context_.options.send_timeout);
-    deadline_.async_wait([self = shared_from_this()](const beast::error_code& ec) {
-        if (ec || self->ended_) return;  // cancelled: the write or the close finished in time
-        if (self->writing_) {
-            // A reader too slow to take one message within the bound: drop it rather than buffer.
-            self->end(kCloseTryLater);
-        } else if (self->closing_) {
-            self->end(self->close_->first);  // our close frame went out; the peer never answered
-        }
-    });
+void WsStream::check_deadline(std::chrono::steady_clock::time_point now) {
+    if (ended_ || !(writing_ || closing_) || now - busy_since_ < context_.options.send_timeout) return;
+    if (writing_) {
+        // A reader too slow to take one message within the bound: drop it rather than buffer.
+        end(kCloseTryLater);
+    } else {
+        end(close_->first);  // our close frame went out; the peer never answered
+    }
 }
 
 void WsStream::end(int close_code) {
     if (ended_) return;
     ended_ = true;
     close_code_ = close_code;
-    deadline_.cancel();
     snapshot_.reset();
     control_.clear();
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).socket().close(ignored);  // the fd goes now, whatever is pending
+    ws_.next_layer().close(ignored);  // the fd goes now, whatever is pending
     context_.on_end(*this);
 }
 

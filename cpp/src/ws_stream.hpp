@@ -4,9 +4,7 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
@@ -32,7 +30,7 @@ class WsStream;
 struct StreamContext {
     StreamOptions options;
     std::shared_ptr<LogSink> log;
-    std::function<void(const std::string&, ConnectionId)> request_snapshot;
+    std::function<void(const std::string&, ConnectionId, bool fresh)> request_snapshot;
     std::function<void(WsStream&)> on_end;  // the stream is over: forget it, report it
     std::atomic<std::uint64_t>* messages_sent = nullptr;
 };
@@ -52,6 +50,9 @@ public:
     void request_close(int code, std::string reason);
     // Drop the connection now (a peer that does not read would never take a close frame).
     void abort(int close_code);
+    // Called now and then by the server: a write or close handshake still going after the send
+    // timeout drops the connection. One sweep for every stream costs less than a timer per write.
+    void check_deadline(std::chrono::steady_clock::time_point now);
 
     ConnectionId id() const { return id_; }
     const std::string& experiment_id() const { return experiment_id_; }
@@ -66,14 +67,16 @@ private:
     void pump();
     void write(Payload payload);
     void on_write(const boost::system::error_code& ec);
-    void arm_deadline();
+    void mark_busy() { busy_since_ = std::chrono::steady_clock::now(); }
     void end(int close_code);
 
     StreamContext& context_;
-    boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+    // A plain socket under Beast: its tcp_stream's per-operation timeout machinery is not needed
+    // (the websocket layer keeps its own handshake and idle timers).
+    boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
     boost::beast::http::request<boost::beast::http::string_body> request_;
     boost::beast::flat_buffer buffer_;
-    boost::asio::steady_timer deadline_;  // bounds one write or the close handshake
+    std::chrono::steady_clock::time_point busy_since_;  // when the current write or close began
     const ConnectionId id_;
     const std::string experiment_id_;
     std::int64_t floor_ = -1;

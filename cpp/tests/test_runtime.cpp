@@ -128,6 +128,38 @@ TEST_F(RuntimeTest, AStatusChangeIsAnnouncedThenPushed) {
     EXPECT_EQ(got[0].kind, Delivery::Kind::Snapshot);
 }
 
+// A crowd connecting to one experiment costs one database read, not one each; a change, or a
+// refresh, reads again.
+TEST_F(RuntimeTest, NewSubscribersGetTheCurrentSnapshotUntilSomethingChanges) {
+    const std::string id = store->create_experiment("r", {{"control", "C", true, 1}, {"b", "B", false, 1}}).id;
+    registry->connect(id, 1);
+    auto rt = start();
+    rt->request_snapshot(id, 1);
+    auto first = collect(*rt, [](const auto& all) { return !all.empty(); });
+    ASSERT_EQ(first.size(), 1u);
+    EXPECT_EQ(rt->snapshots_computed(), 1u);
+    rt->request_snapshot(id, 2);
+    auto second = collect(*rt, [](const auto& all) { return !all.empty(); });
+    ASSERT_EQ(second.size(), 1u);
+    EXPECT_EQ(second[0].target, 2u);
+    EXPECT_EQ(second[0].payload, first[0].payload);
+    EXPECT_EQ(rt->snapshots_computed(), 1u);
+    EXPECT_EQ(rt->snapshots_reused(), 1u);
+
+    store->add_assignments(id, {{"u1", "b"}});  // the broadcast it causes is computed anew
+    auto pushed = collect(*rt, [](const auto& all) { return !all.empty(); });
+    ASSERT_FALSE(pushed.empty());
+    rt->request_snapshot(id, 3);
+    auto third = collect(*rt, [](const auto& all) { return !all.empty(); });
+    ASSERT_EQ(third.size(), 1u);
+    EXPECT_NE(third[0].payload.find("\"total_participants\":1"), std::string::npos);
+
+    const auto computed = rt->snapshots_computed();
+    rt->request_snapshot(id, 4, /*fresh=*/true);
+    collect(*rt, [](const auto& all) { return !all.empty(); });
+    EXPECT_EQ(rt->snapshots_computed(), computed + 1);
+}
+
 TEST_F(RuntimeTest, StopIsIdempotentAndJoinsTheWorkers) {
     auto rt = start();
     rt->stop();

@@ -39,7 +39,7 @@ protected:
         StreamOptions options;
         options.max_message_bytes = 64;
         server = std::make_unique<StreamServer>(options, registry, log,
-                                                [this](const std::string& id, ConnectionId c) {
+                                                [this](const std::string& id, ConnectionId c, bool) {
                                                     std::lock_guard<std::mutex> lock(mutex);
                                                     asked.emplace_back(id, c);
                                                     changed.notify_all();

@@ -305,7 +305,7 @@ class Hub:
             self._breakdown_watchers[experiment_id] += 1
 
     def refresh(self, sub: Subscriber, experiment_id: str) -> None:
-        self._core.request_snapshot(experiment_id, sub.id)
+        self._core.request_snapshot(experiment_id, sub.id, fresh=True)
 
     def deliver(self, delivery: Delivery) -> None:
         if delivery.kind is DeliveryKind.CONTROL:

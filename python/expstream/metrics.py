@@ -27,6 +27,11 @@ class _CoreCollector(Collector):
             value=core.snapshots_computed,
         )
         yield CounterMetricFamily(
+            "expstream_snapshots_reused",
+            "Snapshots a new subscriber got without a database read: nothing had changed since",
+            value=core.snapshots_reused,
+        )
+        yield CounterMetricFamily(
             "expstream_snapshot_compute_seconds",
             "Time spent computing snapshots (database read included)",
             value=core.snapshot_compute_seconds,

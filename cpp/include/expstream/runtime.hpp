@@ -70,8 +70,9 @@ public:
     // Nobody here watches the experiment but webhooks want its transitions: look at it soon (as
     // throttled as a push) and record the look, delivering nothing. Watched: mark_changed does it.
     void request_look(const std::string& experiment_id);
-    // Compute a snapshot now and deliver it to one connection (initial snapshot, refresh).
-    void request_snapshot(const std::string& experiment_id, ConnectionId target);
+    // Deliver a snapshot to one connection: the experiment's current one when nothing changed
+    // since it was computed (a new subscriber), else (or fresh: a refresh) one computed now.
+    void request_snapshot(const std::string& experiment_id, ConnectionId target, bool fresh = false);
     // Reads, analyses and serializes one snapshot on the calling thread; never throws.
     Delivery compute_snapshot(const std::string& experiment_id, ConnectionId target = 0);
     // The analysis options every snapshot (and breakdown) of this runtime is computed under.
@@ -83,6 +84,8 @@ public:
     std::vector<Delivery> take_deliveries() { return deliveries_.take(); }
     std::vector<LogRecord> take_logs() { return log_->take(); }
     std::uint64_t snapshots_computed() const { return snapshots_computed_.load(); }
+    // Snapshots a new subscriber got without a database read (nothing had changed since).
+    std::uint64_t snapshots_reused() const { return snapshots_reused_.load(); }
     // Webhook deliveries this process's looks queued (a sender in this process wakes when it moves).
     std::uint64_t outbox_queued() const { return outbox_queued_.load(); }
     // Total time spent reading + computing + serializing snapshots, for /metrics.
@@ -105,6 +108,7 @@ private:
     std::shared_ptr<LogSink> log_;  // before deliveries_: owns the notifier they signal
     ReadyQueue<Delivery> deliveries_;
     std::atomic<std::uint64_t> snapshots_computed_{0};
+    std::atomic<std::uint64_t> snapshots_reused_{0};
     std::atomic<std::uint64_t> outbox_queued_{0};
     std::atomic<std::uint64_t> compute_ns_{0};
     std::atomic<std::uint64_t> coalesced_{0};

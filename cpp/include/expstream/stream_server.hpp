@@ -55,9 +55,10 @@ struct StreamEnded {
 
 class StreamServer {
 public:
-    // request_snapshot: asks the runtime for one experiment's snapshot for one stream.
+    // request_snapshot: asks the runtime for one experiment's snapshot for one stream (fresh: computed
+    // now, for a refresh; else its current one will do).
     StreamServer(StreamOptions options, std::shared_ptr<Registry> registry, std::shared_ptr<LogSink> log,
-                 std::function<void(const std::string&, ConnectionId)> request_snapshot);
+                 std::function<void(const std::string&, ConnectionId, bool fresh)> request_snapshot);
     ~StreamServer();
     StreamServer(const StreamServer&) = delete;
     StreamServer& operator=(const StreamServer&) = delete;
