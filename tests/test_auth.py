@@ -179,3 +179,20 @@ def test_an_open_stream_ends_when_its_token_expires(server: RunningServer, clien
         assert response.status_code == 200
         body = "".join(response.iter_text())  # returns only because the server ends the stream
     assert "token_expired" in body
+
+
+def test_a_token_verified_once_is_still_refused_once_it_has_expired(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verified principals are kept for the next connection of the same token, expiry still
+    checked on every use."""
+    from expstream import auth
+
+    issued = auth.issue_token(TEST_SECRET, subject="tab", scope="read", experiments=["*"], ttl_seconds=60)
+    first = auth.decode_token(TEST_SECRET, issued)
+    assert auth.decode_token(TEST_SECRET, issued) is first  # no second verification
+    with pytest.raises(auth.AuthError, match="invalid token"):
+        auth.decode_token(TEST_SECRET + "x", issued)  # the same token under another secret is verified anew
+    assert first.expires_at is not None
+    later = first.expires_at + 1
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    with pytest.raises(auth.AuthError, match="token expired"):
+        auth.decode_token(TEST_SECRET, issued)

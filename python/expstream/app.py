@@ -158,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(AuthError, _auth_error)
     app.add_exception_handler(ForbiddenError, _forbidden)
+    app.add_middleware(handover.HandoverMiddleware)  # admitted result streams go to the core
     app.include_router(experiments.router)
     app.include_router(results.router)
     app.include_router(stream.router)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -80,7 +81,31 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+# Every stream and request verifies its token, and a dashboard's tabs and reconnects present the
+# same one again and again: a verified token's principal is kept (the least recently used dropped
+# past this many). Expiry is still checked on every use.
+VERIFIED_TOKENS_LIMIT = 10_000
+_verified: OrderedDict[tuple[str, str], Principal] = OrderedDict()
+
+
 def decode_token(secret: str, token: str) -> Principal:
+    """The token's principal; AuthError when it is malformed, badly signed or expired."""
+    key = (secret, token)
+    principal = _verified.get(key)
+    if principal is not None:
+        if principal.expires_at is not None and principal.expires_at <= time.time():
+            del _verified[key]
+            raise AuthError("token expired")
+        _verified.move_to_end(key)
+        return principal
+    principal = _verify(secret, token)
+    _verified[key] = principal
+    if len(_verified) > VERIFIED_TOKENS_LIMIT:
+        _verified.popitem(last=False)
+    return principal
+
+
+def _verify(secret: str, token: str) -> Principal:
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "scope", "experiments"]}

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import uuid
 
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from expstream.access import authorize
@@ -138,3 +140,30 @@ def stream_ended(hub: Hub, connection_id: int, close_code: int, ignored: list[tu
         close_code=close_code,
         duration_seconds=round(time.monotonic() - stream.opened_at, 3),
     )
+
+
+# The one endpoint the core serves; everything else (and every stream not handed over) goes on to
+# the app's routes.
+_RESULTS_STREAM = re.compile(r"/api/v1/ws/experiments/([^/]+)/results")
+
+
+class HandoverMiddleware:
+    """Tries the handover before FastAPI routes the upgrade: its routing and dependency injection
+    would be most of a connection's cost. A stream not handed over reaches the route unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and (match := _RESULTS_STREAM.fullmatch(scope["path"])):
+            state = scope["app"].state
+            hub = getattr(state, "hub", None)
+            if hub is not None and await hand_over(
+                WebSocket(scope, receive, send),
+                match.group(1),
+                hub=hub,
+                service=state.service,
+                settings=state.settings,
+            ):
+                return
+        await self.app(scope, receive, send)

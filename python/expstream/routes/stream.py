@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, WebSocket
 
 from expstream.deps import AdminDep, HubDep, MetricsDep, ServiceDep, SettingsDep
-from expstream.handover import hand_over
 from expstream.models import SubscribersOut
 from expstream.ws_session import WebSocketSession
 
@@ -21,10 +20,8 @@ async def results_stream(
     settings: SettingsDep,
     metrics: MetricsDep,
 ) -> None:
-    """One experiment's snapshots: served by the core once admitted, else (refusals, first-message
-    authentication, TLS) by a session here."""
-    if await hand_over(websocket, experiment_id, hub=hub, service=service, settings=settings):
-        return
+    """One experiment's snapshots, for the streams the core does not serve (handover.py: refusals,
+    first-message authentication, TLS)."""
     await WebSocketSession(
         websocket, hub=hub, service=service, settings=settings, metrics=metrics, experiment_id=experiment_id
     ).run()
