@@ -75,6 +75,33 @@ def test_valid_token_without_access_to_the_experiment_is_closed_4403(
         assert recv_json(ws)["event"] == "results_update"
 
 
+@pytest.mark.parametrize(
+    ("scope", "experiments", "gone", "code", "close"),
+    [
+        ("read", "other", False, "forbidden", 4403),
+        ("read", "*", True, "experiment_not_found", 4404),
+    ],
+    ids=["no-access", "no-such-experiment"],
+)
+def test_a_first_message_token_is_checked_like_one_in_the_upgrade(
+    server: RunningServer,
+    client: httpx.Client,
+    scope: str,
+    experiments: str,
+    gone: bool,
+    code: str,
+    close: int,
+) -> None:
+    """The core reads the first message of a stream it serves; the same refusals follow."""
+    eid = new_experiment(client)["id"]
+    target = random_id() if gone else eid
+    allowed = [new_experiment(client)["id"]] if experiments == "other" else ["*"]
+    with connect(f"{server.ws}/api/v1/ws/experiments/{target}/results", open_timeout=TIMEOUT) as ws:
+        ws.send(json.dumps({"action": "auth", "token": token(scope, experiments=allowed)}))
+        assert recv_json(ws)["code"] == code
+        assert close_code(ws) == close
+
+
 def test_http_needs_a_token_and_the_right_scope(server: RunningServer, client: httpx.Client) -> None:
     eid = new_experiment(client)["id"]
     body = {"assignments": [{"user_id": "u", "variant_key": "control"}]}

@@ -199,12 +199,14 @@ public:
         for (auto& r : runtime_.take_logs()) {
             logs.append(py::make_tuple(to_string(r.level), r.logger, lossy_str(r.message), lossy_str(r.experiment_id)));
         }
-        py::list ended;  // (connection id, close code, messages sent, [(reason, ignored)]) of core streams
+        // Of the streams the core serves: (kind 0 ended | 1 authenticate, connection id, close code,
+        // token, [(reason, ignored)]).
+        py::list stream_events;
         if (streams_) {
-            for (auto& e : streams_->take_ended())
-                ended.append(py::make_tuple(e.id, e.close_code, e.messages_sent, e.ignored));
+            for (auto& e : streams_->take_events())
+                stream_events.append(py::make_tuple(static_cast<int>(e.kind), e.id, e.close_code, e.token, e.ignored));
         }
-        return py::make_tuple(deliveries, completions, logs, ended);
+        return py::make_tuple(deliveries, completions, logs, stream_events);
     }
 
     template <class F>
@@ -322,7 +324,7 @@ void register_service(py::module_& m) {
         .def("serve_streams",
              [](Service& s, std::size_t max_message_bytes, std::size_t rate_limit_messages,
                 double rate_limit_window_seconds, double send_timeout_seconds, int send_buffer_bytes,
-                double idle_timeout_seconds, double handshake_timeout_seconds) {
+                double idle_timeout_seconds, double handshake_timeout_seconds, double auth_timeout_seconds) {
                  StreamOptions o;
                  o.max_message_bytes = max_message_bytes;
                  o.rate_limit_messages = rate_limit_messages;
@@ -331,18 +333,22 @@ void register_service(py::module_& m) {
                  o.send_buffer_bytes = send_buffer_bytes;
                  o.idle_timeout = milliseconds(idle_timeout_seconds);
                  o.handshake_timeout = milliseconds(handshake_timeout_seconds);
+                 o.auth_timeout = milliseconds(auth_timeout_seconds);
                  s.serve_streams(o);
              },
              py::arg("max_message_bytes"), py::arg("rate_limit_messages"), py::arg("rate_limit_window_seconds"),
              py::arg("send_timeout_seconds"), py::arg("send_buffer_bytes"), py::arg("idle_timeout_seconds"),
-             py::arg("handshake_timeout_seconds"))
+             py::arg("handshake_timeout_seconds"), py::arg("auth_timeout_seconds"))
         .def("adopt_stream",
              [](Service& s, int fd, ConnectionId id, const std::string& experiment_id, const std::string& target,
-                std::vector<std::pair<std::string, std::string>> headers, std::int64_t after_seq) {
-                 s.streams().adopt(Handover{fd, id, experiment_id, target, std::move(headers), after_seq});
+                std::vector<std::pair<std::string, std::string>> headers, std::int64_t after_seq,
+                bool authenticated) {
+                 s.streams().adopt(
+                     Handover{fd, id, experiment_id, target, std::move(headers), after_seq, authenticated});
              },
              py::arg("fd"), py::arg("connection"), py::arg("experiment_id"), py::arg("target"), py::arg("headers"),
-             py::arg("after_seq"))
+             py::arg("after_seq"), py::arg("authenticated") = true)
+        .def("admit_stream", [](Service& s, ConnectionId id) { s.streams().admit(id); })
         .def("close_stream",
              [](Service& s, ConnectionId id, int code, const std::string& reason, const std::string& message) {
                  s.streams().close(id, code, reason, message);

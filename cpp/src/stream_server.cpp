@@ -29,14 +29,21 @@ struct StreamServer::Impl {
         context.log = owner.log_;
         context.request_snapshot = std::move(request_snapshot);
         context.on_end = [this](WsStream& stream) { forget(stream); };
+        context.on_auth = [this](WsStream& stream, std::string token) {
+            StreamEvent e;
+            e.kind = StreamEvent::Kind::Authenticate;
+            e.id = stream.id();
+            e.token = std::move(token);
+            this->owner.events_.push(std::move(e));
+        };
         context.messages_sent = &owner.messages_sent_;
-        sweep_every = std::max(std::chrono::milliseconds(10), options.send_timeout / 4);
+        sweep_every = std::max(std::chrono::milliseconds(10), std::min(options.send_timeout, options.auth_timeout) / 4);
         arm_sweep();
         thread = std::thread([this] { run(); });
     }
 
-    // The send timeout of every stream, checked a few times per timeout (so a stalled reader goes
-    // between 1 and 1.25 timeouts after its write began).
+    // The send (and first-message auth) timeout of every stream, checked a few times per timeout
+    // (so a stalled reader goes between 1 and 1.25 timeouts after its write began).
     void arm_sweep() {
         sweep.expires_after(sweep_every);
         sweep.async_wait([this](const boost::system::error_code& ec) {
@@ -70,9 +77,9 @@ struct StreamServer::Impl {
         auto& peers = by_experiment[stream.experiment_id()];
         peers.erase(stream.id());
         if (peers.empty()) by_experiment.erase(stream.experiment_id());
-        registry->disconnect(stream.experiment_id(), stream.id());
+        if (stream.admitted()) registry->disconnect(stream.experiment_id(), stream.id());
         owner.open_.fetch_sub(1);
-        owner.ended_.push(stream.report());
+        owner.events_.push(stream.report());
     }
 
     StreamServer& owner;
@@ -92,7 +99,7 @@ struct StreamServer::Impl {
 StreamServer::StreamServer(StreamOptions options, std::shared_ptr<Registry> registry, std::shared_ptr<LogSink> log,
                            std::function<void(const std::string&, ConnectionId, bool fresh)> request_snapshot)
     : log_(log ? std::move(log) : std::make_shared<LogSink>()),
-      ended_(log_->notifier()),
+      events_(log_->notifier()),
       impl_(std::make_unique<Impl>(*this, options, std::move(registry), std::move(request_snapshot))) {}
 
 StreamServer::~StreamServer() { stop(); }
@@ -107,7 +114,7 @@ void StreamServer::adopt(Handover handover) {
     }
     open_.fetch_add(1);
     // Registered before the first snapshot is asked for, so the runtime counts it as a subscriber.
-    impl_->registry->connect(handover.experiment_id, handover.id);
+    if (handover.authenticated) impl_->registry->connect(handover.experiment_id, handover.id);
     net::post(impl_->io, [impl = impl_.get(), h = std::move(handover)]() mutable {
         boost::system::error_code ec;
         net::ip::tcp::socket socket(impl->io);
@@ -115,18 +122,33 @@ void StreamServer::adopt(Handover handover) {
         if (ec) {
             ::close(h.fd);
             emit(impl->owner.log_, LogLevel::Error, kLogStreams, "cannot adopt a socket: " + ec.message(), h.experiment_id);
-            impl->registry->disconnect(h.experiment_id, h.id);
+            if (h.authenticated) impl->registry->disconnect(h.experiment_id, h.id);
             impl->owner.open_.fetch_sub(1);
-            impl->owner.ended_.push(StreamEnded{h.id, 1006, 0, {}});
+            StreamEvent ended;
+            ended.id = h.id;
+            ended.close_code = 1006;
+            impl->owner.events_.push(std::move(ended));
             return;
         }
         const ConnectionId id = h.id;
         const std::string experiment_id = h.experiment_id;
+        const bool authenticated = h.authenticated;
         auto stream = std::make_shared<WsStream>(impl->context, std::move(socket), std::move(h));
         impl->by_id.emplace(id, stream);
         impl->by_experiment[experiment_id].emplace(id, stream.get());
         stream->start();
-        impl->context.request_snapshot(experiment_id, id, false);
+        if (authenticated) impl->context.request_snapshot(experiment_id, id, false);
+    });
+}
+
+void StreamServer::admit(ConnectionId id) {
+    net::post(impl_->io, [impl = impl_.get(), id] {
+        auto it = impl->by_id.find(id);
+        if (it == impl->by_id.end() || it->second->admitted()) return;  // gone meanwhile
+        WsStream& s = *it->second;
+        s.admit();
+        impl->registry->connect(s.experiment_id(), id);
+        impl->context.request_snapshot(s.experiment_id(), id, false);
     });
 }
 

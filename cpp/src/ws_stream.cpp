@@ -28,6 +28,7 @@ constexpr int kCloseNoStatus = 1005;
 constexpr int kClosePolicy = 1008;
 constexpr int kCloseTooBig = 1009;
 constexpr int kCloseTryLater = 1013;
+constexpr int kCloseUnauthorized = 4401;
 }  // namespace
 
 WsStream::WsStream(StreamContext& context, net::ip::tcp::socket socket, Handover handover)
@@ -35,7 +36,8 @@ WsStream::WsStream(StreamContext& context, net::ip::tcp::socket socket, Handover
       ws_(std::move(socket)),
       id_(handover.id),
       experiment_id_(std::move(handover.experiment_id)),
-      floor_(handover.after_seq) {
+      floor_(handover.after_seq),
+      auth_(handover.authenticated ? Auth::Admitted : Auth::Waiting) {
     request_.method(http::verb::get);
     request_.target(handover.target);
     request_.version(11);
@@ -89,6 +91,8 @@ void WsStream::on_read(const beast::error_code& ec) {
     if (!close_) {
         if (over_rate_limit()) {
             request_close(kClosePolicy, "rate limit exceeded");
+        } else if (auth_ == Auth::Waiting) {
+            first_message(ws_.got_text() ? beast::buffers_to_string(buffer_.data()) : std::string());
         } else if (!ws_.got_text()) {
             ++ignored_["binary"];
         } else {
@@ -106,8 +110,23 @@ bool WsStream::over_rate_limit() {
     return recent_.size() > context_.options.rate_limit_messages;
 }
 
+// The upgrade carried no token: the first message must be {"action":"auth","token":…}.
+void WsStream::first_message(const std::string& text) {
+    const ClientMessage m = parse_client_message(text, context_.options.max_message_bytes);
+    if (m.action != ClientAction::Auth || m.token.empty()) {
+        request_close(kCloseUnauthorized, "authentication required");
+        return;
+    }
+    auth_ = Auth::Checking;
+    context_.on_auth(*this, m.token);
+}
+
 void WsStream::handle(const std::string& text) {
     const ClientMessage m = parse_client_message(text, context_.options.max_message_bytes);
+    if (auth_ != Auth::Admitted) {
+        ++ignored_["not_authenticated"];  // sent before the token was accepted
+        return;
+    }
     const bool ours = m.experiment_id.empty() || m.experiment_id == experiment_id_;
     switch (m.action) {
         case ClientAction::Ping:
@@ -203,7 +222,11 @@ void WsStream::on_write(const beast::error_code& ec) {
 }
 
 void WsStream::check_deadline(std::chrono::steady_clock::time_point now) {
-    if (ended_ || !(writing_ || closing_) || now - busy_since_ < context_.options.send_timeout) return;
+    if (ended_) return;
+    if (auth_ == Auth::Waiting && now - created_ >= context_.options.auth_timeout) {
+        request_close(kCloseUnauthorized, "authentication required");
+    }
+    if (!(writing_ || closing_) || now - busy_since_ < context_.options.send_timeout) return;
     if (writing_) {
         // A reader too slow to take one message within the bound: drop it rather than buffer.
         end(kCloseTryLater);
@@ -223,8 +246,8 @@ void WsStream::end(int close_code) {
     context_.on_end(*this);
 }
 
-StreamEnded WsStream::report() const {
-    StreamEnded r;
+StreamEvent WsStream::report() const {
+    StreamEvent r;
     r.id = id_;
     r.close_code = close_code_;
     r.messages_sent = sent_;

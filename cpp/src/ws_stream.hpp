@@ -32,6 +32,7 @@ struct StreamContext {
     std::shared_ptr<LogSink> log;
     std::function<void(const std::string&, ConnectionId, bool fresh)> request_snapshot;
     std::function<void(WsStream&)> on_end;  // the stream is over: forget it, report it
+    std::function<void(WsStream&, std::string token)> on_auth;  // its first-message token, to check
     std::atomic<std::uint64_t>* messages_sent = nullptr;
 };
 
@@ -54,14 +55,18 @@ public:
     // timeout drops the connection. One sweep for every stream costs less than a timer per write.
     void check_deadline(std::chrono::steady_clock::time_point now);
 
+    // The Python layer accepted the first-message token: snapshots may come now.
+    void admit() { auth_ = Auth::Admitted; }
+    bool admitted() const { return auth_ == Auth::Admitted; }
     ConnectionId id() const { return id_; }
     const std::string& experiment_id() const { return experiment_id_; }
-    StreamEnded report() const;
+    StreamEvent report() const;
 
 private:
     void on_accept(const boost::system::error_code& ec);
     void read();
     void on_read(const boost::system::error_code& ec);
+    void first_message(const std::string& text);
     void handle(const std::string& text);
     bool over_rate_limit();
     void pump();
@@ -80,6 +85,10 @@ private:
     const ConnectionId id_;
     const std::string experiment_id_;
     std::int64_t floor_ = -1;
+    // Waiting: for the first message (a token); Checking: the Python layer has the token.
+    enum class Auth { Waiting, Checking, Admitted };
+    Auth auth_;
+    const std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
     std::int64_t sent_seq_ = -1;
     std::optional<std::pair<std::int64_t, Payload>> snapshot_;
     std::deque<Payload> control_;

@@ -48,7 +48,7 @@ protected:
 
     // Connects a client whose upgrade request this side reads (as uvicorn would), then hands the
     // socket over; returns once the client's handshake got its 101.
-    websocket::stream<tcp::socket> connect() {
+    websocket::stream<tcp::socket> connect(bool authenticated = true) {
         tcp::acceptor acceptor(io, tcp::endpoint(net::ip::address_v4::loopback(), 0));
         websocket::stream<tcp::socket> client(io);
         client.next_layer().connect(acceptor.local_endpoint());
@@ -61,6 +61,7 @@ protected:
         h.fd = ::dup(accepted.native_handle());
         h.id = kId;
         h.experiment_id = kExperiment;
+        h.authenticated = authenticated;
         h.target = std::string(request.target());
         for (const auto& field : request) h.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
         accepted.close();  // ours only: the duplicate keeps the connection, as after uvicorn's abort
@@ -74,14 +75,14 @@ protected:
         ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return asked.size() >= n; }));
     }
 
-    // Waits on the eventfd an ended stream signals (the log sink's notifier), never on a sleep.
-    std::vector<StreamEnded> wait_ended() {
-        std::vector<StreamEnded> all;
+    // Waits on the eventfd a stream event signals (the log sink's notifier), never on a sleep.
+    std::vector<StreamEvent> wait_events() {
+        std::vector<StreamEvent> all;
         while (all.empty()) {
             pollfd p{log->notifier().fd(), POLLIN, 0};
             if (::poll(&p, 1, 10'000) <= 0) break;  // nothing for 10 s: let the assertions say so
             log->notifier().clear();
-            all = server->take_ended();
+            all = server->take_events();
         }
         return all;
     }
@@ -136,7 +137,7 @@ TEST_F(StreamServerTest, AHandedOverUpgradeIsAnsweredStreamedToAndClosed) {
     EXPECT_EQ(ec, websocket::error::closed);
     EXPECT_EQ(ws.reason().code, 4404);
 
-    const auto ended = wait_ended();
+    const auto ended = wait_events();
     ASSERT_EQ(ended.size(), 1u);
     EXPECT_EQ(ended[0].id, kId);
     EXPECT_EQ(ended[0].close_code, 4404);
@@ -157,12 +158,46 @@ TEST_F(StreamServerTest, AnOversizedMessageClosesWith1009AndIgnoredOnesAreCounte
     ws.read(b, ec);
     EXPECT_EQ(ec, websocket::error::closed);
     EXPECT_EQ(ws.reason().code, 1009);
-    const auto ended = wait_ended();
+    const auto ended = wait_events();
     ASSERT_EQ(ended.size(), 1u);
     EXPECT_EQ(ended[0].close_code, 1009);
     std::size_t ignored = 0;
     for (const auto& [reason, n] : ended[0].ignored) ignored += n;
     EXPECT_EQ(ignored, 2u);
+}
+
+TEST_F(StreamServerTest, AFirstMessageTokenIsHandedUpAndTheStreamSubscribesOnceAdmitted) {
+    auto ws = connect(/*authenticated=*/false);
+    EXPECT_EQ(registry->subscriber_count(kExperiment), 0u);  // not before its token is accepted
+    ws.write(net::buffer(std::string("{\"action\":\"auth\",\"token\":\"t-1\"}")));
+    const auto events = wait_events();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].kind, StreamEvent::Kind::Authenticate);
+    EXPECT_EQ(events[0].id, kId);
+    EXPECT_EQ(events[0].token, "t-1");
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        EXPECT_TRUE(asked.empty());
+    }
+    server->admit(kId);
+    wait_asked(1);
+    EXPECT_EQ(registry->subscriber_count(kExperiment), 1u);
+    server->deliver(snapshot(3));
+    EXPECT_EQ(read(ws), "{\"seq\":3}");
+}
+
+TEST_F(StreamServerTest, AFirstMessageThatIsNotAuthClosesWith4401) {
+    auto ws = connect(/*authenticated=*/false);
+    ws.write(net::buffer(std::string("{\"action\":\"ping\"}")));
+    beast::flat_buffer b;
+    beast::error_code ec;
+    ws.read(b, ec);
+    EXPECT_EQ(ec, websocket::error::closed);
+    EXPECT_EQ(ws.reason().code, 4401);
+    const auto events = wait_events();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].kind, StreamEvent::Kind::Ended);
+    EXPECT_EQ(events[0].close_code, 4401);
 }
 
 TEST_F(StreamServerTest, StopDropsOpenStreamsAndReleasesTheirSockets) {

@@ -51,8 +51,9 @@ _DeliveryRow = tuple[int, str, int, int, str]
 _CompletionRow = tuple[int, str | None, Any]
 # (level, logger, message, experiment id or "")
 _LogRow = tuple[str, str, str, str]
-# (connection id, close code, messages sent, [(reason, client messages ignored)]) of a core stream
-_StreamEndedRow = tuple[int, int, int, list[tuple[str, int]]]
+# Of a stream the core serves: (kind 0 ended | 1 authenticate, connection id, close code,
+# first-message token, [(reason, client messages ignored)])
+_StreamEventRow = tuple[int, int, int, str, list[tuple[str, int]]]
 # (key, name, kind, event_type or "", role, direction, cap or None, numerator or "", denominator or "")
 _MetricRow = tuple[str, str, str, str, str, str, float | None, str, str]
 # (user id, type, value, event id or None)
@@ -82,7 +83,7 @@ class Service:
     def ready_fd(self) -> int: ...
     def drain(
         self,
-    ) -> tuple[list[_DeliveryRow], list[_CompletionRow], list[_LogRow], list[_StreamEndedRow]]: ...
+    ) -> tuple[list[_DeliveryRow], list[_CompletionRow], list[_LogRow], list[_StreamEventRow]]: ...
     @property
     def snapshots_computed(self) -> int: ...
     @property
@@ -110,6 +111,7 @@ class Service:
         send_buffer_bytes: int,
         idle_timeout_seconds: float,
         handshake_timeout_seconds: float,
+        auth_timeout_seconds: float,
     ) -> None:
         """Serve WebSocket streams handed over with adopt_stream (call before migrate)."""
     def adopt_stream(
@@ -120,8 +122,11 @@ class Service:
         target: str,
         headers: list[tuple[str, str]],
         after_seq: int,
+        authenticated: bool = True,
     ) -> None:
-        """Takes the socket (closed when the stream ends) and answers its upgrade request."""
+        """Takes the socket (closed when the stream ends) and answers its upgrade request;
+        authenticated False: its first message must carry the token (admit_stream or close_stream)."""
+    def admit_stream(self, connection: int) -> None: ...
     def close_stream(self, connection: int, code: int, reason: str, message: str = "") -> None: ...
     def close_all_streams(self, code: int, reason: str) -> None: ...
     @property

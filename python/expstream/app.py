@@ -107,6 +107,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Beast pings a peer silent for half of this, and drops it when silent for all of it.
         idle_timeout_seconds=settings.ws_ping_interval_seconds + settings.ws_ping_timeout_seconds,
         handshake_timeout_seconds=settings.ws_auth_timeout_seconds,
+        auth_timeout_seconds=settings.ws_auth_timeout_seconds,
     )
     try:
         await asyncio.to_thread(core.migrate)
@@ -123,6 +124,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             on_outbox=sender.wake,
             on_stream_ended=functools.partial(handover.stream_ended, hub),
         )
+        service.on_stream_auth = functools.partial(handover.check_first_message, hub, service, settings)
         feed = hub.breakdowns = BreakdownFeed(service.breakdown, hub)
         app.state.hub, app.state.service = hub, service
         app.state.webhook_store, app.state.webhook_sender = webhook_store, sender

@@ -1,14 +1,16 @@
 """Hands an admitted WebSocket upgrade to the C++ core, which serves the stream from then on.
 
-The route keeps the decisions: origin, token, caps, access. Once they all say yes, the TCP socket
+The route keeps the decisions: origin, token, caps, access. Once they all say yes (or only the
+token is missing: then the core reads it from the first message and asks here), the TCP socket
 leaves uvicorn: a duplicate of its descriptor goes to the core, uvicorn's transport is aborted (it
 sends nothing), and the core answers the upgrade itself (101), so no client byte can be lost in
-between. Every refusal, first-message authentication and TLS (`uvicorn --ssl-*`: the bytes on the
-socket are not ours to write) stay with WebSocketSession, which gives each its close code.
+between. Every refusal at the upgrade and TLS (`uvicorn --ssl-*`: the bytes on the socket are not
+ours to write) stay with WebSocketSession, which gives each its close code.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -18,13 +20,14 @@ import uuid
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from expstream import _core
 from expstream.access import authorize
-from expstream.auth import AuthError, ForbiddenError, token_from_connection
+from expstream.auth import AuthError, ForbiddenError, Principal, token_from_connection
 from expstream.deps import authenticate
-from expstream.hub import Hub
+from expstream.hub import CoreStream, Hub
 from expstream.logs import event
-from expstream.protocol import parse_seq
-from expstream.service import CoreService, StoreError
+from expstream.protocol import CloseCode, parse_seq
+from expstream.service import CoreService, ExperimentNotFoundError, StoreError
 from expstream.settings import Settings
 from expstream.ws_session import origin_allowed, transport_of
 
@@ -82,18 +85,19 @@ async def hand_over(
     if hub.streams_of_address(address) >= settings.ws_max_connections_per_address:
         return False
     token = token_from_connection(websocket, allow_query=True)
-    if token is None and not settings.insecure_no_auth:
-        return False  # first-message authentication: the session reads it
-    try:
-        principal = authenticate(settings, token)
-    except AuthError:
-        return False
-    if hub.streams_of_token(principal) >= settings.ws_max_connections_per_token:
-        return False
-    try:
-        await authorize(service, principal, eid)
-    except (ForbiddenError, StoreError):
-        return False
+    principal: Principal | None = None
+    if token is not None or settings.insecure_no_auth:
+        try:
+            principal = authenticate(settings, token)
+        except AuthError:
+            return False
+        if hub.streams_of_token(principal) >= settings.ws_max_connections_per_token:
+            return False
+        try:
+            await authorize(service, principal, eid)
+        except (ForbiddenError, StoreError):
+            return False
+    # else the token comes as the first message: the core reads it, check_first_message decides.
     since = parse_seq(websocket.query_params.get("since_seq"))
     scope = websocket.scope
     target = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
@@ -104,25 +108,90 @@ async def hand_over(
     stream = hub.add_core_stream(principal, address, eid)
     transport.abort()  # closes uvicorn's descriptor only: the duplicate keeps the connection
     try:
-        service.core.adopt_stream(fd, stream.id, eid, target, headers, -1 if since is None else since)
+        service.core.adopt_stream(
+            fd, stream.id, eid, target, headers, -1 if since is None else since, principal is not None
+        )
     except Exception:
         os.close(fd)
         hub.core_stream_ended(stream.id, 1011, [])
         raise
+    if principal is not None:
+        _log_connect(hub, stream, principal)
+    # Declines uvicorn's side of the handshake: its answer goes to a transport that is already gone.
+    _declined.expect(f"{address}:{websocket.client.port if websocket.client else 0}")
+    await websocket.close()
+    return True
+
+
+def _log_connect(hub: Hub, stream: CoreStream, principal: Principal) -> None:
     event(
         log,
         "ws_connect",
         connection_id=stream.id,
         subject=principal.subject,
-        address=address,
-        experiments=[eid],
+        address=stream.address,
+        experiments=[stream.experiment_id],
         connections=hub.connection_count,
         served_by="core",
     )
-    # Declines uvicorn's side of the handshake: its answer goes to a transport that is already gone.
-    _declined.expect(f"{address}:{websocket.client.port if websocket.client else 0}")
-    await websocket.close()
-    return True
+
+
+def check_first_message(
+    hub: Hub, service: CoreService, settings: Settings, connection_id: int, token: str
+) -> None:
+    """A stream the core serves sent {"action":"auth"}: the token is checked here, as at the
+    upgrade; the stream is admitted, or closed with the code a session would give."""
+    task = asyncio.get_running_loop().create_task(
+        _check_first_message(hub, service, settings, connection_id, token)
+    )
+    _checks.add(task)
+    task.add_done_callback(_check_done)
+
+
+_checks: set[asyncio.Task[None]] = set()  # running checks (the loop keeps only weak references)
+
+
+def _check_done(task: asyncio.Task[None]) -> None:
+    _checks.discard(task)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("checking a stream's first-message token failed", exc_info=exc)
+
+
+async def _check_first_message(
+    hub: Hub, service: CoreService, settings: Settings, connection_id: int, token: str
+) -> None:
+    stream = hub.core_stream(connection_id)
+    if stream is None:
+        return  # it ended meanwhile
+    core, eid = service.core, stream.experiment_id
+    try:
+        principal = authenticate(settings, token)
+    except AuthError as exc:
+        core.close_stream(connection_id, CloseCode.UNAUTHORIZED, str(exc)[:120])
+        return
+    if hub.streams_of_token(principal) >= settings.ws_max_connections_per_token:
+        core.close_stream(connection_id, CloseCode.TRY_AGAIN_LATER, "too many connections for this token")
+        return
+    try:
+        await authorize(service, principal, eid)
+    except ForbiddenError as exc:
+        refusal = (CloseCode.FORBIDDEN, "forbidden", str(exc))
+    except ExperimentNotFoundError:
+        refusal = (CloseCode.NOT_FOUND, "experiment_not_found", "experiment not found")
+    except StoreError:
+        refusal = (
+            CloseCode.TRY_AGAIN_LATER,
+            "results_unavailable",
+            "results are temporarily unavailable; try again later",
+        )
+    else:
+        if hub.core_stream(connection_id) is stream:  # still open after the lookup
+            hub.admit_core_stream(stream, principal)
+            core.admit_stream(connection_id)
+            _log_connect(hub, stream, principal)
+        return
+    code, error, message = refusal
+    core.close_stream(connection_id, code, message[:120], _core.error_json(error, eid, message))
 
 
 def stream_ended(hub: Hub, connection_id: int, close_code: int, ignored: list[tuple[str, int]]) -> None:
@@ -134,7 +203,7 @@ def stream_ended(hub: Hub, connection_id: int, close_code: int, ignored: list[tu
         log,
         "ws_disconnect",
         connection_id=stream.id,
-        subject=stream.principal.subject,
+        subject=stream.principal.subject if stream.principal is not None else None,
         experiments=[stream.experiment_id],
         connections=hub.connection_count,
         close_code=close_code,

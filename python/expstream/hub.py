@@ -146,7 +146,7 @@ class CoreStream:
     """A WebSocket stream the core serves: what this layer still needs for caps, expiry and logs."""
 
     id: int
-    principal: Principal
+    principal: Principal | None  # None until its first-message token is accepted
     address: str
     experiment_id: str
     opened_at: float = field(default_factory=time.monotonic)
@@ -212,19 +212,29 @@ class Hub:
         self._metrics.open_connections.labels(transport).inc()
         return sub
 
-    def add_core_stream(self, principal: Principal, address: str, experiment_id: str) -> CoreStream:
-        """Counts a stream the core is about to serve (its id carries CORE_SERVED)."""
-        stream = CoreStream(next(self._ids) | CORE_SERVED, principal, address, experiment_id)
+    def add_core_stream(self, principal: Principal | None, address: str, experiment_id: str) -> CoreStream:
+        """Counts a stream the core is about to serve (its id carries CORE_SERVED); principal None:
+        its token comes as its first message (admit_core_stream)."""
+        stream = CoreStream(next(self._ids) | CORE_SERVED, None, address, experiment_id)
         self._core_streams[stream.id] = stream
         self._core_streams_gone.clear()
+        self._per_address[address] += 1
+        self._metrics.open_connections.labels("websocket").inc()
+        if principal is not None:
+            self.admit_core_stream(stream, principal)
+        return stream
+
+    def core_stream(self, stream_id: int) -> CoreStream | None:
+        return self._core_streams.get(stream_id)
+
+    def admit_core_stream(self, stream: CoreStream, principal: Principal) -> None:
+        """The stream's token was accepted: it counts against the token and ends with it."""
+        stream.principal = principal
+        self._per_token[principal.token_id] += 1
         if principal.expires_at is not None:
             stream.expiry = asyncio.get_running_loop().call_later(
                 max(0.0, principal.expires_at - time.time()), self._expire_core_stream, stream.id
             )
-        self._per_token[principal.token_id] += 1
-        self._per_address[address] += 1
-        self._metrics.open_connections.labels("websocket").inc()
-        return stream
 
     def _expire_core_stream(self, stream_id: int) -> None:
         self._core.close_stream(stream_id, CloseCode.UNAUTHORIZED, "token expired", _TOKEN_EXPIRED)
@@ -238,7 +248,8 @@ class Hub:
             return None
         if stream.expiry is not None:
             stream.expiry.cancel()
-        _release(self._per_token, stream.principal.token_id)
+        if stream.principal is not None:
+            _release(self._per_token, stream.principal.token_id)
         _release(self._per_address, stream.address)
         self._metrics.open_connections.labels("websocket").dec()
         self._metrics.close_codes.labels(str(close_code)).inc()

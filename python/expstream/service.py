@@ -71,6 +71,11 @@ class DeliveryKind(enum.IntEnum):
     CONTROL = 3  # any other message for every subscriber (e.g. an SRM anomaly)
 
 
+# Kinds of the core's stream events (stream_server.hpp: StreamEvent::Kind).
+STREAM_ENDED = 0
+STREAM_AUTHENTICATE = 1
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     kind: DeliveryKind
@@ -125,6 +130,9 @@ class CoreService:
         self._on_delivery = on_delivery
         # A stream the core served is over: (connection id, close code, [(reason, ignored)]).
         self._on_stream_ended = on_stream_ended
+        # A stream the core serves sent its token as its first message: (connection id, token).
+        # Set after construction: checking the token needs this service.
+        self.on_stream_auth: Callable[[int, str], None] | None = None
         # Called when this process's looks queued webhook deliveries (the sender wakes at once).
         self._on_outbox = on_outbox
         self._outbox_seen = 0
@@ -135,7 +143,7 @@ class CoreService:
         self._loop.add_reader(core.ready_fd, self._on_ready)
 
     def _on_ready(self) -> None:
-        deliveries, completions, logs, ended = self.core.drain()
+        deliveries, completions, logs, stream_events = self.core.drain()
         # A look queues deliveries before its snapshot is handed over: checked on the same wake-up.
         queued = self.core.outbox_queued
         if queued != self._outbox_seen and self._on_outbox is not None:
@@ -155,9 +163,11 @@ class CoreService:
             if kind == DeliveryKind.NOT_FOUND:
                 self.tenants.forget(experiment_id)
             self._on_delivery(Delivery(DeliveryKind(kind), experiment_id, target, seq, payload))
-        if self._on_stream_ended is not None:
-            for connection, close_code, _sent, ignored in ended:
+        for kind, connection, close_code, auth_token, ignored in stream_events:
+            if kind == STREAM_ENDED and self._on_stream_ended is not None:
                 self._on_stream_ended(connection, close_code, ignored)
+            elif kind == STREAM_AUTHENTICATE and self.on_stream_auth is not None:
+                self.on_stream_auth(connection, auth_token)
 
     async def _call(self, submit: Callable[..., None], *args: Any) -> Any:
         token = next(self._tokens)

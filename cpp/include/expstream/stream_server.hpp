@@ -33,6 +33,8 @@ struct StreamOptions {
     // A peer silent this long is dropped; halfway it gets a ping (Beast's keep-alive; 0: never).
     std::chrono::milliseconds idle_timeout{50000};
     std::chrono::milliseconds handshake_timeout{10000};
+    // A stream handed over without a token must send {"action":"auth"} within this (else 4401).
+    std::chrono::milliseconds auth_timeout{5000};
 };
 
 // An upgrade request the route admitted, with the socket it came on (a duplicate the server owns).
@@ -43,14 +45,20 @@ struct Handover {
     std::string target;  // path and query, as requested
     std::vector<std::pair<std::string, std::string>> headers;
     std::int64_t after_seq = -1;  // resume: only snapshots newer than this (-1: everything)
+    // false: the upgrade carried no token; the stream's first message must be {"action":"auth"},
+    // whose token the Python layer checks (StreamEvent::Authenticate) before admit() or close().
+    bool authenticated = true;
 };
 
-// A stream that ended, for the Python layer's counts and logs.
-struct StreamEnded {
+// What the Python layer hears of a stream the core serves.
+struct StreamEvent {
+    enum class Kind { Ended, Authenticate };
+    Kind kind = Kind::Ended;
     ConnectionId id = 0;
-    int close_code = 1005;  // as sent or received; 1006 when the connection just dropped
-    std::uint64_t messages_sent = 0;
-    std::vector<std::pair<std::string, std::uint64_t>> ignored;  // client messages ignored, by reason
+    int close_code = 1005;  // Ended: as sent or received; 1006 when the connection just dropped
+    std::uint64_t messages_sent = 0;                             // Ended
+    std::vector<std::pair<std::string, std::uint64_t>> ignored;  // Ended: client messages ignored, by reason
+    std::string token;                                           // Authenticate: from the first message
 };
 
 class StreamServer {
@@ -67,12 +75,14 @@ public:
     void adopt(Handover handover);
     // A delivery of the runtime for streams served here (broadcast or one stream). Any thread.
     void deliver(const Delivery& delivery);
+    // A stream handed over unauthenticated passed the Python layer's checks: it subscribes now.
+    void admit(ConnectionId id);
     // Sends `message` (if any), then closes with code and reason, after what is already queued.
     void close(ConnectionId id, int code, std::string reason, std::string message = {});
     // Closes every stream with code and reason; their ends are reported as usual.
     void close_all(int code, std::string reason);
-    // Streams that ended since the last call.
-    std::vector<StreamEnded> take_ended() { return ended_.take(); }
+    // Streams that ended, or want their first-message token checked, since the last call.
+    std::vector<StreamEvent> take_events() { return events_.take(); }
     std::size_t open_streams() const { return open_.load(); }
     std::uint64_t messages_sent() const { return messages_sent_.load(); }
     // Stops the thread; streams still open are dropped without a close frame. Idempotent.
@@ -82,7 +92,7 @@ private:
     struct Impl;
     friend struct StreamConnectionAccess;
     std::shared_ptr<LogSink> log_;
-    ReadyQueue<StreamEnded> ended_;
+    ReadyQueue<StreamEvent> events_;
     std::atomic<std::size_t> open_{0};
     std::atomic<std::uint64_t> messages_sent_{0};
     std::unique_ptr<Impl> impl_;
