@@ -116,8 +116,7 @@ class Plan:
     history: list[int]
     history_reps: dict[int, int]
     micro_number: int
-    lever_n: int
-    lever_ingest: tuple[int, int]
+    profile_n: int  # subscribers in the --profile fan-out
     warm_conns: int = 50
     settle: float = 1.0  # seconds between "all connected" and the RSS sample
 
@@ -133,8 +132,7 @@ FULL = Plan(
     history=[10**3, 10**5, 10**7],
     history_reps={10**3: 30, 10**5: 10, 10**7: 3},
     micro_number=100_000,
-    lever_n=5000,
-    lever_ingest=(1000, 50),
+    profile_n=5000,
 )
 QUICK = Plan(
     quick=True,
@@ -147,8 +145,7 @@ QUICK = Plan(
     history=[10**3],
     history_reps={10**3: 5},
     micro_number=2000,
-    lever_n=100,
-    lever_ingest=(1000, 2),
+    profile_n=100,
     warm_conns=0,
     settle=0.2,
 )
@@ -292,7 +289,6 @@ class ServerSpec:
     kind: str  # expstream | seed | node | pyws | floor
     argv: Callable[[int], list[str]]
     env: dict[str, str] = field(default_factory=dict)
-    offer_deflate: bool = False  # the load generator offers permessage-deflate, as browsers do
     note: str = ""
 
     @property
@@ -517,11 +513,10 @@ def fanout_once(server: Server, n: int, rounds: int, label: str, settle: float =
         50,
         "--control",
         *trigger,
+        # Alerts and lifecycle events are not deliveries.
+        "--match-prefix",
+        SNAPSHOT_PREFIX,
     ]
-    if server.spec.offer_deflate:
-        args.append("--offer-deflate")  # compressed frames: counted without looking inside
-    else:
-        args += ["--match-prefix", SNAPSHOT_PREFIX]  # alerts and lifecycle events are not deliveries
     rss0 = rss_kb(server.pid)
     cpu0 = server.cpu()
     lg = Loadgen(args, label)
@@ -612,58 +607,23 @@ def warm_up(server: Server, plan: Plan, label: str) -> None:
 FANOUT_ENV = {"RESULTS_PUSH_MIN_INTERVAL_SECONDS": "0", "RESULTS_STREAM_INTERVAL_SECONDS": "3600"}
 
 
-def expstream_serve(env: dict[str, str] | None = None, name: str = "expstream") -> ServerSpec:
+def expstream_serve(name: str = "expstream") -> ServerSpec:
     return ServerSpec(
         name,
         "expstream",
         lambda port: [PY, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**EXPSTREAM_ENV, **FANOUT_ENV, **(env or {})},
+        env={**EXPSTREAM_ENV, **FANOUT_ENV},
         note="`expstream serve` (uvloop, httptools, websockets-sansio, deflate off, auth on), push interval 0",
     )
 
 
-def expstream_lever(
-    name: str,
-    note: str,
-    *,
-    loop: str = "uvloop",
-    http: str = "httptools",
-    ws: str = "websockets-sansio",
-    deflate: bool = False,
-    access_log: bool = True,
-    levers: str = "",
-    env: dict[str, str] | None = None,
-    offer_deflate: bool = False,
-) -> ServerSpec:
-    """`expstream serve` with one or more levers changed (bench/levers/serve_lever.py)."""
-
-    def argv(port: int) -> list[str]:
-        return (
-            [
-                PY,
-                str(BENCH / "levers" / "serve_lever.py"),
-                "--port",
-                str(port),
-                "--loop",
-                loop,
-                "--http",
-                http,
-                "--ws",
-                ws,
-                "--levers",
-                levers,
-            ]
-            + (["--deflate"] if deflate else [])
-            + ([] if access_log else ["--no-access-log"])
-        )
-
+def expstream_defaults() -> ServerSpec:
     return ServerSpec(
-        name,
+        "expstream (defaults)",
         "expstream",
-        argv,
-        env={**EXPSTREAM_ENV, **FANOUT_ENV, **(env or {})},
-        offer_deflate=offer_deflate,
-        note=note,
+        lambda port: [PY, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=dict(EXPSTREAM_ENV),
+        note="`expstream serve` with default settings (push interval 0.2 s)",
     )
 
 
@@ -719,62 +679,12 @@ def peer_specs(payload: Path) -> list[ServerSpec]:
     ]
 
 
-def lever_specs() -> list[tuple[str, ServerSpec]]:
-    """(lever, spec); each is compared with 'lever-baseline' (serve_lever.py with nothing changed)."""
-    L = expstream_lever
-    return [
-        ("baseline (serve_lever.py = expstream serve)", L("lever-baseline", "nothing changed")),
-        ("loop: asyncio instead of uvloop", L("lever-asyncio", "--loop asyncio", loop="asyncio")),
-        ("http: h11 instead of httptools", L("lever-h11", "--http h11", http="h11")),
-        (
-            "ws: websockets (legacy) instead of websockets-sansio",
-            L("lever-ws-websockets", "--ws websockets", ws="websockets"),
-        ),
-        ("ws: wsproto instead of websockets-sansio", L("lever-wsproto", "--ws wsproto", ws="wsproto")),
-        (
-            "permessage-deflate ON (client offers it, like browsers)",
-            L(
-                "lever-deflate-on",
-                "deflate on; the load generator offers it",
-                deflate=True,
-                offer_deflate=True,
-            ),
-        ),
-        (
-            "permessage-deflate off, client offers it",
-            L("lever-deflate-off-offered", "deflate off; the load generator offers it", offer_deflate=True),
-        ),
-        ("access log off", L("lever-no-access-log", "access_log=False", access_log=False)),
-        (
-            "pre-framed bytes (bench patch)",
-            L("lever-prebuilt", "frame built once per snapshot", levers="prebuilt"),
-        ),
-        (
-            "pre-framed + direct write from Hub.deliver (bench patch)",
-            L("lever-direct", "no writer-task wake-up per subscriber", levers="direct"),
-        ),
-        (
-            "GC tuned: gc.freeze() each second, gen-0 threshold 50,000 (bench patch)",
-            L("lever-gc", "gc.freeze + set_threshold", levers="gc"),
-        ),
-        ("all of: direct write + GC tuned + access log off", combined_spec()),
-    ]
-
-
-def combined_spec(name: str = "lever-combined") -> ServerSpec:
-    return expstream_lever(name, "levers direct,gc and access log off", levers="direct,gc", access_log=False)
-
-
 # ---------------------------------------------------------------------------------------------
 # Workloads
 
 
 def run_fanout(plan: Plan, db: Db, payload: Path, results: dict[str, Any]) -> None:
-    combined = combined_spec("expstream+levers")
-    combined.note = "bench patches: direct pre-framed writes, GC tuned; access log off"
-    specs = [expstream_serve(), combined] + peer_specs(payload)
-    if plan.quick:
-        specs.remove(combined)  # quick mode runs it among the levers
+    specs = [expstream_serve(), *peer_specs(payload)]
     specs = [s for s in specs if not SERVER_FILTER or s.name in SERVER_FILTER]
     rows = results.setdefault("fanout", [])
     for spec in specs:
@@ -796,66 +706,22 @@ def run_fanout(plan: Plan, db: Db, payload: Path, results: dict[str, Any]) -> No
                 rows.append({"server": spec.name, "kind": spec.kind, "n": n, "ok": False, "error": str(exc)})
 
 
-# Quick mode runs only the lever configurations that can rot with the project's code (the bench
-# patches of expstream internals) or with bench/requirements.txt (wsproto), and the deflate path of
-# the load generator; the others differ from the baseline only by a uvicorn flag.
-QUICK_LEVERS = {"lever-wsproto", "lever-deflate-on", "lever-direct", "lever-combined"}
-
-
-def run_levers(plan: Plan, db: Db, results: dict[str, Any]) -> None:
-    rows = results.setdefault("levers", [])
-    for lever, spec in lever_specs():
-        if plan.quick and spec.name not in QUICK_LEVERS:
-            continue
-        label = f"lever-{spec.name}"
-        log(f"lever: {lever}")
-        row: dict[str, Any] = {"lever": lever, "server": spec.name, "note": spec.note}
-        try:
-            with Server(spec, db) as server:
-                warm_up(server, plan, label)
-                row["fanout"] = fanout_once(server, plan.lever_n, plan.rounds, label, settle=plan.settle)
-                batch, batches = plan.lever_ingest
-                row["ingest"] = ingest_once(server, db, batch, batches, f"{label}-ingest")
-                f = row["fanout"]
-                log(
-                    f"  cpu/msg {f['cpu_per_msg_us']:.2f} us, {f['mem_per_conn_bytes'] / 1024:.1f} KiB/conn, "
-                    f"connect {f['connect_cpu_per_conn_us']:.0f} us cpu/conn, ingest {row['ingest']['events_per_second']:.0f} ev/s"
-                )
-        except WorkloadBroken as exc:
-            broken(results, label, exc)
-            row.update(ok=False, error=str(exc))
-        rows.append(row)
-
-
-def latency_specs() -> list[ServerSpec]:
-    baseline = ServerSpec(
-        "expstream (defaults)",
-        "expstream",
-        lambda port: [PY, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=dict(EXPSTREAM_ENV),
-        note="`expstream serve` with default settings (push interval 0.2 s)",
-    )
-    levers = combined_spec("expstream + levers (defaults)")
-    levers.env = dict(EXPSTREAM_ENV)  # default push interval and tick, like the baseline
-    return [baseline, levers]
-
-
-def run_latency(plan: Plan, db: Db, results: dict[str, Any], spec: ServerSpec, with_ingest: bool) -> None:
+def run_latency(plan: Plan, db: Db, results: dict[str, Any]) -> None:
+    """Ingest-to-screen on `expstream serve` with default settings, then ingest throughput on the
+    same server."""
     n = plan.latency_conns
-    label = f"latency-{n}-{spec.name.split()[0]}{'' if with_ingest else '-levers'}"
+    label = f"latency-{n}"
     log(
         f"ingest-to-screen: {n} subscribers, {plan.latency_count} single-event ingest calls at {plan.latency_rate}/s"
     )
     try:
-        with Server(spec, db) as server:
+        with Server(expstream_defaults(), db) as server:
             warm_up(server, plan, label)
             row = latency_once(plan, db, server, server, label)
-            row["note"] = spec.note
-            results.setdefault("latency_runs", []).append(row)
-            if with_ingest:
-                results["latency"] = row
+            row["note"] = server.spec.note
+            results["latency"] = row
             check_latency(row, plan, label)
-            for batch, batches in plan.ingest if with_ingest else []:
+            for batch, batches in plan.ingest:
                 run_ingest(server, db, batch, batches, results)
     except WorkloadBroken as exc:
         broken(results, label, exc)
@@ -950,7 +816,7 @@ def cross_node_specs() -> tuple[ServerSpec, ServerSpec]:
     """(node A, node B): two `expstream serve` processes with the single-node latency run's default
     settings, each with its own node id, and the periodic tick off, so every push B makes for A's
     ingest comes from a change notice."""
-    base = latency_specs()[0]
+    base = expstream_defaults()
     env = {**base.env, "RESULTS_STREAM_INTERVAL_SECONDS": "3600"}
     return (
         replace(base, name="expstream node A (ingest)", env={**env, "EXPSTREAM_NODE_ID": "bench-node-a"}),
@@ -1575,11 +1441,9 @@ def run_profiles(plan: Plan, db: Db, results: dict[str, Any]) -> None:
     out_dir = RESULTS / "profiles"
     out_dir.mkdir(parents=True, exist_ok=True)
     profiles = results.setdefault("profiles", {})
-    levers = dict((spec.name, spec) for _, spec in lever_specs())
     for name, spec, n in (
-        ("fanout", expstream_serve(), plan.lever_n),
-        ("fanout-direct", levers["lever-direct"], plan.lever_n),
-        ("fanout-seed-style", peer_specs(WORK / "payload.json")[0], plan.lever_n),
+        ("fanout", expstream_serve(), plan.profile_n),
+        ("fanout-seed-style", peer_specs(WORK / "payload.json")[0], plan.profile_n),
     ):
         with Server(spec, db) as server:
             warm_up(server, plan, f"profile-{name}")
@@ -1690,13 +1554,8 @@ def goals(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
         out.append({"goal": goal, "value": value, "met": met, "detail": detail})
 
     # Fan-out goals only when fan-out ran (not in an --only run of other workloads).
-    for who, n in [("expstream", n) for n in plan.fanout_ns if fan] + [
-        ("expstream+levers", n) for n in plan.fanout_ns if fan
-    ]:
-        e = find(fan, who, n)
-        if who != "expstream" and e is None:
-            continue
-        tag = "" if who == "expstream" else " [with the bench levers]"
+    for n in plan.fanout_ns if fan else []:
+        e = find(fan, "expstream", n)
         for peer, want, text in (
             ("seed-style", 5.0, "CPU/msg <= 1/5 of seed-style"),
             ("node-ws", 1.0, "CPU/msg no worse than node-ws"),
@@ -1704,21 +1563,21 @@ def goals(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
         ):
             p = find(fan, peer, n)
             if e is None or p is None:
-                add(f"{text} (N={n}){tag}", "n/a", None, "a run broke")
+                add(f"{text} (N={n})", "n/a", None, "a run broke")
                 continue
             if peer == "seed-style":
                 ratio = p["cpu_per_msg_us"] / e["cpu_per_msg_us"]
                 add(
-                    f"{text} (N={n}){tag}",
-                    f"seed-style/{who} = {ratio:.2f}x",
+                    f"{text} (N={n})",
+                    f"seed-style/expstream = {ratio:.2f}x",
                     ratio >= want,
                     "" if ratio >= want else f"needs {want / ratio:.2f}x less CPU per message",
                 )
             else:
                 ratio = e["cpu_per_msg_us"] / p["cpu_per_msg_us"]
                 add(
-                    f"{text} (N={n}){tag}",
-                    f"{who}/{peer} = {ratio:.2f}x",
+                    f"{text} (N={n})",
+                    f"expstream/{peer} = {ratio:.2f}x",
                     ratio <= want,
                     "" if ratio <= want else f"missed by {ratio / want:.2f}x",
                 )
@@ -1738,27 +1597,14 @@ def goals(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
             bool(e) if nmax >= 10000 else None,
             "" if nmax >= 10000 else "quick mode: smaller N",
         )
-    for lat in results.get("latency_runs", [results["latency"]] if results.get("latency") else []):
-        if lat.get("p99_ms") is None:
+    for lat, tag in ((results.get("latency"), ""), (results.get("cross_node"), " [across 2 nodes]")):
+        if not lat or lat.get("p99_ms") is None:
             continue
-        tag = (
-            ""
-            if lat is results.get("latency") or lat["server"].startswith("expstream (")
-            else " [with the bench levers]"
-        )
         add(
             f"ingest-to-screen p99 < 50 ms ({lat['n']} subscribers){tag}",
             f"{lat['p99_ms']:.1f} ms",
             lat["p99_ms"] < 50,
             "" if lat["p99_ms"] < 50 else f"missed by {lat['p99_ms'] / 50:.2f}x",
-        )
-    cross = results.get("cross_node")
-    if cross and cross.get("p99_ms") is not None:
-        add(
-            f"ingest-to-screen p99 < 50 ms ({cross['n']} subscribers) [across 2 nodes]",
-            f"{cross['p99_ms']:.1f} ms",
-            cross["p99_ms"] < 50,
-            "" if cross["p99_ms"] < 50 else f"missed by {cross['p99_ms'] / 50:.2f}x",
         )
     # One call takes up to 10,000 records (EXPSTREAM_MAX_BATCH), so the goal is judged at the largest
     # batch; smaller batches are information.
@@ -1843,7 +1689,7 @@ def render_markdown(results: dict[str, Any], plan: Plan) -> str:
                 f"{r['connect_cpu_per_conn_us']:.0f} | {fmt(share, '.0f')} | {r['loadgen_cpu_per_msg_us']:.2f} |"
             )
     lat, cross = results.get("latency"), results.get("cross_node")
-    runs = results.get("latency_runs", [lat] if lat else []) + ([cross] if cross else [])
+    runs = [r for r in (lat, cross) if r]
     lines += ["", "### Ingest-to-screen latency (workload 2)", ""]
     if runs:
         r0 = runs[0]
@@ -1928,34 +1774,6 @@ def render_markdown(results: dict[str, Any], plan: Plan) -> str:
             f"Python **{mi['python_us']:.2f} µs** — {mi['speedup']:.1f}x. Both compute "
             f"{mi.get('what', 'the fixed analysis')}; the outputs are checked equal (floats to 1e-9)."
         ]
-    levers = results.get("levers", [])
-    if levers:
-        lines += [
-            "",
-            "### Levers on expstream's server (each a separate run of the same workloads)",
-            "",
-            f"Fan-out to {plan.lever_n:,} subscribers × {plan.rounds} updates, and ingest of "
-            f"{plan.lever_ingest[1]} batches of {plan.lever_ingest[0]:,}; every row runs "
-            "`bench/levers/serve_lever.py` (exactly `expstream serve`: its uvicorn options, logging and "
-            'shutdown) with the one lever changed. "bench patch" levers are monkeypatches in '
-            "`bench/levers/expstream_levers.py` that measure a change before anyone makes it.",
-            "",
-            "| lever | CPU/msg µs | vs baseline | last p50 ms | mem/conn KiB | connect CPU/conn µs | ingest events/s | ingest server CPU µs/event |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        b = next((x for x in levers if x["server"] == "lever-baseline" and x.get("fanout")), None)
-        for x in levers:
-            f = x.get("fanout")
-            if not f:
-                lines.append(f"| {x['lever']} | broke: {x.get('error', '')[:80]} | | | | | | |")
-                continue
-            rel = f"{f['cpu_per_msg_us'] / b['fanout']['cpu_per_msg_us']:.2f}x" if b else "—"
-            lines.append(
-                f"| {x['lever']} | {f['cpu_per_msg_us']:.2f} | {rel} | {fmt(f['last_p50_ms'])} | "
-                f"{f['mem_per_conn_bytes'] / 1024:.1f} | {f['connect_cpu_per_conn_us']:.0f} | "
-                f"{x['ingest']['events_per_second']:,.0f} | "
-                f"{fmt(x['ingest']['server_cpu_per_event_us'] if x['ingest']['server_cpu_per_event_us'] >= 0 else None)} |"
-            )
     lines += ["", "### Goals", "", "| goal | measured | met |", "|---|---|---|"]
     for g in results.get("goals", []):
         if g.get("workload") in ("metrics", "breakdowns"):  # listed in their own sections (render)
@@ -2065,7 +1883,7 @@ def main() -> int:
         "--only",
         default="",
         help="comma list: micro,history,fanout,latency (with ingest),"
-        "cross-node,levers,metrics,breakdowns,none (with --profile: profiles only)",
+        "cross-node,metrics,breakdowns,none (with --profile: profiles only)",
     )
     parser.add_argument(
         "--metrics-max-events",
@@ -2101,7 +1919,7 @@ def main() -> int:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < max(plan.fanout_ns + [plan.lever_n]) + 500:
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < max(plan.fanout_ns) + 500:
         log(
             f"RLIMIT_NOFILE {resource.getrlimit(resource.RLIMIT_NOFILE)} is too low for {max(plan.fanout_ns)} connections"
         )
@@ -2137,12 +1955,9 @@ def main() -> int:
         if want("fanout"):
             run_fanout(plan, db, payload, results)
         if want("latency"):
-            for i, spec in enumerate(latency_specs()[: 1 if plan.quick else 2]):
-                run_latency(plan, db, results, spec, with_ingest=i == 0)
+            run_latency(plan, db, results)
         if want("cross-node"):
             run_cross_node(plan, db, results)
-        if want("levers"):
-            run_levers(plan, db, results)
         if want("metrics"):
             max_events = int(args.metrics_max_events) if args.metrics_max_events else None
             metrics_workload.run(sys.modules[__name__], plan.quick, max_events, results)
