@@ -165,7 +165,7 @@ def expstream_serve(name: str = "expstream") -> ServerSpec:
         "expstream",
         serve_argv,
         env={**EXPSTREAM_ENV, **FANOUT_ENV},
-        note="`expstream serve` (uvloop, httptools, websockets-sansio, deflate off, auth on), push interval 0",
+        note="`expstream serve` (auth on; uvicorn admits each stream, the C++ core serves it), push interval 0",
     )
 
 
