@@ -33,7 +33,10 @@ def goals(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
         ):
             p = find(fan, peer, n)
             if e is None or p is None:
-                add(f"{text} (N={n})", "n/a", None, "a run broke")
+                ran = {r["server"] for r in fan if r.get("n") == n}
+                add(
+                    f"{text} (N={n})", "n/a", None, "a run broke" if {"expstream", peer} <= ran else "not run"
+                )
                 continue
             if peer == "seed-style":
                 ratio = p["cpu_per_msg_us"] / e["cpu_per_msg_us"]
@@ -268,6 +271,20 @@ def update_benchmarks_md(section: str, name: str = "results") -> None:
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
     path.write_text(f"{head}{begin}\n{section}\n{end}{tail}")
+
+
+def write_sections(results: dict[str, Any], plan: Plan, tables: bool) -> list[str]:
+    """Rewrites the BENCHMARKS.md sections these results have: the results tables when `tables` (a
+    full run's), and the metrics and breakdowns workloads' own. Returns the sections written."""
+    sections = []
+    if tables:
+        update_benchmarks_md(render_markdown(results, plan))
+        sections.append("results")
+    for name, workload in (("metrics", metrics_workload), ("breakdowns", breakdowns_workload)):
+        if results.get(name):
+            update_benchmarks_md(workload.render(results, plan.quick), name)
+            sections.append(name)
+    return sections
 
 
 def print_summary(results: dict[str, Any], plan: Plan) -> None:

@@ -46,17 +46,19 @@ from lib.settings import (
     database_url,
     log,
 )
-from report import goals, print_summary, render_markdown, update_benchmarks_md
+from report import goals, print_summary, write_sections
 from workloads import breakdowns as breakdowns_workload
 from workloads import metrics as metrics_workload
-from workloads.fanout import run_fanout
+from workloads.fanout import fanout_specs, run_fanout
 from workloads.history import run_history
 from workloads.latency import run_cross_node, run_latency
 from workloads.micro import MICRO_ARGS, run_micro
 from workloads.profiles import run_profiles
 
+WORKLOADS = ("micro", "history", "fanout", "latency", "cross-node", "metrics", "breakdowns")
 
-def main() -> int:
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -64,8 +66,8 @@ def main() -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma list: micro,history,fanout,latency (with ingest),"
-        "cross-node,metrics,breakdowns,none (with --profile: profiles only)",
+        help=f"comma list of {','.join(WORKLOADS)} (latency includes ingest), "
+        "or none (with --profile: profiles only)",
     )
     parser.add_argument(
         "--metrics-max-events",
@@ -79,23 +81,33 @@ def main() -> int:
         "--render", metavar="JSON", help="only re-render BENCHMARKS.md from a full run's results"
     )
     parser.add_argument("--ns", help="override the fan-out subscriber counts, e.g. 1000,5000")
-    parser.add_argument("--servers", help="fan-out: only these servers, e.g. expstream,floor")
+    servers = [s.name for s in fanout_specs(WORK / "payload.json")]
+    parser.add_argument("--servers", help=f"fan-out: only these servers, of {','.join(servers)}")
     args = parser.parse_args()
+    # A name that matches nothing would silently run nothing (the levers, say, which are gone).
+    args.only = {x for x in args.only.split(",") if x}
+    if unknown := args.only - {*WORKLOADS, "none"}:
+        parser.error(f"--only: no workload {', '.join(sorted(unknown))}")
+    args.servers = frozenset(x for x in (args.servers or "").split(",") if x)
+    if unknown := args.servers - set(servers):
+        parser.error(f"--servers: no fan-out server {', '.join(sorted(unknown))}")
+    return args
+
+
+def main() -> int:
+    args = parse_args()
     plan = QUICK if args.quick else FULL
     if args.render:
         saved = json.loads(Path(args.render).read_text())
         saved["goals"] = goals(saved, plan)
         Path(args.render).write_text(json.dumps(saved, indent=1, default=str) + "\n")
-        if not saved.get("only"):  # the full run's tables come from a full run only
-            update_benchmarks_md(render_markdown(saved, plan))
-        if saved.get("metrics"):
-            update_benchmarks_md(metrics_workload.render(saved, plan.quick), "metrics")
+        # The results tables come from a full run only.
+        write_sections(saved, plan, tables=not saved.get("only"))
         return 0
     if args.ns:
         plan = replace(plan, fanout_ns=[int(x) for x in args.ns.split(",")])
-    if args.servers:
-        plan = replace(plan, servers=frozenset(x for x in args.servers.split(",") if x))
-    only = {x for x in args.only.split(",") if x}
+    plan = replace(plan, servers=args.servers)
+    only: set[str] = args.only
     want = lambda name: not only or name in only
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -162,15 +174,9 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=str) + "\n")
     print_summary(results, plan)
-    if not plan.quick and not args.no_md and not only:
-        update_benchmarks_md(render_markdown(results, plan))
-        log("BENCHMARKS.md results section updated")
-    if not plan.quick and not args.no_md and results.get("metrics"):
-        update_benchmarks_md(metrics_workload.render(results, plan.quick), "metrics")
-        log("BENCHMARKS.md metrics section updated")
-    if not plan.quick and not args.no_md and results.get("breakdowns"):
-        update_benchmarks_md(breakdowns_workload.render(results, plan.quick), "breakdowns")
-        log("BENCHMARKS.md breakdowns section updated")
+    if not plan.quick and not args.no_md:
+        for section in write_sections(results, plan, tables=not only):
+            log(f"BENCHMARKS.md {section} section updated")
     log(
         f"results: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
         f"({results['meta']['duration_seconds']:.0f} s)"

@@ -11,7 +11,7 @@ from typing import Any
 from lib.db import VARIANTS, Db
 from lib.loadgen import SNAPSHOT_PREFIX, Loadgen, ms
 from lib.machine import best_cpu, rss_kb
-from lib.servers import Server, auth_header, expstream_serve, peer_specs, token
+from lib.servers import Server, ServerSpec, auth_header, expstream_serve, peer_specs, token
 from lib.settings import Plan, WorkloadBroken, broken, log
 
 
@@ -134,9 +134,13 @@ def warm_up(server: Server, plan: Plan, label: str) -> None:
     time.sleep(0.5)
 
 
+def fanout_specs(payload: Path) -> list[ServerSpec]:
+    """expstream and its peers; payload: the snapshot the peers broadcast."""
+    return [expstream_serve(), *peer_specs(payload)]
+
+
 def run_fanout(plan: Plan, db: Db, payload: Path, results: dict[str, Any]) -> None:
-    specs = [expstream_serve(), *peer_specs(payload)]
-    specs = [s for s in specs if not plan.servers or s.name in plan.servers]
+    specs = [s for s in fanout_specs(payload) if not plan.servers or s.name in plan.servers]
     rows = results.setdefault("fanout", [])
     for spec in specs:
         for n in plan.fanout_ns:
