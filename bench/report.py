@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lib.settings import LOADGEN_CPU, ROOT, SERVER_CPU, Plan
+from lib.settings import FULL, LOADGEN_CPU, ROOT, SERVER_CPU, Plan
 from workloads import breakdowns as breakdowns_workload
 from workloads import metrics as metrics_workload
 
@@ -70,6 +70,8 @@ def goals(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
             bool(e) if nmax >= 10000 else None,
             "" if nmax >= 10000 else "quick mode: smaller N",
         )
+    if held := results.get("held"):
+        add(*held_goal(held, plan))
     for lat, tag in ((results.get("latency"), ""), (results.get("cross_node"), " [across 2 nodes]")):
         if not lat or lat.get("p99_ms") is None:
             continue
@@ -111,6 +113,23 @@ def goals(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     out += metrics_workload.goals(results, plan.quick)
     out += breakdowns_workload.goals(results, plan.quick)
     return out
+
+
+def held_goal(held: dict[str, Any], plan: Plan) -> tuple[str, str, bool | None, str]:
+    """(goal, value, met, detail) of the held workload. Where the open-files limit keeps N under the
+    goal's, the goal is not measurable here (no verdict); what the limit allowed must still work."""
+    goal = f"{FULL.held_n:,} idle subscribers held by one process, every update delivered"
+    if not held.get("ok"):
+        return goal, f"broke at N={held['n']:,}", None if plan.quick else False, held.get("error", "")[:200]
+    value = (
+        f"{held['n']:,} held, {held['deliveries']:,}/{held['expected_deliveries']:,} delivered, "
+        f"{held['rss_per_conn_kib']:.1f} KiB/conn"
+    )
+    if plan.quick:
+        return goal, value, None, f"quick mode: N={held['n']:,}"
+    if held["n"] < FULL.held_n:
+        return goal, value, None, f"not measurable here: hard open-files limit {held['hard_nofile']:,}"
+    return goal, value, True, ""
 
 
 def fmt(v: Any, spec: str = ".1f") -> str:
@@ -161,6 +180,7 @@ def render_markdown(results: dict[str, Any], plan: Plan) -> str:
                 f"{fmt(r['last_p99_ms'])} | {r['deliveries_per_second']:,.0f} | {r['mem_per_conn_bytes'] / 1024:.1f} | "
                 f"{r['connect_cpu_per_conn_us']:.0f} | {fmt(share, '.0f')} | {r['loadgen_cpu_per_msg_us']:.2f} |"
             )
+    lines += held_markdown(results.get("held"))
     lat, cross = results.get("latency"), results.get("cross_node")
     runs = [r for r in (lat, cross) if r]
     lines += ["", "### Ingest-to-screen latency (workload 2)", ""]
@@ -260,6 +280,39 @@ def render_markdown(results: dict[str, Any], plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def held_markdown(held: dict[str, Any] | None) -> list[str]:
+    if not held:
+        return []
+    lines = [
+        "",
+        "### Idle subscribers held by one process",
+        "",
+        f"One `expstream serve` process, N idle subscribers of one experiment ({FULL.held_n:,} wanted), then "
+        f"{held['rounds']} updates, each of which must reach every subscriber. The subscribers connect from "
+        f"{held['source_ips']} loopback source address(es), at most 20,000 from each (`loadgen --source-ips`). "
+        "RSS = the server's, before the subscribers connect and once all hold their first snapshot."
+        + (
+            f" **Limited by {held['limited_by']}**: every connection is an open file on each side, so this "
+            f"machine cannot hold {FULL.held_n:,}."
+            if held.get("limited_by")
+            else ""
+        ),
+        "",
+        "| N | delivered / expected | connect s | connect CPU/conn µs | RSS before MiB | RSS connected MiB "
+        "| RSS/conn KiB | last p50 ms | last p99 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    if not held.get("ok"):
+        return [*lines, f"| {held['n']:,} | broke: {held.get('error', '')[:80]} | | | | | | | |"]
+    return [
+        *lines,
+        f"| {held['n']:,} | {held['deliveries']:,} / {held['expected_deliveries']:,} | "
+        f"{fmt(held['connect_seconds'])} | {held['connect_cpu_per_conn_us']:.0f} | "
+        f"{held['rss_before_kib'] / 1024:,.0f} | {held['rss_connected_kib'] / 1024:,.0f} | "
+        f"{held['rss_per_conn_kib']:.1f} | {fmt(held['last_p50_ms'])} | {fmt(held['last_p99_ms'])} |",
+    ]
+
+
 def update_benchmarks_md(section: str, name: str = "results") -> None:
     """Replaces what lies between BENCHMARKS.md's `bench:<name>` markers (appended when missing):
     `results` holds the full run's tables, `metrics` the metrics workload's."""
@@ -307,6 +360,14 @@ def print_summary(results: dict[str, Any], plan: Plan) -> None:
                 f"p99 {fmt(r['last_p99_ms']):>7} ms  {r['deliveries_per_second']:>9,.0f}/s  "
                 f"{r['mem_per_conn_bytes'] / 1024:6.1f} KiB/conn{ratio}"
             )
+    if (held := results.get("held")) and held.get("ok"):
+        print(
+            f"held: {held['n']:,} idle subscribers"
+            + (f" (limited by {held['limited_by']})" if held["limited_by"] else "")
+            + f", {held['deliveries']:,}/{held['expected_deliveries']:,} delivered, RSS "
+            f"{held['rss_before_kib']:,} -> {held['rss_connected_kib']:,} KiB ({held['rss_per_conn_kib']:.1f} "
+            f"KiB/conn), connected in {fmt(held['connect_seconds'])} s"
+        )
     for r in results.get("history", []):
         if r.get("ok"):
             print(

@@ -50,12 +50,13 @@ from report import goals, print_summary, write_sections
 from workloads import breakdowns as breakdowns_workload
 from workloads import metrics as metrics_workload
 from workloads.fanout import fanout_specs, run_fanout
+from workloads.held import run_held
 from workloads.history import run_history
 from workloads.latency import run_cross_node, run_latency
 from workloads.micro import MICRO_ARGS, run_micro
 from workloads.profiles import run_profiles
 
-WORKLOADS = ("micro", "history", "fanout", "latency", "cross-node", "metrics", "breakdowns")
+WORKLOADS = ("micro", "history", "fanout", "held", "latency", "cross-node", "metrics", "breakdowns")
 
 
 def parse_args() -> argparse.Namespace:
@@ -148,6 +149,8 @@ def main() -> int:
             run_history(plan, db, results)
         if want("fanout"):
             run_fanout(plan, db, payload, results)
+        if want("held"):
+            run_held(plan, db, results)
         if want("latency"):
             run_latency(plan, db, results)
         if want("cross-node"):

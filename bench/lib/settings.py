@@ -42,6 +42,8 @@ class Plan:
     history_reps: dict[int, int]
     micro_number: int
     profile_n: int  # subscribers in the --profile fan-out
+    held_n: int  # idle subscribers one process is to hold (workload held)
+    held_rounds: int = 3
     servers: frozenset[str] = field(default_factory=frozenset)  # fan-out: only these (--servers)
     warm_conns: int = 50
     settle: float = 1.0  # seconds between "all connected" and the RSS sample
@@ -59,6 +61,7 @@ FULL = Plan(
     history_reps={10**3: 30, 10**5: 10, 10**7: 3},
     micro_number=100_000,
     profile_n=5000,
+    held_n=50_000,
 )
 QUICK = Plan(
     quick=True,
@@ -72,6 +75,7 @@ QUICK = Plan(
     history_reps={10**3: 5},
     micro_number=2000,
     profile_n=100,
+    held_n=300,
     warm_conns=0,
     settle=0.2,
 )
