@@ -8,6 +8,7 @@ import queue
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from lib.settings import LOADGEN, LOADGEN_CPU, WORK, WorkloadBroken, pin
@@ -16,7 +17,7 @@ SNAPSHOT_PREFIX = '{"event":"results_update"'
 
 
 class Loadgen:
-    def __init__(self, args: list[str], label: str) -> None:
+    def __init__(self, args: Sequence[object], label: str) -> None:
         self.label = label
         self.stderr_path = WORK / f"loadgen-{label}.log"
         self.cmd = pin(LOADGEN_CPU) + [str(LOADGEN)] + [str(a) for a in args]

@@ -53,7 +53,7 @@ def ingest_once(server: Server, db: Db, batch: int, batches: int, label: str) ->
         rc = lg.close()
     events = int(result.get("events") or 0)
     stored = int(db.psql(f"SELECT count(*) FROM events WHERE experiment_id = '{eid}'")[0][0])
-    row = {
+    row: dict[str, Any] = {
         "batch": batch,
         "batches": batches,
         "events": events,
