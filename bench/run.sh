@@ -19,8 +19,8 @@ if [ ! -f bench/build/CMakeCache.txt ]; then
 fi
 cmake --build bench/build -j2 >/dev/null
 
-# Python extras for the peers and levers (asyncpg, wsproto, py-spy).
-if ! "$PY" -c 'import asyncpg, wsproto' 2>/dev/null; then
+# Python extras for the peers and profiles (asyncpg, py-spy).
+if ! "$PY" -c 'import asyncpg' 2>/dev/null; then
   "$PY" -m pip install -q -r bench/requirements.txt
 fi
 

@@ -1,1 +1,1 @@
-"""Benchmark workloads that live in their own module; bench/run.py imports and runs them."""
+"""The benchmark workloads, one module each; bench/run.py runs them in turn."""

@@ -16,7 +16,7 @@
    dimensions'); at each size `GET …/results?dimension=country` (20 values + (other) + (none)) is
    timed. Goal: the largest size within 2x of the smallest.
 
-bench/run.py runs it (`--only breakdowns`, the full run, `--quick`) and passes itself as `bench`.
+bench/run.py runs it (`--only breakdowns`, the full run, `--quick`).
 """
 
 from __future__ import annotations
@@ -27,11 +27,14 @@ import math
 import random
 import statistics
 import time
-import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from workloads import metrics as shop  # bench/workloads/ (bench/run.py puts bench/ on sys.path)
+from lib.db import VARIANTS, Db
+from lib.servers import Server, token
+from lib.settings import WorkloadBroken, broken, database_url, log
+
+from workloads import metrics as shop
 
 DIMENSIONS = ["country", "device", "plan"]
 COUNTRIES = [f"c{i:02d}" for i in range(30)]
@@ -62,11 +65,11 @@ def attributes(rng: random.Random) -> dict[str, str]:
     }
 
 
-def shop_experiment(bench: Any, client: shop.Client, name: str) -> str:
+def shop_experiment(client: shop.Client, name: str) -> str:
     """A draft with the bench's variants, the 5 shop metrics and the 3 dimensions."""
     body = {
         "name": name,
-        "variants": [{"key": k, "name": n, "is_control": c} for k, n, c in bench.VARIANTS],
+        "variants": [{"key": k, "name": n, "is_control": c} for k, n, c in VARIANTS],
         "metrics": shop.SHOP_METRICS,
         "dimensions": DIMENSIONS,
     }
@@ -77,7 +80,7 @@ def shop_experiment(bench: Any, client: shop.Client, name: str) -> str:
 # 1. CUPED
 
 
-def measure_cuped(bench: Any, client: shop.Client, plan: BreakdownPlan) -> dict[str, Any]:
+def measure_cuped(client: shop.Client, plan: BreakdownPlan) -> dict[str, Any]:
     rng = random.Random(15)
     metric = [{"key": "revenue", "kind": "mean", "event_type": "purchase", "role": "primary"}]
     variants = [{"key": "control", "name": "Control", "is_control": True}, {"key": "b", "name": "B"}]
@@ -131,18 +134,16 @@ def measure_cuped(bench: Any, client: shop.Client, plan: BreakdownPlan) -> dict[
 # 2. Ingest with attributes and covariates
 
 
-def measure_ingest(
-    bench: Any, server: Any, client: shop.Client, db: Any, plan: BreakdownPlan
-) -> dict[str, Any]:
+def measure_ingest(server: Any, client: shop.Client, db: Any, plan: BreakdownPlan) -> dict[str, Any]:
     rng = random.Random(16)
-    eid = shop_experiment(bench, client, "bench-breakdowns-ingest")
+    eid = shop_experiment(client, "bench-breakdowns-ingest")
     client.json("PATCH", f"/api/v1/experiments/{eid}", {"status": "active"})
     bodies = []
     for lo in range(0, plan.ingest_users, shop.API_BATCH):
         rows = [
             {
                 "user_id": f"u{i}",
-                "variant_key": bench.VARIANTS[i % len(bench.VARIANTS)][0],
+                "variant_key": VARIANTS[i % len(VARIANTS)][0],
                 "covariates": {
                     "revenue": round(rng.lognormvariate(3.5, 0.7), 2),
                     "conversion": rng.randrange(2),
@@ -152,17 +153,16 @@ def measure_ingest(
             for i in range(lo, lo + shop.API_BATCH)
         ]
         bodies.append(json.dumps({"assignments": rows}))
-    a = shop.send_bodies(bench, server, eid, bodies, shop.API_BATCH, "breakdowns-assign", kind="assignments")
+    a = shop.send_bodies(server, eid, bodies, shop.API_BATCH, "breakdowns-assign", kind="assignments")
     src = shop.EventSource("b", shop.SHOP_MIX, seed=17, users=plan.ingest_users)
     e = shop.send_bodies(
-        bench,
         server,
         eid,
         [src.body(shop.API_BATCH, plan.ingest_users, 0) for _ in range(plan.ingest_batches)],
         shop.API_BATCH,
         "breakdowns-events",
     )
-    checked = shop.verify(bench, db, eid, "breakdowns-ingest")
+    checked = shop.verify(db, eid, "breakdowns-ingest")
 
     def per_batch(r: dict[str, Any]) -> float:
         done = [float(x) for x in r["batch_done_seconds"]]
@@ -212,16 +212,14 @@ def grow(db: Any, eid: str, stored: int, size: int, assigned: int, now_assigned:
     )
 
 
-def time_breakdown(bench: Any, server: Any, client: shop.Client, eid: str, reps: int) -> dict[str, Any]:
+def time_breakdown(server: Any, client: shop.Client, eid: str, reps: int) -> dict[str, Any]:
     path = f"/api/v1/experiments/{eid}/results?dimension=country"
-    data, timings = shop.timed_get(bench, server, client, path, 5, reps)
+    data, timings = shop.timed_get(server, client, path, 5, reps)
     return {"values": len(json.loads(data)["values"]), **timings}
 
 
-def measure_growth(
-    bench: Any, server: Any, client: shop.Client, db: Any, plan: BreakdownPlan
-) -> list[dict[str, Any]]:
-    eid = shop_experiment(bench, client, "bench-breakdowns-growth")  # a draft: PUT /metrics recounts it
+def measure_growth(server: Any, client: shop.Client, db: Any, plan: BreakdownPlan) -> list[dict[str, Any]]:
+    eid = shop_experiment(client, "bench-breakdowns-growth")  # a draft: PUT /metrics recounts it
     rows, stored, assigned = [], 0, 0
     for size in shop.sizes_up_to(plan.max_events):
         now_assigned = shop.users_at(size)
@@ -232,10 +230,10 @@ def measure_growth(
         t0 = time.monotonic()
         client.json("PUT", f"/api/v1/experiments/{eid}/metrics", {"metrics": shop.SHOP_METRICS})
         recount_s = time.monotonic() - t0
-        row = {"events": size, "assigned": assigned, **time_breakdown(bench, server, client, eid, plan.reps)}
+        row = {"events": size, "assigned": assigned, **time_breakdown(server, client, eid, plan.reps)}
         row.update(write_seconds=write_s, recount_seconds=recount_s, ok=True)
         rows.append(row)
-        bench.log(
+        log(
             f"  breakdown by country at {size:,} events ({row['values']} values): median "
             f"{row['median_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms (recount {recount_s:.1f} s)"
         )
@@ -245,30 +243,25 @@ def measure_growth(
 # ---------------------------------------------------------------------------------------------
 
 
-def bench_db(bench: Any, quick: bool) -> Any:
-    u = urllib.parse.urlparse(bench.database_url(quick))
-    return bench.Db(u._replace(path=u.path.rstrip("/") + "_breakdowns").geturl())
-
-
-def run(bench: Any, quick: bool, results: dict[str, Any]) -> None:
+def run(quick: bool, results: dict[str, Any]) -> None:
     plan = QUICK if quick else FULL
-    out: dict[str, Any] = {"commit": shop.bench_commit(bench)}
+    out: dict[str, Any] = {"commit": shop.bench_commit()}
     results["breakdowns"] = out
-    db = bench_db(bench, quick)
+    db = Db(database_url(quick, "_breakdowns"))
     try:
         db.ensure(fresh=True)
-        with bench.Server(shop.server_spec(bench, "expstream-breakdowns", {}), db) as server:
-            client = shop.Client(server.port, bench.token("write"))
-            bench.log(f"breakdowns: CUPED on {plan.cuped_users:,} users (corr {RHO})")
-            out["cuped"] = measure_cuped(bench, client, plan)
-            bench.log(f"  {json.dumps(out['cuped'])}")
-            bench.log(f"breakdowns: ingest with attributes and covariates ({plan.ingest_users:,} users)")
-            out["ingest"] = measure_ingest(bench, server, client, db, plan)
-            bench.log(f"  {json.dumps(out['ingest'])}")
-            bench.log(f"breakdowns: breakdown cost up to {plan.max_events:,} events")
-            out["growth"] = measure_growth(bench, server, client, db, plan)
-    except (bench.WorkloadBroken, RuntimeError, OSError) as exc:
-        bench.broken(results, "breakdowns", exc)
+        with Server(shop.server_spec("expstream-breakdowns", {}), db) as server:
+            client = shop.Client(server.port, token("write"))
+            log(f"breakdowns: CUPED on {plan.cuped_users:,} users (corr {RHO})")
+            out["cuped"] = measure_cuped(client, plan)
+            log(f"  {json.dumps(out['cuped'])}")
+            log(f"breakdowns: ingest with attributes and covariates ({plan.ingest_users:,} users)")
+            out["ingest"] = measure_ingest(server, client, db, plan)
+            log(f"  {json.dumps(out['ingest'])}")
+            log(f"breakdowns: breakdown cost up to {plan.max_events:,} events")
+            out["growth"] = measure_growth(server, client, db, plan)
+    except (WorkloadBroken, RuntimeError, OSError) as exc:
+        broken(results, "breakdowns", exc)
 
 
 def goals(results: dict[str, Any], quick: bool) -> list[dict[str, Any]]:

@@ -23,8 +23,8 @@ quadratic in the users: at 10^5 events the recount did not finish in 5 minutes (
 lever). The timed GETs and the ingest run without it. (For ingest the lever is no fix: it also
 turns the index lookups into scans; at small batches it was slower.)
 
-bench/run.py runs it (`--only metrics`, the full run, `--quick`) and passes itself as `bench`
-(Server, Loadgen, Db, log, ...): the helpers live there, once.
+bench/run.py runs it (`--only metrics`, the full run, `--quick`); the helpers it shares with the
+other workloads (Server, Loadgen, Db, log, ...) live in bench/lib/.
 """
 
 from __future__ import annotations
@@ -39,10 +39,15 @@ import shutil
 import statistics
 import subprocess
 import time
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lib.db import VARIANTS, Db
+from lib.loadgen import Loadgen, ms
+from lib.machine import best_cpu
+from lib.servers import EXPSTREAM_ENV, Server, ServerSpec, auth_header, serve_argv, token
+from lib.settings import PY, ROOT, WORK, WorkloadBroken, broken, database_url, log
 
 PRE_ASSIGNMENT_SHARE = 0.1  # events whose user is assigned only later
 USERS_PER_EVENT = 0.1  # the growing experiment: about 10 events per assigned user
@@ -188,17 +193,17 @@ def assign(client: Client, eid: str, start: int, stop: int, variants: list[Any])
 
 
 def send_bodies(
-    bench: Any, server: Any, eid: str, bodies: list[str], batch: int, label: str, kind: str = "events"
+    server: Any, eid: str, bodies: list[str], batch: int, label: str, kind: str = "events"
 ) -> dict[str, Any]:
     """The bodies through the C++ load generator (2 calls in flight), timed, with the server's and
     PostgreSQL's CPU over the run. Every body holds `batch` records of `kind` (events, assignments)."""
-    path = bench.WORK / f"bodies-{label}.jsonl"
+    path = WORK / f"bodies-{label}.jsonl"
     path.write_text("\n".join(bodies) + "\n")
     args = [
         "--port", server.port, "--mode", "ingest", "--ingest-path", f"/api/v1/experiments/{eid}/{kind}",
-        "--bodies", path, "--batch", batch, "--http-conc", 2, "--header", bench.auth_header(), "--control",
+        "--bodies", path, "--batch", batch, "--http-conc", 2, "--header", auth_header(), "--control",
     ]  # fmt: skip
-    lg = bench.Loadgen(args, label)
+    lg = Loadgen(args, label)
     try:
         lg.wait("connected", timeout=120)
         cpu0 = server.cpu()
@@ -209,39 +214,39 @@ def send_bodies(
         rc = lg.close()
         path.unlink(missing_ok=True)
     if not result.get("ok") or rc != 0 or result.get("events") != batch * len(bodies):
-        raise bench.WorkloadBroken(f"{label}: ingest failed ({rc}): {result.get('error')}")
-    result["server_cpu_seconds"] = bench.best_cpu(cpu0, cpu1)
+        raise WorkloadBroken(f"{label}: ingest failed ({rc}): {result.get('error')}")
+    result["server_cpu_seconds"] = best_cpu(cpu0, cpu1)
     result["db_cpu_seconds"] = cpu1["db"] - cpu0["db"]
     return result
 
 
-def stored_events(bench: Any, db: Any, eid: str) -> int:
+def stored_events(db: Any, eid: str) -> int:
     return int(db.psql(f"SELECT count(*) FROM events WHERE experiment_id = '{eid}'")[0][0])
 
 
 def check_snapshot(
-    bench: Any, snap: dict[str, Any], participants: int, converters: int, n_metrics: int, label: str
+    snap: dict[str, Any], participants: int, converters: int, n_metrics: int, label: str
 ) -> None:
     """The snapshot agrees with what was sent: participants, its metrics, and the converters of the
     proportion metric "conversion" (assigned users with a purchase)."""
     if snap.get("total_participants") != participants:
-        raise bench.WorkloadBroken(
+        raise WorkloadBroken(
             f"{label}: snapshot says {snap.get('total_participants')} participants, sent {participants}"
         )
     metrics = snap.get("metrics") or []
     if len(metrics) != n_metrics:
-        raise bench.WorkloadBroken(f"{label}: snapshot has {len(metrics)} metrics, defined {n_metrics}")
+        raise WorkloadBroken(f"{label}: snapshot has {len(metrics)} metrics, defined {n_metrics}")
     conv = next(m for m in metrics if m["key"] == "conversion")
     got = sum(round((v.get("value") or 0) * v["users"]) for v in conv["variants"])
     if got != converters:
-        raise bench.WorkloadBroken(f"{label}: snapshot counts {got} converters, sent {converters}")
+        raise WorkloadBroken(f"{label}: snapshot counts {got} converters, sent {converters}")
 
 
-def verify(bench: Any, db: Any, eid: str, label: str) -> dict[str, Any]:
+def verify(db: Any, eid: str, label: str) -> dict[str, Any]:
     """`expstream verify EID` with the planner lever (its default plan is quadratic; see the top)."""
     t0 = time.monotonic()
     out = subprocess.run(
-        [bench.PY, "-m", "expstream.cli", "verify", eid],
+        [PY, "-m", "expstream.cli", "verify", eid],
         env={**os.environ, **LEVER_ENV, **PACKAGE_ENV, "DATABASE_URL": db.url},
         capture_output=True,
         text=True,
@@ -249,9 +254,7 @@ def verify(bench: Any, db: Any, eid: str, label: str) -> dict[str, Any]:
     )
     said = (out.stdout.strip() or out.stderr.strip()).splitlines()
     if out.returncode != 0:
-        raise bench.WorkloadBroken(
-            f"{label}: expstream verify exited {out.returncode}: {' / '.join(said[:3])}"
-        )
+        raise WorkloadBroken(f"{label}: expstream verify exited {out.returncode}: {' / '.join(said[:3])}")
     return {"rc": out.returncode, "said": said[-1] if said else "", "seconds": time.monotonic() - t0}
 
 
@@ -260,29 +263,29 @@ def verify(bench: Any, db: Any, eid: str, label: str) -> dict[str, Any]:
 
 
 def measure_ingest(
-    bench: Any, server: Any, client: Client, db: Any, plan: MetricsPlan, batch: int, batches: int, lever: bool
+    server: Any, client: Client, db: Any, plan: MetricsPlan, batch: int, batches: int, lever: bool
 ) -> dict[str, Any]:
     label = f"metrics-ingest-{batch}" + ("-lever" if lever else "")
     users, late = plan.ingest_users, plan.ingest_late_users
-    eid = create_experiment(client, label, SHOP_METRICS, bench.VARIANTS)
-    assign(client, eid, 0, users, bench.VARIANTS)
+    eid = create_experiment(client, label, SHOP_METRICS, VARIANTS)
+    assign(client, eid, 0, users, VARIANTS)
     src = EventSource(f"i{batch}", SHOP_MIX, seed=14, users=users + late)
     bodies = [src.body(batch, users, late) for _ in range(batches)]
-    r = send_bodies(bench, server, eid, bodies, batch, label)
+    r = send_bodies(server, eid, bodies, batch, label)
     events = int(r["events"])
     done = [float(x) for x in r["batch_done_seconds"]]
     # 2 calls in flight: the time between consecutive completions is what a batch costs in throughput
     # (the first completion, which waited for the pipeline to fill, has no predecessor).
     per_batch = [batch / (b - a) for a, b in itertools.pairwise(done) if b > a]
     t0 = time.monotonic()
-    assign(client, eid, users, users + late, bench.VARIANTS)
+    assign(client, eid, users, users + late, VARIANTS)
     late_s = time.monotonic() - t0
-    stored = stored_events(bench, db, eid)
+    stored = stored_events(db, eid)
     if stored != events:
-        raise bench.WorkloadBroken(f"{label}: stored {stored} of {events} events")
+        raise WorkloadBroken(f"{label}: stored {stored} of {events} events")
     snap = client.json("GET", f"/api/v1/experiments/{eid}/results")
-    check_snapshot(bench, snap, users + late, src.converters(users + late), len(SHOP_METRICS), label)
-    checked = verify(bench, db, eid, label)
+    check_snapshot(snap, users + late, src.converters(users + late), len(SHOP_METRICS), label)
+    checked = verify(db, eid, label)
     return {
         "metrics": len(SHOP_METRICS),
         "lever": lever,
@@ -295,8 +298,8 @@ def measure_ingest(
         "events_per_second_min": min(per_batch) if per_batch else None,
         "events_per_second_max": max(per_batch) if per_batch else None,
         "events_per_second_overall": r["events_per_second"],
-        "batch_p50_ms": bench.ms(r.get("batch_p50")),
-        "batch_p99_ms": bench.ms(r.get("batch_p99")),
+        "batch_p50_ms": ms(r.get("batch_p50")),
+        "batch_p99_ms": ms(r.get("batch_p99")),
         "server_cpu_per_event_us": r["server_cpu_seconds"] / max(events, 1) * 1e6,
         "db_cpu_per_event_us": r["db_cpu_seconds"] / max(events, 1) * 1e6,
         "loadgen_cpu_seconds": r.get("loadgen_cpu_seconds"),
@@ -332,9 +335,7 @@ def events_sql(eid: str, first: int, n: int, assigned: int, upcoming: int, mix: 
     )
 
 
-def grow(
-    bench: Any, db: Any, eid: str, stored: int, size: int, assigned: int, now_assigned: int, upcoming: int
-) -> None:
+def grow(db: Any, eid: str, stored: int, size: int, assigned: int, now_assigned: int, upcoming: int) -> None:
     """Raw rows written with SQL, past ingest: users [assigned, now_assigned) assigned round robin,
     then events up to `size`, and the variants' participants recounted, in one transaction. The
     metric totals are left to the server (PUT /metrics)."""
@@ -363,9 +364,7 @@ def converters_sql(db: Any, eid: str) -> int:
     return int(rows[0][0])
 
 
-def timed_get(
-    bench: Any, server: Any, client: Client, path: str, warm: int, reps: int
-) -> tuple[bytes, dict[str, Any]]:
+def timed_get(server: Any, client: Client, path: str, warm: int, reps: int) -> tuple[bytes, dict[str, Any]]:
     """`reps` GETs of path on one keep-alive connection after `warm` untimed ones: the last body,
     and the timings with the server's and PostgreSQL's CPU per call."""
     for _ in range(warm):
@@ -377,7 +376,7 @@ def timed_get(
         status, data = client.call("GET", path)
         times.append(time.perf_counter() - t0)
         if status != 200:
-            raise bench.WorkloadBroken(f"GET {path}: HTTP {status}: {data[:200]!r}")
+            raise WorkloadBroken(f"GET {path}: HTTP {status}: {data[:200]!r}")
     cpu1 = server.cpu()
     times.sort()
     return data, {
@@ -386,20 +385,17 @@ def timed_get(
         "p99_ms": times[min(len(times) - 1, math.ceil(0.99 * len(times)) - 1)] * 1000,
         "min_ms": times[0] * 1000,
         "max_ms": times[-1] * 1000,
-        "server_cpu_per_call_us": bench.best_cpu(cpu0, cpu1) / reps * 1e6,
+        "server_cpu_per_call_us": best_cpu(cpu0, cpu1) / reps * 1e6,
         "db_cpu_per_call_us": (cpu1["db"] - cpu0["db"]) / reps * 1e6,
     }
 
 
-def time_results(bench: Any, server: Any, client: Client, eid: str, plan: MetricsPlan) -> dict[str, Any]:
-    data, timings = timed_get(
-        bench, server, client, f"/api/v1/experiments/{eid}/results", plan.warm, plan.reps
-    )
+def time_results(server: Any, client: Client, eid: str, plan: MetricsPlan) -> dict[str, Any]:
+    data, timings = timed_get(server, client, f"/api/v1/experiments/{eid}/results", plan.warm, plan.reps)
     return {"snapshot": json.loads(data), **timings}
 
 
 def measure_history(
-    bench: Any,
     server: Any,
     client: Client,
     recounter: Client,
@@ -417,7 +413,7 @@ def measure_history(
     rows: list[dict[str, Any]] = results["snapshot"]
     body = {
         "name": "bench-metrics-history",
-        "variants": [{"key": k, "name": n, "is_control": c} for k, n, c in bench.VARIANTS],
+        "variants": [{"key": k, "name": n, "is_control": c} for k, n, c in VARIANTS],
         "metrics": TEN_METRICS,
     }
     eid = str(client.json("POST", "/api/v1/experiments", body)["id"])
@@ -427,19 +423,19 @@ def measure_history(
         now_assigned = users_at(size)
         # PRE_ASSIGNMENT_SHARE of this step's events come from users the next step assigns.
         upcoming = users_at(size * 10) - now_assigned
-        bench.log(f"  {size:,} events: {now_assigned:,} users assigned; writing {size - stored:,} events")
+        log(f"  {size:,} events: {now_assigned:,} users assigned; writing {size - stored:,} events")
         t0 = time.monotonic()
-        grow(bench, db, eid, stored, size, assigned, now_assigned, upcoming)
+        grow(db, eid, stored, size, assigned, now_assigned, upcoming)
         write_s = time.monotonic() - t0
         stored, assigned = size, now_assigned
         t0 = time.monotonic()
         recounter.json("PUT", f"/api/v1/experiments/{eid}/metrics", {"metrics": TEN_METRICS})
         recount_s = time.monotonic() - t0
-        count = stored_events(bench, db, eid)
+        count = stored_events(db, eid)
         if count != size:
-            raise bench.WorkloadBroken(f"{label}: {count} events stored, wrote {size}")
-        t = time_results(bench, server, client, eid, plan)
-        check_snapshot(bench, t.pop("snapshot"), assigned, converters_sql(db, eid), len(TEN_METRICS), label)
+            raise WorkloadBroken(f"{label}: {count} events stored, wrote {size}")
+        t = time_results(server, client, eid, plan)
+        check_snapshot(t.pop("snapshot"), assigned, converters_sql(db, eid), len(TEN_METRICS), label)
         row = {
             "events": size,
             "assigned": assigned,
@@ -450,25 +446,25 @@ def measure_history(
             "ok": True,
         }
         rows.append(row)
-        bench.log(
+        log(
             f"  GET /results at {size:,} events: median {row['median_ms']:.2f} ms, p99 {row['p99_ms']:.2f} ms "
             f"over {plan.reps} (rows written in {write_s:.1f} s, server recount {recount_s:.1f} s)"
         )
-    bench.log("  expstream verify (recounts every total from the raw rows)")
-    results["history_verify"] = verify(bench, db, eid, "metrics-snapshot")
+    log("  expstream verify (recounts every total from the raw rows)")
+    results["history_verify"] = verify(db, eid, "metrics-snapshot")
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-def snapshot_package(bench: Any) -> dict[str, Any]:
+def snapshot_package() -> dict[str, Any]:
     """Copies the installed expstream package aside and points every process of this workload at the
     copy: others reinstall .venv while a long run goes on, and a server started before that and a
     verify started after it would be different code (on one database)."""
     import expstream
 
     src = Path(expstream.__file__).resolve().parent
-    dst = bench.WORK / "metrics-package"
+    dst = WORK / "metrics-package"
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst / "expstream", ignore=shutil.ignore_patterns("__pycache__"))
     PACKAGE_ENV["PYTHONPATH"] = str(dst)
@@ -477,24 +473,12 @@ def snapshot_package(bench: Any) -> dict[str, Any]:
     return {"package_built": time.strftime("%Y-%m-%d %H:%M UTC", built) if built else "?"}
 
 
-def server_spec(bench: Any, name: str, env: dict[str, str]) -> Any:
+def server_spec(name: str, env: dict[str, str]) -> ServerSpec:
     """`expstream serve` with the bench's settings, the package copy (snapshot_package) and env."""
-    return bench.ServerSpec(
-        name,
-        "expstream",
-        lambda port: [bench.PY, "-m", "expstream.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**bench.EXPSTREAM_ENV, **PACKAGE_ENV, **env},
-    )
+    return ServerSpec(name, "expstream", serve_argv, env={**EXPSTREAM_ENV, **PACKAGE_ENV, **env})
 
 
-def database(bench: Any, quick: bool) -> Any:
-    """A database of its own, dropped and recreated every run: fresh, and its 10^7 events do not
-    grow the other workloads' database."""
-    u = urllib.parse.urlparse(bench.database_url(quick))
-    return bench.Db(u._replace(path=u.path.rstrip("/") + "_metrics").geturl())
-
-
-def run(bench: Any, quick: bool, max_events: int | None, results: dict[str, Any]) -> None:
+def run(quick: bool, max_events: int | None, results: dict[str, Any]) -> None:
     plan = plan_for(quick)
     max_events = max_events or plan.max_events
     out: dict[str, Any] = {
@@ -503,63 +487,63 @@ def run(bench: Any, quick: bool, max_events: int | None, results: dict[str, Any]
         "max_events": max_events,
         "metrics_ingest": len(SHOP_METRICS),
         "metrics_snapshot": len(TEN_METRICS),
-        "commit": bench_commit(bench),
-        **snapshot_package(bench),
+        "commit": bench_commit(),
+        **snapshot_package(),
     }
     results["metrics"] = out
-    db = database(bench, quick)
+    # A database of its own, dropped and recreated every run: fresh, and its 10^7 events do not
+    # grow the other workloads' database.
+    db = Db(database_url(quick, "_metrics"))
     try:
         db.ensure(fresh=True)
     except Exception as exc:  # noqa: BLE001  (any failure to prepare the database is a broken workload)
-        bench.broken(results, "metrics", exc)
+        broken(results, "metrics", exc)
         return
     out["database"] = db.name
 
     try:
         with (
-            bench.Server(server_spec(bench, "expstream-metrics", {}), db) as server,
-            bench.Server(server_spec(bench, "expstream-metrics-lever", LEVER_ENV), db) as lever_server,
+            Server(server_spec("expstream-metrics", {}), db) as server,
+            Server(server_spec("expstream-metrics-lever", LEVER_ENV), db) as lever_server,
         ):
-            client = Client(server.port, bench.token("write"))
-            lever_client = Client(lever_server.port, bench.token("write"))
+            client = Client(server.port, token("write"))
+            lever_client = Client(lever_server.port, token("write"))
             try:
                 for batch, batches, lever in plan.ingest:
-                    bench.log(
+                    log(
                         f"metrics: ingest, {batches} batches of {batch:,} events, {len(SHOP_METRICS)} metrics, "
                         "2 in flight" + (", server with the planner lever" if lever else "")
                     )
                     try:
                         srv, cli = (lever_server, lever_client) if lever else (server, client)
-                        i = measure_ingest(bench, srv, cli, db, plan, batch, batches, lever)
+                        i = measure_ingest(srv, cli, db, plan, batch, batches, lever)
                         out["ingest"].append(i)
-                        bench.log(
+                        log(
                             f"  {i['events_per_second_median']:,.0f} events/s (median over batches), "
                             f"{i['events_per_second_overall']:,.0f} overall; server "
                             f"{i['server_cpu_per_event_us']:.1f} us cpu/event, db {i['db_cpu_per_event_us']:.1f}; "
                             f"{i['late_users']:,} late users assigned in {i['late_assign_seconds']:.1f} s"
                         )
-                    except (bench.WorkloadBroken, RuntimeError, OSError) as exc:
-                        bench.broken(results, f"metrics-ingest-{batch}" + ("-lever" if lever else ""), exc)
-                bench.log(
-                    f"metrics: snapshot cost with {len(TEN_METRICS)} metrics up to {max_events:,} events"
-                )
+                    except (WorkloadBroken, RuntimeError, OSError) as exc:
+                        broken(results, f"metrics-ingest-{batch}" + ("-lever" if lever else ""), exc)
+                log(f"metrics: snapshot cost with {len(TEN_METRICS)} metrics up to {max_events:,} events")
                 try:
-                    measure_history(bench, server, client, lever_client, db, plan, max_events, out)
-                except (bench.WorkloadBroken, RuntimeError, OSError) as exc:
-                    bench.broken(results, "metrics-snapshot", exc)
+                    measure_history(server, client, lever_client, db, plan, max_events, out)
+                except (WorkloadBroken, RuntimeError, OSError) as exc:
+                    broken(results, "metrics-snapshot", exc)
             finally:
                 client.close()
                 lever_client.close()
             for x in (server, lever_server):
                 if not x.alive():
-                    bench.broken(results, "metrics", Exception(f"server died; see {x.log_path}"))
-    except bench.WorkloadBroken as exc:
-        bench.broken(results, "metrics", exc)
+                    broken(results, "metrics", Exception(f"server died; see {x.log_path}"))
+    except WorkloadBroken as exc:
+        broken(results, "metrics", exc)
 
 
-def bench_commit(bench: Any) -> str:
+def bench_commit() -> str:
     out = subprocess.run(
-        ["git", "-C", str(bench.ROOT), "rev-parse", "--short", "HEAD"],
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
         capture_output=True,
         text=True,
         timeout=10,
