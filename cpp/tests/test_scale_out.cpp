@@ -197,8 +197,10 @@ TEST_F(ScaleOutTest, OurOwnNoticesAreNotPushedTwice) {
     registry->connect(id, 1);
     auto rt = listening_runtime();
     ASSERT_EQ(collect(*rt, [](const auto& all) { return !all.empty(); }).size(), 1u);
-    here->add_assignments(id, {{"u1", "b"}});    // ours: the caller pushes itself
-    there->add_assignments(id, {{"u2", "b"}});   // theirs: arrives after ours, in commit order
+    here->add_assignments(id, {{"u1", "b"}});  // ours: pushed at commit; its notice comes back, ignored
+    auto ours = collect(*rt, [](const auto& all) { return has(all, "\"total_participants\":1"); });
+    EXPECT_EQ(ours.size(), 1u);
+    there->add_assignments(id, {{"u2", "b"}});  // theirs: arrives after ours, in commit order
     auto got = collect(*rt, [](const auto& all) { return has(all, "\"total_participants\":2"); });
     EXPECT_TRUE(has(got, "\"total_participants\":2"));
     EXPECT_EQ(got.size(), 1u);  // one push, for their notice only
