@@ -12,9 +12,9 @@
 #include <unordered_map>
 
 #include "change_listener.hpp"
-#include "look.hpp"
+#include "current_snapshots.hpp"
+#include "snapshot_maker.hpp"
 #include "expstream/notice.hpp"
-#include "expstream/snapshot.hpp"
 #include "expstream/stats.hpp"
 #include "expstream/store.hpp"
 #include "expstream/stream_server.hpp"
@@ -24,15 +24,6 @@ namespace expstream {
 namespace net = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-// Identifies the analysis a running minimum p belongs to.
-std::string signature_of(const AnalysisOptions& o) {
-    return std::string(to_string(o.method)) + "|" + std::to_string(o.alpha) + "|" + std::to_string(o.sequential_tuning) +
-           "|" + (o.correction == Correction::HolmBonferroni      ? "holm"
-                  : o.correction == Correction::BenjaminiHochberg ? "bh"
-                                                                  : "none");
-}
-}  // namespace
 
 struct Runtime::Impl {
     using Strand = net::strand<net::thread_pool::executor_type>;
@@ -57,7 +48,9 @@ struct Runtime::Impl {
           store(std::move(store)),
           registry(std::move(registry)),
           options(options),
-          signature(signature_of(options.analysis)),
+          maker(this->store, options.analysis, owner.log_,
+                SnapshotMaker::Counters{owner.snapshots_computed_, owner.compute_ns_, owner.outbox_queued_},
+                [&owner](Delivery d) { owner.dispatch(std::move(d)); }),
           pool(std::max<std::size_t>(1, options.threads)),
           tick_timer(pool.get_executor()),
           presence_timer(pool.get_executor()) {
@@ -85,7 +78,7 @@ struct Runtime::Impl {
     std::shared_ptr<Store> store;
     std::shared_ptr<Registry> registry;
     RuntimeOptions options;
-    const std::string signature;
+    SnapshotMaker maker;  // reads, analyses, serializes; records the look
     net::thread_pool pool;
     net::steady_timer tick_timer;
     net::steady_timer presence_timer;
@@ -95,59 +88,20 @@ struct Runtime::Impl {
     std::once_flag started;
     std::mutex presence_mutex;
     bool left = false;  // this node withdrew its counts: no more heartbeats
-    std::mutex recorded_mutex;
-    std::unordered_map<std::string, std::int64_t> recorded;  // experiment -> newest seq recorded here
     std::unique_ptr<ChangeListener> listener;  // after the pool: destroyed before it
 
-    // The newest snapshot of each watched experiment while nothing has changed since it was read:
-    // a new subscriber gets it without a database read. Every change (ours or a notice) bumps the
-    // entry's generation and drops the value; a computation that began under an older generation
-    // does not store its result. Bounded: past kCurrentLimit entries, all go.
-    static constexpr std::size_t kCurrentLimit = 10000;
-    struct Current {
-        std::uint64_t generation = 0;
-        std::optional<std::pair<std::int64_t, std::string>> snapshot;  // (seq, payload)
-    };
-    std::mutex current_mutex;
-    std::unordered_map<std::string, Current> current;
-    std::uint64_t generations = 0;  // under current_mutex: every generation is new, even after a clear
+    CurrentSnapshots current;  // a new subscriber's snapshot, while nothing changed
 
-    std::uint64_t current_generation(const std::string& id) {
-        std::lock_guard<std::mutex> lock(current_mutex);
-        if (current.size() >= kCurrentLimit && !current.count(id)) current.clear();
-        auto& entry = current[id];
-        if (entry.generation == 0) entry.generation = ++generations;
-        return entry.generation;
-    }
-    void remember_current(const Delivery& d, std::uint64_t generation) {
-        if (d.kind != Delivery::Kind::Snapshot) return;
-        std::lock_guard<std::mutex> lock(current_mutex);
-        auto it = current.find(d.experiment_id);
-        if (it != current.end() && it->second.generation == generation) it->second.snapshot.emplace(d.seq, d.payload);
-    }
-    std::optional<std::pair<std::int64_t, std::string>> current_snapshot(const std::string& id) {
-        // With notices possibly missed (listener away), nothing here can be trusted.
+    std::optional<CurrentSnapshots::Snapshot> current_snapshot(const std::string& id) {
+        // With notices possibly missed (listener away), nothing kept can be trusted.
         if (options.listen && !(listener && listener->connected())) return std::nullopt;
-        std::lock_guard<std::mutex> lock(current_mutex);
-        auto it = current.find(id);
-        return it == current.end() ? std::nullopt : it->second.snapshot;
-    }
-    void changed(const std::string& id) {
-        std::lock_guard<std::mutex> lock(current_mutex);
-        auto it = current.find(id);
-        if (it == current.end()) return;
-        it->second.generation = ++generations;
-        it->second.snapshot.reset();
-    }
-    void forget_current(const std::string& id) {
-        std::lock_guard<std::mutex> lock(current_mutex);
-        current.erase(id);
+        return current.get(id);
     }
     // Computes a snapshot and keeps it as the experiment's current one if nothing changed meanwhile.
     Delivery compute_current(const std::string& id, ConnectionId target) {
-        const std::uint64_t generation = current_generation(id);
+        const std::uint64_t generation = current.generation(id);
         Delivery d = compute(id, target);
-        remember_current(d, generation);
+        if (d.kind == Delivery::Kind::Snapshot) current.remember(id, generation, d.seq, d.payload);
         return d;
     }
 
@@ -165,91 +119,10 @@ struct Runtime::Impl {
             auto it = states.find(id);
             if (it != states.end() && it->second == s) states.erase(it);
         }
-        forget_current(id);
+        current.forget(id);
     }
 
-    Delivery compute(const std::string& id, ConnectionId target) {
-        Delivery d;
-        d.experiment_id = id;
-        d.target = target;
-        const auto started = Clock::now();
-        struct AddElapsed {  // counts failures' time too: a slow outage is still compute time
-            std::atomic<std::uint64_t>& total;
-            Clock::time_point started;
-            ~AddElapsed() {
-                total.fetch_add(static_cast<std::uint64_t>(
-                    std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - started).count()));
-            }
-        } add_elapsed{owner.compute_ns_, started};
-        try {
-            std::optional<SnapshotData> data = store->read_snapshot_data(id);
-            if (!data) {
-                d.kind = Delivery::Kind::NotFound;
-                d.payload = error_json("experiment_not_found", id, "experiment not found");
-                return d;
-            }
-            // Running minima only carry over between looks made under the same analysis options.
-            const bool same_analysis = data->analysis_signature == signature;
-            const std::vector<std::optional<double>> previous =
-                same_analysis ? data->min_p : std::vector<std::optional<double>>{};
-            Snapshot snap = make_snapshot(id, data->status, data->variants, data->weights, options.analysis,
-                                          previous, data->days_running, data->seq);
-            const MetricAnalysisInput metrics = metric_analysis_input(*data, same_analysis);
-            add_metrics(snap, metrics.metrics, metrics.names, options.analysis, metrics.previous_min_p,
-                        metrics.legacy);
-            snap.multiple_exposures = data->multiple_exposures;
-            snap.assigned_users = data->assigned_users;
-            d.kind = Delivery::Kind::Snapshot;
-            d.seq = snap.seq;
-            d.payload = to_json(snap);
-            record_look(snap);
-            owner.snapshots_computed_.fetch_add(1);
-        } catch (const std::exception& e) {
-            // Subscribers hear "unavailable" and the experiment is retried either way; an outage is a
-            // warning, anything else (bad data, a bug in building the snapshot) an error.
-            const bool outage = dynamic_cast<const DatabaseUnavailable*>(&e) != nullptr;
-            owner.log_->emit(outage ? LogLevel::Warning : LogLevel::Error, kLogRuntime,
-                             std::string("snapshot failed: ") + e.what(), id);
-            d.kind = Delivery::Kind::Unavailable;
-            d.payload = error_json("results_unavailable", id, "results are temporarily unavailable; retrying");
-        }
-        return d;
-    }
-
-    // A seq this process already recorded needs no second write: initial snapshots of new
-    // subscribers and ticks without changes would otherwise each cost a write transaction.
-    bool already_recorded(const std::string& id, std::int64_t seq) {
-        std::lock_guard<std::mutex> lock(recorded_mutex);
-        return recorded.count(id) && recorded[id] >= seq;
-    }
-    void remember_recorded(const std::string& id, std::int64_t seq) {
-        std::lock_guard<std::mutex> lock(recorded_mutex);
-        auto& last = recorded[id];
-        last = std::max(last, seq);
-    }
-
-    // Persists what this look leaves behind; a failure here never costs the snapshot itself.
-    void record_look(const Snapshot& snap) {
-        if (already_recorded(snap.experiment_id, snap.seq)) return;
-        const Look look = look_of(snap, signature);
-        try {
-            const LookOutcome outcome = store->record_look(snap.experiment_id, look);
-            remember_recorded(snap.experiment_id, snap.seq);
-            owner.outbox_queued_.fetch_add(static_cast<std::uint64_t>(outcome.deliveries_queued));
-            for (auto& payload : announcements(snap, outcome)) {
-                Delivery anomaly;
-                anomaly.kind = Delivery::Kind::Control;
-                anomaly.experiment_id = snap.experiment_id;
-                anomaly.payload = std::move(payload);
-                owner.dispatch(std::move(anomaly));
-            }
-        } catch (const std::exception& e) {
-            // The next look records again; minima and history points are idempotent.
-            owner.log_->emit(LogLevel::Warning, kLogRuntime,
-                             "recording the look at seq " + std::to_string(snap.seq) + " failed: " + e.what(),
-                             snap.experiment_id);
-        }
-    }
+    Delivery compute(const std::string& id, ConnectionId target) { return maker.compute(id, target); }
 
     // On the strand: push now, or as soon as the throttle allows.
     void schedule(const StatePtr& s, const std::string& id, bool immediate) {
@@ -334,7 +207,7 @@ struct Runtime::Impl {
     // transitions) or announced by another node. The status envelope is built here, once.
     void on_change(const ChangeNotice& notice, bool alerting) {
         const std::string& id = notice.experiment_id;
-        changed(id);
+        current.changed(id);
         if (registry->subscriber_count(id) == 0) {
             if (alerting) owner.request_look(id);  // nobody watching, but webhooks hear of transitions
             return;
@@ -353,10 +226,7 @@ struct Runtime::Impl {
     // database may be down: subscribers should hear "unavailable" now, not at the next tick). Either
     // way a fresh snapshot for everything watched tells them where things stand.
     void refresh_watched() {
-        {
-            std::lock_guard<std::mutex> lock(current_mutex);
-            current.clear();  // notices may have been missed: nothing current can be trusted
-        }
+        current.clear();  // notices may have been missed: nothing kept can be trusted
         for (const auto& [id, count] : registry->active_experiments()) {
             (void)count;
             owner.mark_changed(id);
