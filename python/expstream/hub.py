@@ -1,9 +1,11 @@
-"""Subscribers and their outboxes; delivers core snapshots to whoever watches an experiment.
+"""The streams of this process: caps per token and address, expiry, and the Python-served ones'
+outboxes.
 
-A subscriber is transport-agnostic (WebSocket, Server-Sent Events, long-poll): each has a small
-outbox that keeps only the newest snapshot per experiment, so a client that stops reading costs
-one slot per experiment and never delays anyone else. Its transport drains the outbox in a task
-of its own.
+Streams the C++ core serves (handover.py) are only counted here (CoreStream): the core writes to
+them. The others (Server-Sent Events, long-poll, the multiplexed socket, TLS) are Subscribers with
+a small outbox that keeps only the newest snapshot per experiment, so a client that stops reading
+costs one slot per experiment and never delays anyone else; their transport drains it in a task of
+its own.
 """
 
 from __future__ import annotations
