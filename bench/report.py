@@ -253,6 +253,8 @@ def render_markdown(results: dict[str, Any], plan: Plan) -> str:
         old = (
             f"{fmt(r.get('old_median_ms'), '.2f')} | {fmt(r.get('old_min_ms'), '.2f')} / "
             f"{fmt(r.get('old_max_ms'), '.2f')} | {times(r.get('old_vs_new'))}"
+            if r.get("old_timed_out_s") is None
+            else f"over {r['old_timed_out_s'] * 1000:,} (cancelled) | — | > {r['old_timed_out_s'] * 1000 / r['median_ms']:,.0f}x"
         )
         lines.append(
             f"| {r['events']:,} | {r['assignments']:,} | {r['reps']} | {r['median_ms']:.2f} | {r['min_ms']:.2f} | "
