@@ -8,13 +8,12 @@
 
 #include "expstream/webhooks.hpp"
 #include "register.hpp"
+#include "store_values.hpp"
 
 namespace py = pybind11;
 
 namespace expstream::bindings {
 namespace {
-
-py::object optional_str(const std::optional<std::string>& s) { return s ? py::object(py::str(*s)) : py::none(); }
 
 py::dict webhook_dict(const Webhook& w) {
     py::dict d;

@@ -40,9 +40,9 @@ py::dict experiment_dict(const Experiment& e) {
     d["name"] = e.name;
     d["status"] = e.status;
     d["created_at"] = e.created_at;
-    d["activated_at"] = e.activated_at ? py::object(py::str(*e.activated_at)) : py::object(py::none());
+    d["activated_at"] = optional_str(e.activated_at);
     d["seq"] = e.seq;
-    d["tenant"] = e.tenant ? py::object(py::str(*e.tenant)) : py::object(py::none());
+    d["tenant"] = optional_str(e.tenant);
     d["variants"] = variants;
     d["metrics"] = metrics;
     d["exposures"] = e.exposures;
@@ -62,8 +62,7 @@ py::object to_python(const StatusChange& c) {
 py::object to_python(const std::vector<NodeCount>& counts) {
     py::list out;
     for (const auto& n : counts)
-        out.append(py::make_tuple(n.experiment_id, n.tenant ? py::object(py::str(*n.tenant)) : py::object(py::none()),
-                                  n.subscribers));
+        out.append(py::make_tuple(n.experiment_id, optional_str(n.tenant), n.subscribers));
     return out;
 }
 py::object to_python(const std::optional<Experiment>& e) { return e ? py::object(experiment_dict(*e)) : py::none(); }
@@ -89,6 +88,8 @@ std::vector<MetricSpec> to_metrics(const std::vector<MetricRow>& rows) {
     return out;
 }
 py::object to_python(const std::string& json) { return py::str(json); }
+
+py::object optional_str(const std::optional<std::string>& s) { return s ? py::object(py::str(*s)) : py::none(); }
 
 py::str lossy_str(const std::string& s) {
     PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");

@@ -28,6 +28,9 @@ using MetricRow = std::tuple<std::string, std::string, std::string, std::string,
                              std::optional<double>, std::string, std::string>;
 std::vector<MetricSpec> to_metrics(const std::vector<MetricRow>& rows);
 
+// None for an absent string.
+pybind11::object optional_str(const std::optional<std::string>& s);
+
 // Exception texts may quote anything (a server message in another encoding): never fail drain().
 pybind11::str lossy_str(const std::string& s);
 

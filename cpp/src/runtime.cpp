@@ -276,11 +276,13 @@ void Runtime::attach_streams(std::shared_ptr<StreamServer> streams) { streams_ =
 
 void Runtime::dispatch(Delivery d) {
     if (streams_) {
-        const bool core = d.target != 0 ? core_served(d.target)
-                                        : impl_->registry->subscriber_count(d.experiment_id) >
-                                              impl_->registry->python_served_count(d.experiment_id);
-        const bool python = d.target != 0 ? !core_served(d.target)
-                                          : impl_->registry->python_served_count(d.experiment_id) > 0;
+        bool core = core_served(d.target);
+        bool python = !core;
+        if (d.target == 0) {  // a broadcast: to whichever side has subscribers of the experiment
+            const std::size_t python_served = impl_->registry->python_served_count(d.experiment_id);
+            core = impl_->registry->subscriber_count(d.experiment_id) > python_served;
+            python = python_served > 0;
+        }
         if (core) streams_->deliver(d);
         if (!python) return;
     }

@@ -49,11 +49,17 @@ struct StreamServer::Impl {
         sweep.async_wait([this](const boost::system::error_code& ec) {
             if (ec) return;
             const auto now = std::chrono::steady_clock::now();
-            std::vector<std::shared_ptr<WsStream>> streams;
-            for (auto& [id, s] : by_id) streams.push_back(s);
-            for (auto& s : streams) s->check_deadline(now);
+            for (auto& s : all_streams()) s->check_deadline(now);
             arm_sweep();
         });
+    }
+
+    // Every open stream, held: what is done to one may end it and erase it from by_id.
+    std::vector<std::shared_ptr<WsStream>> all_streams() const {
+        std::vector<std::shared_ptr<WsStream>> streams;
+        streams.reserve(by_id.size());
+        for (const auto& [id, s] : by_id) streams.push_back(s);
+        return streams;
     }
 
     void run() {
@@ -126,7 +132,7 @@ void StreamServer::adopt(Handover handover) {
             impl->owner.open_.fetch_sub(1);
             StreamEvent ended;
             ended.id = h.id;
-            ended.close_code = 1006;
+            ended.close_code = close_code::kAbnormal;
             impl->owner.events_.push(std::move(ended));
             return;
         }
@@ -164,7 +170,7 @@ void StreamServer::deliver(const Delivery& d) {
                     break;
                 case Delivery::Kind::NotFound:
                     s.offer_control(payload);
-                    s.request_close(4404, "experiment not found");
+                    s.request_close(close_code::kNotFound, "experiment not found");
                     break;
                 case Delivery::Kind::Unavailable:
                 case Delivery::Kind::Control:
@@ -199,18 +205,14 @@ void StreamServer::close(ConnectionId id, int code, std::string reason, std::str
 
 void StreamServer::close_all(int code, std::string reason) {
     net::post(impl_->io, [impl = impl_.get(), code, reason = std::move(reason)] {
-        std::vector<std::shared_ptr<WsStream>> streams;
-        for (auto& [id, s] : impl->by_id) streams.push_back(s);
-        for (auto& s : streams) s->request_close(code, reason);
+        for (auto& s : impl->all_streams()) s->request_close(code, reason);
     });
 }
 
 void StreamServer::stop() {
     std::call_once(impl_->stopped, [this] {
         net::post(impl_->io, [impl = impl_.get()] {
-            std::vector<std::shared_ptr<WsStream>> streams;
-            for (auto& [id, s] : impl->by_id) streams.push_back(s);
-            for (auto& s : streams) s->abort(1006);
+            for (auto& s : impl->all_streams()) s->abort(close_code::kAbnormal);
             impl->sweep.cancel();
             impl->io.stop();  // Beast's idle timers would otherwise keep run() going
         });

@@ -23,13 +23,9 @@ namespace {
 // Control messages (pongs, errors, lifecycle events) are few and small; past this many unsent, the
 // oldest go (the Python transports keep the same bound: hub.CONTROL_QUEUE_LIMIT).
 constexpr std::size_t kControlQueueLimit = 32;
-constexpr int kCloseAbnormal = 1006;
-constexpr int kCloseNoStatus = 1005;
-constexpr int kClosePolicy = 1008;
-constexpr int kCloseTooBig = 1009;
-constexpr int kCloseTryLater = 1013;
-constexpr int kCloseUnauthorized = 4401;
 }  // namespace
+
+using namespace close_code;
 
 WsStream::WsStream(StreamContext& context, net::ip::tcp::socket socket, Handover handover)
     : context_(context),
@@ -63,7 +59,7 @@ void WsStream::on_accept(const beast::error_code& ec) {
     if (ec) {
         // Beast answered a malformed upgrade itself (the route had checked it: rare).
         emit(context_.log, LogLevel::Info, kLogStreams, "upgrade refused: " + ec.message(), experiment_id_);
-        end(kCloseAbnormal);
+        end(kAbnormal);
         return;
     }
     open_ = true;
@@ -80,17 +76,17 @@ void WsStream::on_read(const beast::error_code& ec) {
     if (ec) {
         if (ec == websocket::error::closed) {
             // The peer's close frame: an answer to ours, or its own.
-            end(close_ && closing_ ? close_->first : (ws_.reason().code ? ws_.reason().code : kCloseNoStatus));
+            end(close_ && closing_ ? close_->first : (ws_.reason().code ? ws_.reason().code : kNoStatus));
         } else if (ec == websocket::error::message_too_big) {
-            end(kCloseTooBig);  // Beast sent the 1009 close itself
+            end(kTooBig);  // Beast sent the 1009 close itself
         } else {
-            end(close_ && closing_ ? close_->first : kCloseAbnormal);
+            end(close_ && closing_ ? close_->first : kAbnormal);
         }
         return;
     }
     if (!close_) {
         if (over_rate_limit()) {
-            request_close(kClosePolicy, "rate limit exceeded");
+            request_close(kPolicy, "rate limit exceeded");
         } else if (auth_ == Auth::Waiting) {
             first_message(ws_.got_text() ? beast::buffers_to_string(buffer_.data()) : std::string());
         } else if (!ws_.got_text()) {
@@ -114,7 +110,7 @@ bool WsStream::over_rate_limit() {
 void WsStream::first_message(const std::string& text) {
     const ClientMessage m = parse_client_message(text, context_.options.max_message_bytes);
     if (m.action != ClientAction::Auth || m.token.empty()) {
-        request_close(kCloseUnauthorized, "authentication required");
+        request_close(kUnauthorized, "authentication required");
         return;
     }
     auth_ = Auth::Checking;
@@ -213,7 +209,7 @@ void WsStream::on_write(const beast::error_code& ec) {
     writing_ = false;
     if (ended_) return;
     if (ec) {
-        end(kCloseAbnormal);
+        end(kAbnormal);
         return;
     }
     ++sent_;
@@ -224,12 +220,12 @@ void WsStream::on_write(const beast::error_code& ec) {
 void WsStream::check_deadline(std::chrono::steady_clock::time_point now) {
     if (ended_) return;
     if (auth_ == Auth::Waiting && now - created_ >= context_.options.auth_timeout) {
-        request_close(kCloseUnauthorized, "authentication required");
+        request_close(kUnauthorized, "authentication required");
     }
     if (!(writing_ || closing_) || now - busy_since_ < context_.options.send_timeout) return;
     if (writing_) {
         // A reader too slow to take one message within the bound: drop it rather than buffer.
-        end(kCloseTryLater);
+        end(kTryLater);
     } else {
         end(close_->first);  // our close frame went out; the peer never answered
     }

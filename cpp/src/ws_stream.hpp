@@ -24,6 +24,18 @@ namespace expstream {
 
 using Payload = std::shared_ptr<const std::string>;
 
+// The close codes the core's streams send or report (README, "Close codes"; Python's twin:
+// expstream.protocol.CloseCode).
+namespace close_code {
+inline constexpr int kNoStatus = 1005;
+inline constexpr int kAbnormal = 1006;
+inline constexpr int kPolicy = 1008;
+inline constexpr int kTooBig = 1009;
+inline constexpr int kTryLater = 1013;
+inline constexpr int kUnauthorized = 4401;
+inline constexpr int kNotFound = 4404;
+}  // namespace close_code
+
 class WsStream;
 
 // What every stream of one server shares.
