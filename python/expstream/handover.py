@@ -21,13 +21,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from expstream import _core
-from expstream.access import authorize
-from expstream.auth import AuthError, ForbiddenError, Principal, token_from_connection
+from expstream.access import stream_refusal
+from expstream.auth import AuthError, Principal, token_from_connection
 from expstream.deps import authenticate
 from expstream.hub import CoreStream, Hub
 from expstream.logs import event
 from expstream.protocol import CloseCode, parse_seq
-from expstream.service import CoreService, ExperimentNotFoundError, StoreError
+from expstream.service import CoreService
 from expstream.settings import Settings
 from expstream.ws_session import origin_allowed, transport_of
 
@@ -93,10 +93,8 @@ async def hand_over(
             return False
         if hub.streams_of_token(principal) >= settings.ws_max_connections_per_token:
             return False
-        try:
-            await authorize(service, principal, eid)
-        except (ForbiddenError, StoreError):
-            return False
+        if await stream_refusal(service, principal, eid) is not None:
+            return False  # the session says why, with the close code
     # else the token comes as the first message: the core reads it, check_first_message decides.
     since = parse_seq(websocket.query_params.get("since_seq"))
     scope = websocket.scope
@@ -172,26 +170,14 @@ async def _check_first_message(
     if hub.streams_of_token(principal) >= settings.ws_max_connections_per_token:
         core.close_stream(connection_id, CloseCode.TRY_AGAIN_LATER, "too many connections for this token")
         return
-    try:
-        await authorize(service, principal, eid)
-    except ForbiddenError as exc:
-        refusal = (CloseCode.FORBIDDEN, "forbidden", str(exc))
-    except ExperimentNotFoundError:
-        refusal = (CloseCode.NOT_FOUND, "experiment_not_found", "experiment not found")
-    except StoreError:
-        refusal = (
-            CloseCode.TRY_AGAIN_LATER,
-            "results_unavailable",
-            "results are temporarily unavailable; try again later",
-        )
-    else:
-        if hub.core_stream(connection_id) is stream:  # still open after the lookup
-            hub.admit_core_stream(stream, principal)
-            core.admit_stream(connection_id)
-            _log_connect(hub, stream, principal)
-        return
-    code, error, message = refusal
-    core.close_stream(connection_id, code, message[:120], _core.error_json(error, eid, message))
+    refusal = await stream_refusal(service, principal, eid)
+    if refusal is not None:
+        code, error, message = refusal
+        core.close_stream(connection_id, code, message[:120], _core.error_json(error, eid, message))
+    elif hub.core_stream(connection_id) is stream:  # still open after the lookup
+        hub.admit_core_stream(stream, principal)
+        core.admit_stream(connection_id)
+        _log_connect(hub, stream, principal)
 
 
 def stream_ended(hub: Hub, connection_id: int, close_code: int, ignored: list[tuple[str, int]]) -> None:

@@ -15,8 +15,9 @@ import itertools
 import logging
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from expstream import _core
 from expstream.auth import Principal
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from expstream.breakdown_feed import BreakdownFeed
 
 log = logging.getLogger("expstream.hub")
+T = TypeVar("T")
 
 # Control messages (pongs, errors, lifecycle events) are few and small; past this many unsent,
 # the oldest go.
@@ -163,6 +165,13 @@ def _expire(outbox: Outbox) -> None:
     outbox.close(CloseCode.UNAUTHORIZED, "token expired")
 
 
+def _at_expiry(principal: Principal, callback: Callable[[T], None], arg: T) -> asyncio.TimerHandle | None:
+    """A token is checked when a stream opens; an open stream must not outlive it either."""
+    if principal.expires_at is None:
+        return None
+    return asyncio.get_running_loop().call_later(max(0.0, principal.expires_at - time.time()), callback, arg)
+
+
 def _release(counts: Counter[str], key: str) -> None:
     """One stream fewer for key; a key at zero is deleted, so the table holds only open streams."""
     counts[key] -= 1
@@ -204,11 +213,7 @@ class Hub:
             next(self._ids), principal, address, transport, Outbox(self._metrics), close_on_not_found
         )
         self._subscribers[sub.id] = sub
-        if principal.expires_at is not None:
-            # A token is checked when a stream opens; an open stream must not outlive it either.
-            sub.expiry = asyncio.get_running_loop().call_later(
-                max(0.0, principal.expires_at - time.time()), _expire, sub.outbox
-            )
+        sub.expiry = _at_expiry(principal, _expire, sub.outbox)
         self._per_token[principal.token_id] += 1
         self._per_address[address] += 1
         self._metrics.open_connections.labels(transport).inc()
@@ -233,10 +238,7 @@ class Hub:
         """The stream's token was accepted: it counts against the token and ends with it."""
         stream.principal = principal
         self._per_token[principal.token_id] += 1
-        if principal.expires_at is not None:
-            stream.expiry = asyncio.get_running_loop().call_later(
-                max(0.0, principal.expires_at - time.time()), self._expire_core_stream, stream.id
-            )
+        stream.expiry = _at_expiry(principal, self._expire_core_stream, stream.id)
 
     def _expire_core_stream(self, stream_id: int) -> None:
         self._core.close_stream(stream_id, CloseCode.UNAUTHORIZED, "token expired", _TOKEN_EXPIRED)

@@ -19,14 +19,14 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from expstream import _core
-from expstream.access import authorize
-from expstream.auth import AuthError, ForbiddenError, Principal, token_from_connection
+from expstream.access import stream_refusal
+from expstream.auth import AuthError, Principal, token_from_connection
 from expstream.deps import authenticate
 from expstream.hub import Hub, OutboxStopped, Subscriber
 from expstream.logs import event
 from expstream.metrics import Metrics
 from expstream.protocol import CloseCode, parse_seq
-from expstream.service import CoreService, ExperimentNotFoundError, StoreError
+from expstream.service import CoreService
 from expstream.settings import Settings
 
 log = logging.getLogger("expstream.ws")
@@ -207,7 +207,6 @@ class WebSocketSession:
         assert self.sub is not None
         try:
             experiment_id = str(uuid.UUID(experiment_id))
-            await authorize(self.service, self.sub.principal, experiment_id)
         except ValueError:
             return self._refuse(
                 CloseCode.POLICY_VIOLATION,
@@ -216,21 +215,10 @@ class WebSocketSession:
                 "experiment id must be a UUID",
                 fatal,
             )
-        except ForbiddenError as exc:
-            return self._refuse(CloseCode.FORBIDDEN, "forbidden", experiment_id, str(exc), fatal)
-        except ExperimentNotFoundError:
-            return self._refuse(
-                CloseCode.NOT_FOUND, "experiment_not_found", experiment_id, "experiment not found", fatal
-            )
-        except StoreError:
-            # Access cannot be checked while the database is away: no subscription, try again later.
-            return self._refuse(
-                CloseCode.TRY_AGAIN_LATER,
-                "results_unavailable",
-                experiment_id,
-                "results are temporarily unavailable; try again later",
-                fatal,
-            )
+        refusal = await stream_refusal(self.service, self.sub.principal, experiment_id)
+        if refusal is not None:
+            close_code, code, message = refusal
+            return self._refuse(close_code, code, experiment_id, message, fatal)
         if self.fixed_experiment is None:
             self.sub.outbox.put_control(
                 json.dumps({"event": "subscription_confirmed", "experiment_id": experiment_id})
