@@ -124,15 +124,17 @@ struct Runtime::Impl {
 
     Delivery compute(const std::string& id, ConnectionId target) { return maker.compute(id, target); }
 
-    // On the strand: push now, or as soon as the throttle allows.
-    void schedule(const StatePtr& s, const std::string& id, bool immediate) {
+    // On the strand: push now, or as soon as the throttle allows. The periodic tick obeys the
+    // throttle too (at most one push per min_push_interval, whatever asks), but is not a change
+    // signal, so it does not count as coalesced.
+    void schedule(const StatePtr& s, const std::string& id, bool from_tick) {
         if (s->computing || s->scheduled) {
-            if (!immediate) owner.coalesced_.fetch_add(1);
+            if (!from_tick) owner.coalesced_.fetch_add(1);
             s->dirty = s->dirty || s->computing;
             return;
         }
         const auto now = Clock::now();
-        const auto due = immediate ? now : std::max(now, s->last_push + options.min_push_interval);
+        const auto due = std::max(now, s->last_push + options.min_push_interval);
         if (due <= now) {
             compute_broadcast(s, id);
             return;
